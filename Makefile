@@ -1,0 +1,41 @@
+# plutflow: two commands on a fresh machine, `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+FMNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test bench lint install clean conformance-data
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "plutflow needs Python >= 3.10"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python venv missing: installing python3-venv"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install plutflow with its dev tools
+
+demo: $(STAMP) ## quantize and run the bundled model
+	$(BIN)/plutflow demo
+
+test: $(STAMP) ## lint, then the test suite (slow checks are in `make bench`)
+	$(BIN)/ruff check host tests bench scripts
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check host tests bench scripts
+	$(BIN)/ruff format --check host tests bench scripts || true
+
+$(FMNIST):
+	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+
+bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime, slow tests
+	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python bench/foundation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

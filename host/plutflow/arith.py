@@ -1,0 +1,95 @@
+"""Integer arithmetic primitives of the contract (``docs/spec.md`` section 2).
+
+Every function takes and returns integer arrays and is exact: no float is involved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def rounding_shift(v: np.ndarray, n: np.ndarray | int) -> np.ndarray:
+    """``round(v / 2**n)`` with ties toward +infinity: ``(v + 2**(n-1)) >> n``.
+
+    ``>>`` is an arithmetic (flooring) shift. ``n == 0`` returns ``v``. ``v`` is int64.
+    """
+    n = np.asarray(n, dtype=np.int64)
+    half = np.where(n > 0, np.left_shift(np.int64(1), np.maximum(n - 1, 0)), 0)
+    return np.right_shift(v + half, n)
+
+
+def requantize(
+    acc: np.ndarray,
+    mult: np.ndarray | int,
+    shift: np.ndarray | int,
+    zero_point: int,
+    lo: int,
+    hi: int,
+) -> np.ndarray:
+    """The unified scale factor step: ``clamp(rounding_shift(acc * M0, n) + z, lo, hi)``.
+
+    ``acc`` is int64 (it holds an int32 accumulator), ``M0`` < 2**31 and ``n`` <= 62, so the
+    product is exact in int64. Per-channel ``mult``/``shift`` broadcast against ``acc``.
+    """
+    prod = acc.astype(np.int64, copy=False) * np.asarray(mult, dtype=np.int64)
+    out = rounding_shift(prod, shift) + np.int64(zero_point)
+    return np.clip(out, lo, hi)
+
+
+def requantize_fast(
+    acc: np.ndarray,
+    mult: np.ndarray,
+    shift: np.ndarray,
+    zero_point: int,
+    lo: int,
+    hi: int,
+    bound: int,
+) -> np.ndarray:
+    """:func:`requantize` for accumulators with ``|acc| <= bound``, in float64 when exact.
+
+    If ``bound * max(M0) + 2**(max(n)-1) < 2**53`` every intermediate (the product, the
+    rounding term, the power-of-two scaling and the floor) is an exactly representable
+    float64, so the result equals the integer formula bit for bit; otherwise the int64
+    path runs. Returns float64 or int64 codes.
+    """
+    mult = np.asarray(mult)
+    shift = np.asarray(shift)
+    if (
+        int(shift.max()) > 52
+        or bound * int(mult.max()) + 2.0 ** max(int(shift.max()) - 1, 0) >= 2.0**53
+    ):
+        return requantize(np.asarray(acc, dtype=np.int64), mult, shift, zero_point, lo, hi)
+    v = np.array(acc, dtype=np.float64)  # a fresh buffer, updated in place
+    v *= mult
+    v += np.where(shift > 0, np.exp2(shift - 1.0), 0.0)
+    v *= np.exp2(-shift.astype(np.float64))
+    np.floor(v, out=v)
+    v += zero_point
+    return np.clip(v, lo, hi, out=v)
+
+
+def code_range(dtype: str, bits: int = 8) -> tuple[int, int]:
+    """The code range of an activation tensor: signed ``[-2**(b-1), 2**(b-1)-1]`` or
+    unsigned ``[0, 2**b - 1]``."""
+    if dtype == "int8":
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if dtype == "uint8":
+        return 0, 2**bits - 1
+    raise ValueError(f"unknown activation dtype {dtype}")
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
+    """Exact integer product of integer matrices, returned as int64.
+
+    ``bound`` must be at least the largest absolute partial sum (e.g. ``max|a| *
+    max_j sum_i |b_ij|``). Below 2**24 every partial sum is exactly representable in
+    float32, below 2**53 in float64, so BLAS computes the exact integer result in any
+    summation order; above that the product is taken in int64.
+    """
+    if bound < 2**24:
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64)
+    if bound < 2**53:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a.astype(np.int64) @ b.astype(np.int64)

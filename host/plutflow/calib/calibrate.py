@@ -1,0 +1,52 @@
+"""Run the float model over calibration batches and record per-tensor statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from plutflow.calib.observers import TensorStats
+from plutflow.errors import CalibrationError, ShapeError
+from plutflow.ir.graph import Graph
+from plutflow.reference.executor import run_float
+
+
+def batches(x: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
+    for i in range(0, len(x), batch_size):
+        yield x[i : i + batch_size]
+
+
+def collect_stats(
+    graph: Graph,
+    data: np.ndarray,
+    batch_size: int = 64,
+    progress: bool = True,
+    seed: int = 0,
+) -> dict[str, TensorStats]:
+    """Statistics of every tensor (and every fused activation's input) over ``data``.
+
+    ``data`` is already preprocessed to the model's first input layout.
+    """
+    if len(graph.inputs) != 1:
+        raise CalibrationError("calibration supports single-input models")
+    if len(data) == 0:
+        raise CalibrationError("no calibration images")
+    rng = np.random.default_rng(seed)
+    stats: dict[str, TensorStats] = {}
+
+    def observe(name: str, value: np.ndarray) -> None:
+        if np.issubdtype(np.asarray(value).dtype, np.floating):
+            stats.setdefault(name, TensorStats()).update(value, rng)
+
+    bar = tqdm(total=len(data), desc="calibrating", unit="img", disable=not progress)
+    try:
+        for xb in batches(data, batch_size):
+            run_float(graph, {graph.inputs[0]: xb}, observe=observe)
+            bar.update(len(xb))
+    except ShapeError as exc:
+        raise CalibrationError(f"calibration data does not fit the model: {exc}") from exc
+    finally:
+        bar.close()
+    return stats

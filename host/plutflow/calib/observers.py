@@ -1,0 +1,72 @@
+"""Range observers for calibration: min-max, percentile and MSE-optimal clipping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OBSERVERS = ("minmax", "percentile", "mse")
+
+#: Values kept per tensor for percentile and MSE search.
+SAMPLE_SIZE = 1 << 18
+
+
+@dataclass
+class TensorStats:
+    """Running min/max and a uniform random sample of one tensor's values."""
+
+    lo: float = np.inf
+    hi: float = -np.inf
+    seen: int = 0
+    sample: list[np.ndarray] = field(default_factory=list)
+    _kept: int = 0
+
+    def update(self, x: np.ndarray, rng: np.random.Generator) -> None:
+        flat = np.asarray(x, dtype=np.float32).reshape(-1)
+        if flat.size == 0:
+            return
+        self.lo = min(self.lo, float(flat.min()))
+        self.hi = max(self.hi, float(flat.max()))
+        self.seen += flat.size
+        take = min(flat.size, max(1, SAMPLE_SIZE // 8))
+        if self._kept < SAMPLE_SIZE:
+            pick = flat if take >= flat.size else rng.choice(flat, take, replace=False)
+            self.sample.append(pick)
+            self._kept += pick.size
+        else:  # replace a random earlier chunk: keeps the sample spread over all batches
+            i = int(rng.integers(len(self.sample)))
+            self.sample[i] = rng.choice(flat, self.sample[i].size, replace=flat.size < take)
+
+    def values(self) -> np.ndarray:
+        return np.concatenate(self.sample) if self.sample else np.zeros(1, np.float32)
+
+
+def _fake_quant_error(v: np.ndarray, lo: float, hi: float, levels: int) -> float:
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    scale = max(hi - lo, 1e-12) / (levels - 1)
+    zp = np.round(-lo / scale)
+    q = np.clip(np.round(v / scale) + zp, 0, levels - 1)
+    return float(np.mean(((q - zp) * scale - v) ** 2))
+
+
+def choose_range(
+    stats: TensorStats, method: str = "minmax", percentile: float = 99.99, bits: int = 8
+) -> tuple[float, float]:
+    """The real range [lo, hi] (always containing 0) to quantize a tensor over."""
+    lo, hi = min(stats.lo, 0.0), max(stats.hi, 0.0)
+    if method == "minmax" or not np.isfinite(lo) or not np.isfinite(hi):
+        return lo, hi
+    v = stats.values()
+    if method == "percentile":
+        plo = float(np.percentile(v, 100 - percentile)) if lo < 0 else 0.0
+        phi = float(np.percentile(v, percentile)) if hi > 0 else 0.0
+        return min(plo, 0.0), max(phi, 0.0)
+    if method == "mse":
+        best, best_err = (lo, hi), np.inf
+        for alpha in np.linspace(0.3, 1.0, 57):
+            err = _fake_quant_error(v, lo * alpha, hi * alpha, 2**bits)
+            if err < best_err:
+                best, best_err = (lo * alpha, hi * alpha), err
+        return best
+    raise ValueError(f"unknown observer '{method}'; choose one of {OBSERVERS}")

@@ -1,0 +1,117 @@
+"""Declarative preprocessing: raw images to the float tensors a model expects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plutflow.errors import CalibrationError
+
+
+@dataclass
+class Preprocess:
+    """``x = (raw * scale - mean) / std`` per channel, then laid out as ``layout``.
+
+    Attributes:
+        size: (H, W) images are resized to, or None to keep their size.
+        channels: 1 (grey) or 3 (RGB).
+        scale: factor applied to raw pixel values first (1/255 maps uint8 to [0, 1]).
+        mean, std: per-channel normalisation (one value applies to every channel).
+        layout: the model's input layout, "NCHW" or "NHWC".
+        data_layout: layout of array sources with a channel axis, "NHWC" or "NCHW".
+    """
+
+    size: tuple[int, int] | None = None
+    channels: int = 1
+    scale: float = 1.0 / 255.0
+    mean: list[float] = field(default_factory=lambda: [0.0])
+    std: list[float] = field(default_factory=lambda: [1.0])
+    layout: str = "NCHW"
+    data_layout: str = "NHWC"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise CalibrationError(
+                f"unknown preprocessing keys {sorted(unknown)}; known keys are {sorted(known)}"
+            )
+        d = dict(d)
+        if d.get("size") is not None:
+            d["size"] = tuple(int(s) for s in d["size"])
+        for key in ("mean", "std"):
+            if key in d and not isinstance(d[key], list):
+                d[key] = [float(d[key])]
+        pre = cls(**d)
+        if pre.layout not in ("NCHW", "NHWC") or pre.data_layout not in ("NCHW", "NHWC"):
+            raise CalibrationError("layout and data_layout must be NCHW or NHWC")
+        return pre
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Preprocess:
+        """Read a YAML or JSON config (a 'preprocess' key, if present, is used)."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise CalibrationError(f"cannot read preprocessing config {path}: {exc}") from exc
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+        if not isinstance(data, dict):
+            raise CalibrationError(f"{path} must hold a mapping")
+        return cls.from_dict(data.get("preprocess", data))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["size"] = list(self.size) if self.size else None
+        return d
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Raw images, (N, H, W) or (N, H, W, C) (or NCHW per ``data_layout``), to float32."""
+        x = np.asarray(raw)
+        if x.ndim == 3:
+            x = x[..., None] if self.data_layout == "NHWC" else x[:, None]
+        if x.ndim != 4:
+            raise CalibrationError(f"images must be (N, H, W) or (N, H, W, C); got {x.shape}")
+        if self.data_layout == "NCHW":
+            x = x.transpose(0, 2, 3, 1)
+        if x.shape[-1] != self.channels:
+            if x.shape[-1] == 1 and self.channels == 3:
+                x = np.repeat(x, 3, axis=-1)
+            else:
+                raise CalibrationError(
+                    f"images have {x.shape[-1]} channels; the preprocessing "
+                    f"config asks for {self.channels}"
+                )
+        if self.size is not None and tuple(x.shape[1:3]) != tuple(self.size):
+            x = _resize(x, self.size)
+        mean = np.asarray(self.mean, np.float32)
+        std = np.asarray(self.std, np.float32)
+        out = (x.astype(np.float32) * np.float32(self.scale) - mean) / std
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2) if self.layout == "NCHW" else out)
+
+
+def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    out = []
+    for img in x:
+        chans = [
+            np.asarray(
+                Image.fromarray(img[..., c].astype(np.float32)).resize(
+                    (size[1], size[0]), Image.BILINEAR
+                )
+            )
+            for c in range(img.shape[-1])
+        ]
+        out.append(np.stack(chans, axis=-1))
+    return np.stack(out)

@@ -1,0 +1,136 @@
+"""Readers for calibration and evaluation data: image folders, .npy/.npz and idx files."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from plutflow.errors import CalibrationError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm")
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an idx file (MNIST format), optionally gzip-compressed."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise CalibrationError(f"cannot read idx file {path}: {exc}") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise CalibrationError(f"{path} is not an idx file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise CalibrationError(
+            f"{path} is truncated or corrupt: header promises {expected} bytes of data "
+            f"for shape {dims}, file holds {len(raw) - header}"
+        )
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    )
+
+
+def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Read images from an .npy file or one array of an .npz (``key``, else 'images', 'x'
+    or the only array). Files holding Python objects are refused (no unpickling)."""
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"cannot read {path}: {exc}") from exc
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        names = list(data.keys())
+        for cand in ([key] if key else []) + ["images", "x", "data"]:
+            if cand in names:
+                return data[cand]
+        if len(names) == 1:
+            return data[names[0]]
+    raise CalibrationError(f"{path} holds arrays {names}; say which with PATH.npz:KEY")
+
+
+def read_labels(path: str | Path) -> np.ndarray | None:
+    """Labels stored beside images: the 'labels' or 'y' array of an .npz, else None."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        for cand in ("labels", "y"):
+            if cand in data:
+                return data[cand]
+    return None
+
+
+def iter_image_files(folder: Path) -> Iterator[Path]:
+    for p in sorted(folder.rglob("*")):
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+            yield p
+
+
+def read_image_folder(
+    folder: str | Path, size: tuple[int, int] | None, channels: int
+) -> np.ndarray:
+    """Read every image under ``folder`` (sorted, recursive) as (N, H, W, C) uint8.
+
+    Images are converted to ``channels`` (1 = grey, 3 = RGB) and resized to ``size`` (H, W)
+    with bilinear filtering; without ``size`` all images must share one size.
+    """
+    from PIL import Image
+
+    folder = Path(folder)
+    files = list(iter_image_files(folder))
+    if not files:
+        raise CalibrationError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
+    out = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im = im.convert("L" if channels == 1 else "RGB")
+                if size is not None:
+                    im = im.resize((size[1], size[0]), Image.BILINEAR)
+                arr = np.asarray(im)
+        except OSError as exc:
+            raise CalibrationError(f"cannot decode image {f}: {exc}") from exc
+        out.append(arr.reshape(arr.shape[0], arr.shape[1], -1))
+    shapes = {a.shape for a in out}
+    if len(shapes) > 1:
+        raise CalibrationError(
+            f"images under {folder} differ in size {sorted(shapes)[:3]}...; set 'size' in the "
+            "preprocessing config"
+        )
+    return np.stack(out)
+
+
+def load_images(
+    source: str | Path, size: tuple[int, int] | None = None, channels: int = 1
+) -> np.ndarray:
+    """Read raw images from a folder, an .npy/.npz (``file.npz:key``) or an idx file."""
+    text = str(source)
+    key = None
+    if ".npz:" in text:
+        text, key = text.split(".npz:", 1)
+        text += ".npz"
+    path = Path(text)
+    if not path.exists():
+        raise CalibrationError(f"data source not found: {path}")
+    if path.is_dir():
+        return read_image_folder(path, size, channels)
+    name = path.name
+    if name.endswith((".npy", ".npz")):
+        return read_array(path, key)
+    if "idx" in name or name.endswith((".ubyte", ".ubyte.gz")):
+        return read_idx(path)
+    raise CalibrationError(
+        f"unknown data format for {path}: use a folder of images, .npy, .npz or an idx file"
+    )

@@ -1,0 +1,260 @@
+"""The ``plutflow`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from plutflow import __version__
+from plutflow.calib.observers import OBSERVERS
+from plutflow.calib.preprocess import Preprocess
+from plutflow.errors import PlutflowError
+from plutflow.intmodel.model import IntModel
+from plutflow.ir.importer import import_onnx
+from plutflow.pipeline import (
+    DemoAssets,
+    load_data,
+    predict_float,
+    predict_golden,
+    quantize_model,
+    top1,
+)
+from plutflow.quant.int8 import QuantConfig
+from plutflow.report.layers import layer_table
+from plutflow.report.memory import memory_report
+
+EXAMPLES = """examples:
+  plutflow demo
+  plutflow quantize model.onnx --calib images/ --preprocess pre.yaml -o model.pfq
+  plutflow eval model.pfq --data test.npz --reference model.onnx
+  plutflow inspect model.pfq
+"""
+
+PREPROCESS_HELP = (
+    "preprocessing config (YAML or JSON) with keys size, channels, scale, mean, std, "
+    "layout, data_layout; default: scale 1/255, no normalisation, NCHW. A quantized "
+    "model remembers the config it was calibrated with."
+)
+
+
+def _kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Preprocess:
+    if getattr(args, "preprocess", None):
+        return Preprocess.from_file(args.preprocess)
+    if model is not None and "preprocess" in model.meta:
+        return Preprocess.from_dict(model.meta["preprocess"])
+    return Preprocess()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    assets = DemoAssets()
+    print(f"plutflow {__version__} demo: {assets.model.name} on bundled Fashion-MNIST images")
+    graph = import_onnx(assets.model)
+    x, y = assets.test_set()
+    if args.images:
+        x, y = x[: args.images], y[: args.images]
+    calib = assets.calib_set()
+    model = quantize_model(
+        assets.model,
+        calib,
+        QuantConfig(observer=args.observer),
+        assets.preprocess(),
+        progress=not args.quiet,
+    )
+    float_acc = top1(predict_float(graph, x), y)
+    t0 = time.perf_counter()
+    codes = predict_golden(model, x)
+    dt = time.perf_counter() - t0
+    int_acc = top1(codes, y)
+    f_pred = predict_float(graph, x).argmax(1)
+    agree = float((codes.argmax(1) == f_pred).mean() * 100)
+    mem = memory_report(graph, model)
+    print(
+        f"\nimages: {len(x)} test, {len(calib)} calibration (unlabelled), observer {args.observer}"
+    )
+    print(f"float32 top-1:        {float_acc:6.2f} %")
+    print(
+        f"integer (golden) top-1: {int_acc:6.2f} %   ({int_acc - float_acc:+.2f} points; "
+        f"{agree:.2f} % same class as float)"
+    )
+    print(f"golden throughput:    {len(x) / dt:8.0f} images/s")
+    print(
+        f"parameters:           {_kib(mem.float_param_bytes)} float32 -> "
+        f"{_kib(mem.int_param_bytes)} integer ({mem.param_saving * 100:.1f} % less)"
+    )
+    print(
+        f"peak activations:     {_kib(mem.float_peak_activation_bytes)} float32 -> "
+        f"{_kib(mem.int_peak_activation_bytes)} integer per image "
+        f"({mem.activation_saving * 100:.1f} % less)"
+    )
+    print("\n" + layer_table(model))
+    if args.output:
+        model.save(args.output)
+        print(f"\nwrote {args.output}")
+    return 0
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    graph = import_onnx(args.model)  # fail on an unsupported model before reading data
+    pre = _preprocess(args)
+    calib, _ = load_data(args.calib, pre, limit=args.num_calib)
+    config = QuantConfig(observer=args.observer, percentile=args.percentile)
+    model = quantize_model(graph, calib, config, pre, not args.quiet, source=args.model)
+    model.save(args.output)
+    print(
+        f"quantized {args.model} with {len(calib)} calibration images -> {args.output} "
+        f"({len(model.layers)} integer layers, {_kib(model.param_bytes())} of parameters)"
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    path = Path(args.model)
+    if path.suffix == ".onnx":
+        graph = import_onnx(path)
+        x, y = load_data(args.data, _preprocess(args), args.limit, args.labels)
+        scores = predict_float(graph, x, args.batch_size)
+        kind = "float32"
+    else:
+        model = IntModel.load(path)
+        x, y = load_data(args.data, _preprocess(args, model), args.limit, args.labels)
+        t0 = time.perf_counter()
+        scores = predict_golden(model, x, args.batch_size)
+        print(f"golden: {len(x) / (time.perf_counter() - t0):.0f} images/s")
+        kind = "integer (golden)"
+    result = {"model": str(path), "kind": kind, "images": len(x)}
+    if y is not None:
+        result["top1"] = top1(scores, y)
+        print(f"{kind} top-1 on {len(x)} images: {result['top1']:.2f} %")
+    else:
+        print(f"{len(x)} images, no labels: predictions only")
+    if args.reference:
+        ref = predict_float(import_onnx(args.reference), x, args.batch_size)
+        agree = float((ref.argmax(1) == scores.reshape(len(scores), -1).argmax(1)).mean() * 100)
+        result["agreement_with_reference"] = agree
+        print(f"same top-1 class as {args.reference}: {agree:.2f} %")
+        if y is not None:
+            result["reference_top1"] = top1(ref, y)
+            print(f"reference float32 top-1: {result['reference_top1']:.2f} %")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    path = Path(args.model)
+    if path.suffix == ".onnx":
+        print(import_onnx(path).summary())
+        return 0
+    model = IntModel.load(path)
+    print(f"integer model '{model.name}' (format v{json.dumps(model.meta.get('quantizer', {}))})")
+    for name in model.inputs:
+        s = model.tensors[name]
+        print(f"input  {name}: {s.dtype} {s.shape} scale {s.scale:.6g} zero point {s.zero_point}")
+    for name in model.outputs:
+        s = model.tensors[name]
+        print(f"output {name}: {s.dtype} {s.shape} scale {s.scale:.6g} zero point {s.zero_point}")
+    print(f"parameters: {_kib(model.param_bytes())}\n")
+    print(layer_table(model, markdown=args.markdown))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="plutflow",
+        description="Quantize ONNX CNNs to pure-integer models and run them bit-exactly.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--version", action="version", version=f"plutflow {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "demo",
+        help="quantize and run the bundled Fashion-MNIST model",
+        description="Quantize the bundled Fashion-MNIST CNN to INT8 with unified "
+        "scale factors, then report float vs integer accuracy, memory and a "
+        "per-layer table.",
+    )
+    p.add_argument(
+        "--images", type=int, default=None, help="test images to use (default: all 2000)"
+    )
+    p.add_argument("--observer", choices=OBSERVERS, default="minmax", help="calibration observer")
+    p.add_argument("-o", "--output", help="also save the integer model here (.pfq)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "quantize",
+        help="calibrate and quantize an ONNX model to a .pfq file",
+        description="Import MODEL, calibrate on unlabelled images and write the "
+        "pure-integer model (a .pfq file: zip of JSON + .npy, no pickle).",
+    )
+    p.add_argument("model", help="float ONNX model")
+    p.add_argument(
+        "--calib",
+        required=True,
+        help="calibration images: a folder of PNG/JPEG, an .npy, an .npz "
+        "(FILE.npz:KEY picks an array) or an idx file",
+    )
+    p.add_argument("--preprocess", help=PREPROCESS_HELP)
+    p.add_argument(
+        "--num-calib", type=int, default=512, help="images to calibrate on (default 512)"
+    )
+    p.add_argument(
+        "--observer",
+        choices=OBSERVERS,
+        default="minmax",
+        help="range observer: minmax, percentile or mse (MSE-optimal clipping)",
+    )
+    p.add_argument("--percentile", type=float, default=99.99, help="for --observer percentile")
+    p.add_argument("-o", "--output", required=True, help="output integer model (.pfq)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser(
+        "eval",
+        help="top-1 accuracy of an ONNX (float) or .pfq (golden) model",
+        description="Run MODEL on DATA: float reference for .onnx, the golden "
+        "integer executor for .pfq. Labels come from the .npz ('labels') or "
+        "--labels.",
+    )
+    p.add_argument("model", help=".onnx or .pfq")
+    p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
+    p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
+    p.add_argument("--preprocess", help=PREPROCESS_HELP)
+    p.add_argument("--limit", type=int, help="use only the first LIMIT images")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--reference", help="float ONNX model to compare predictions with")
+    p.add_argument("--json", help="also write the results as JSON here")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "inspect",
+        help="show the IR of an .onnx or the layers of a .pfq",
+        description="Print the imported, fused IR of an ONNX model, or the "
+        "layers, quantization and requantization of an integer model.",
+    )
+    p.add_argument("model", help=".onnx or .pfq")
+    p.add_argument("--markdown", action="store_true", help="layer table as markdown")
+    p.set_defaults(func=cmd_inspect)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlutflowError as exc:
+        print(f"plutflow: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

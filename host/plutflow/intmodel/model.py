@@ -1,0 +1,231 @@
+"""The integer model: a plain, serialisable description in which every tensor is integer.
+
+On disk it is one ``.pfq`` file: an uncompressed zip in numpy's ``.npz`` layout holding a
+JSON description (``__model__``) and one ``.npy`` per integer array. It loads with
+``allow_pickle=False``; every array carries a SHA-256 in the JSON. See ``docs/spec.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plutflow.arith import code_range
+from plutflow.errors import ArtifactError
+
+FORMAT_NAME = "plutflow-integer-model"
+FORMAT_VERSION = 1
+_INT_KINDS = "iub"  # signed, unsigned, bool
+
+
+@dataclass
+class TensorSpec:
+    """An activation tensor: integer codes ``q`` stand for ``scale * (q - zero_point)``.
+
+    ``scale`` is metadata for the model's boundaries (quantizing inputs, dequantizing
+    outputs) and for reports; the integer executor never reads it.
+    """
+
+    shape: tuple[int | None, ...]
+    dtype: str  # "int8" | "uint8"
+    zero_point: int
+    scale: float
+    bits: int = 8
+
+    @property
+    def qmin(self) -> int:
+        return code_range(self.dtype, self.bits)[0]
+
+    @property
+    def qmax(self) -> int:
+        return code_range(self.dtype, self.bits)[1]
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Float to codes (round half to even, saturate): the host-side input step."""
+        q = np.rint(np.asarray(x, np.float64) / self.scale) + self.zero_point
+        return np.clip(q, self.qmin, self.qmax).astype(self.np_dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        return (q.astype(np.float64) - self.zero_point) * self.scale
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "zero_point": self.zero_point,
+            "scale": self.scale,
+            "bits": self.bits,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TensorSpec:
+        return cls(
+            tuple(d["shape"]),
+            d["dtype"],
+            int(d["zero_point"]),
+            float(d["scale"]),
+            int(d.get("bits", 8)),
+        )
+
+
+@dataclass
+class IntLayer:
+    """One integer operation; ``params`` holds only integer arrays."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    source: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IntModel:
+    """A pure-integer network: tensors, constants, layers in execution order, and metadata."""
+
+    name: str
+    inputs: list[str]
+    outputs: list[str]
+    tensors: dict[str, TensorSpec]
+    layers: list[IntLayer]
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def layer(self, name: str) -> IntLayer:
+        for lay in self.layers:
+            if lay.name == name:
+                return lay
+        raise KeyError(name)
+
+    def param_bytes(self) -> int:
+        """Bytes of integer parameters (weights at their storage width, biases, tables)."""
+        total = sum(a.nbytes for a in self.constants.values())
+        for lay in self.layers:
+            total += sum(a.nbytes for a in lay.params.values())
+        return total
+
+    # ---------------------------------------------------------------- serialisation
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f"const/{k}": v for k, v in self.constants.items()}
+        for i, lay in enumerate(self.layers):
+            arrays.update({f"layer/{i}/{k}": v for k, v in lay.params.items()})
+        return arrays
+
+    def to_json(self) -> dict[str, Any]:
+        arrays = self._arrays()
+        for key, arr in arrays.items():
+            if arr.dtype.kind not in _INT_KINDS:
+                raise ArtifactError(f"array {key} has dtype {arr.dtype}: the model must be integer")
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "tensors": {k: v.to_json() for k, v in self.tensors.items()},
+            "constants": list(self.constants),
+            "layers": [
+                {
+                    "name": lay.name,
+                    "op": lay.op,
+                    "inputs": lay.inputs,
+                    "outputs": lay.outputs,
+                    "attrs": lay.attrs,
+                    "params": list(lay.params),
+                    "source": lay.source,
+                }
+                for lay in self.layers
+            ],
+            "meta": self.meta,
+            "sha256": {
+                k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+                for k, v in arrays.items()
+            },
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path`` (conventionally ``*.pfq``)."""
+        path = Path(path)
+        desc = json.dumps(self.to_json(), indent=1).encode()
+        tmp = path.with_name(path.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("__model__.json", desc)
+            for key, arr in self._arrays().items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                zf.writestr(key + ".npy", buf.getvalue())
+        tmp.replace(path)  # never leave a half-written file under the real name
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntModel:
+        """Read and verify a model; corrupt, truncated or newer files raise ArtifactError."""
+        path = Path(path)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                desc = json.loads(zf.read("__model__.json"))
+                _check_header(desc, path)
+                arrays = {}
+                for key, digest in desc["sha256"].items():
+                    with zf.open(key + ".npy") as fh:
+                        arr = np.lib.format.read_array(io.BytesIO(fh.read()), allow_pickle=False)
+                    if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
+                        raise ArtifactError(f"{path}: checksum mismatch in array {key}")
+                    arrays[key] = arr
+        except FileNotFoundError:
+            raise ArtifactError(f"model file not found: {path}") from None
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zipfile.LargeZipFile) as exc:
+            raise ArtifactError(
+                f"{path} is not a valid plutflow model (corrupt or truncated): {exc}"
+            ) from exc
+        return cls._from_parts(desc, arrays)
+
+    @classmethod
+    def _from_parts(cls, desc: dict[str, Any], arrays: dict[str, np.ndarray]) -> IntModel:
+        layers = [
+            IntLayer(
+                d["name"],
+                d["op"],
+                d["inputs"],
+                d["outputs"],
+                d["attrs"],
+                {p: arrays[f"layer/{i}/{p}"] for p in d["params"]},
+                d.get("source", []),
+            )
+            for i, d in enumerate(desc["layers"])
+        ]
+        return cls(
+            name=desc["name"],
+            inputs=desc["inputs"],
+            outputs=desc["outputs"],
+            tensors={k: TensorSpec.from_json(v) for k, v in desc["tensors"].items()},
+            layers=layers,
+            constants={k: arrays[f"const/{k}"] for k in desc["constants"]},
+            meta=desc.get("meta", {}),
+        )
+
+
+def _check_header(desc: dict[str, Any], path: Path) -> None:
+    if desc.get("format") != FORMAT_NAME:
+        raise ArtifactError(
+            f"{path} is not a plutflow integer model (format {desc.get('format')!r})"
+        )
+    version = desc.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path} has format version {version}; this plutflow reads up to "
+            f"{FORMAT_VERSION}. Upgrade plutflow to load it."
+        )

@@ -1,0 +1,117 @@
+"""High-level entry points: load data, quantize an ONNX model, evaluate, bundled assets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from plutflow.calib.calibrate import collect_stats
+from plutflow.calib.preprocess import Preprocess
+from plutflow.calib.sources import load_images, read_idx, read_labels
+from plutflow.golden.executor import GoldenExecutor
+from plutflow.intmodel.model import IntModel
+from plutflow.ir.graph import Graph
+from plutflow.ir.importer import import_onnx
+from plutflow.quant.int8 import QuantConfig, quantize_int8
+from plutflow.reference.executor import run_float
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class DemoAssets:
+    """The bundled Fashion-MNIST model and data."""
+
+    model: Path = DATA_DIR / "fashion_mnist_demo.onnx"
+    data: Path = DATA_DIR / "fashion_mnist_test2000.npz"
+    meta: Path = DATA_DIR / "fashion_mnist_demo.json"
+
+    def preprocess(self) -> Preprocess:
+        return Preprocess.from_file(self.meta)
+
+    def classes(self) -> list[str]:
+        return json.loads(self.meta.read_text())["classes"]
+
+    def test_set(self) -> tuple[np.ndarray, np.ndarray]:
+        with np.load(self.data, allow_pickle=False) as z:
+            return self.preprocess().apply(z["images"]), z["labels"].astype(np.int64)
+
+    def calib_set(self) -> np.ndarray:
+        with np.load(self.data, allow_pickle=False) as z:
+            return self.preprocess().apply(z["calib_images"])
+
+
+def load_data(
+    source: str | Path,
+    preprocess: Preprocess,
+    limit: int | None = None,
+    labels: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read and preprocess images; labels come from ``labels`` (idx/.npy) or the .npz."""
+    raw = load_images(source, preprocess.size, preprocess.channels)
+    y = None
+    if labels is not None:
+        lp = Path(labels)
+        y = read_idx(lp) if "idx" in lp.name else np.load(lp, allow_pickle=False)
+    elif str(source).endswith(".npz"):
+        y = read_labels(source)
+    if limit is not None:
+        raw = raw[:limit]
+        y = y[:limit] if y is not None else None
+    return preprocess.apply(raw), (None if y is None else np.asarray(y).astype(np.int64))
+
+
+def quantize_model(
+    model: str | Path | Graph,
+    calib: np.ndarray,
+    config: QuantConfig | None = None,
+    preprocess: Preprocess | None = None,
+    progress: bool = True,
+    source: str | Path | None = None,
+) -> IntModel:
+    """Import (if needed), calibrate on ``calib`` and build the INT8-USF integer model.
+
+    ``source`` names the ONNX file an already imported ``model`` came from (recorded with
+    its SHA-256 in the model's metadata).
+    """
+    config = config or QuantConfig()
+    graph = model if isinstance(model, Graph) else import_onnx(model)
+    source = source if isinstance(model, Graph) else model
+    stats = collect_stats(graph, calib, progress=progress)
+    meta = dict(config.meta)
+    meta["calibration_images"] = len(calib)
+    if preprocess is not None:
+        meta["preprocess"] = preprocess.to_dict()
+    if source is not None:
+        meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        meta["source"] = Path(source).name
+    config = QuantConfig(config.observer, config.percentile, config.requant_bits, meta)
+    return quantize_int8(graph, stats, config)
+
+
+def predict_float(graph: Graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Float logits of the first output, batched."""
+    outs = [
+        run_float(graph, {graph.inputs[0]: x[i : i + batch_size]})[graph.outputs[0]]
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(outs)
+
+
+def predict_golden(model: IntModel, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Integer output codes of the first output for float inputs ``x``, batched."""
+    ex = GoldenExecutor(model)
+    outs = []
+    for i in range(0, len(x), batch_size):
+        codes = ex.quantize_inputs(x[i : i + batch_size])
+        outs.append(ex.run(codes)[model.outputs[0]])
+    return np.concatenate(outs)
+
+
+def top1(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy in percent."""
+    return float((scores.reshape(len(scores), -1).argmax(axis=1) == labels).mean() * 100.0)

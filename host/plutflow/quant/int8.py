@@ -1,0 +1,408 @@
+"""INT8 quantization with unified scale factors (the USPIQ method).
+
+Weights are int8, symmetric, per output channel; activations int8/uint8 with zero
+points; biases int32. Every layer ends in one integer requantization ``(M0, n)`` per
+channel. Nonlinear activations become 256-entry tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from plutflow.arith import INT32_MAX
+from plutflow.calib.observers import TensorStats, choose_range
+from plutflow.errors import UnsupportedModelError
+from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+from plutflow.ir.graph import Graph, Node
+from plutflow.kernels import windows as win
+from plutflow.quant.qparams import clamp_codes, spec_from_range
+from plutflow.quant.tables import activation_table, softmax_exp_table
+from plutflow.quant.usf import REQUANT_BITS, quantize_multiplier, shared_shift
+from plutflow.reference.executor import PRE_SUFFIX
+
+#: Ops whose output reuses the input's quantization (no requantization).
+PASS_THROUGH = ("MaxPool", "Reshape", "Flatten", "Transpose")
+
+
+@dataclass
+class QuantConfig:
+    """Options of the INT8 quantizer."""
+
+    observer: str = "minmax"
+    percentile: float = 99.99
+    requant_bits: int = REQUANT_BITS
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def quantize_weights(w: np.ndarray, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-output-channel quantization: codes in [-(2**(b-1)-1), 2**(b-1)-1]."""
+    qmax = 2 ** (bits - 1) - 1
+    flat = w.reshape(w.shape[0], -1).astype(np.float64)
+    amax = np.abs(flat).max(axis=1)
+    scale = np.where(amax > 0, amax / qmax, 1.0)
+    q = np.clip(np.rint(flat / scale[:, None]), -qmax, qmax).astype(np.int8)
+    return q.reshape(w.shape), scale
+
+
+class Int8Builder:
+    """Walks the IR in order and emits integer layers."""
+
+    def __init__(self, graph: Graph, stats: dict[str, TensorStats], config: QuantConfig) -> None:
+        self.g, self.stats, self.cfg = graph, stats, config
+        self.specs: dict[str, TensorSpec] = {}
+        self.layers: list[IntLayer] = []
+        self.constants: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _shape(self, name: str) -> tuple:
+        return tuple(self.g.shapes.get(name, ()))
+
+    def _observed(self, name: str, node: Node, signed: bool | None = None) -> TensorSpec:
+        if name not in self.stats:
+            raise UnsupportedModelError(
+                node.name, node.op, f"tensor '{name}' was never observed during calibration"
+            )
+        lo, hi = choose_range(self.stats[name], self.cfg.observer, self.cfg.percentile)
+        return spec_from_range(lo, hi, self._shape(name.removesuffix(PRE_SUFFIX)), signed)
+
+    def spec(self, name: str, node: Node) -> TensorSpec:
+        """The spec of an input tensor: an earlier layer's output or a quantized constant."""
+        if name in self.specs:
+            return self.specs[name]
+        if self.g.is_constant(name):
+            value = self.g.const(name).astype(np.float64)
+            spec = spec_from_range(value.min(), value.max(), value.shape)
+            self.constants[name] = spec.quantize(value)
+            self.specs[name] = spec
+            return spec
+        raise UnsupportedModelError(node.name, node.op, f"input '{name}' has no quantization")
+
+    def _require_static(self, node: Node, name: str) -> tuple[int, ...]:
+        shape = self._shape(name)
+        if not shape or any(d is None for d in shape[1:]):
+            raise UnsupportedModelError(
+                node.name,
+                node.op,
+                f"tensor '{name}' needs a static shape apart from the batch, got {shape}",
+            )
+        return shape
+
+    def _emit(
+        self,
+        node: Node,
+        op: str,
+        inputs: list[str],
+        spec: TensorSpec,
+        attrs: dict,
+        params: dict | None = None,
+    ) -> None:
+        out = node.outputs[0]
+        self.specs[out] = spec
+        self.layers.append(IntLayer(node.name, op, inputs, [out], attrs, params or {}, [node.name]))
+
+    # ------------------------------------------------------------------ layers
+    def conv_or_gemm(self, node: Node) -> None:
+        x = node.inputs[0]
+        if node.op == "Gemm" and (
+            node.attrs.get("transB") != 1 or set(node.attrs) - {"transB", "act"}
+        ):
+            raise UnsupportedModelError(
+                node.name,
+                node.op,
+                "only Gemm with constant weights, no transA and a per-column bias can be quantized",
+            )
+        if not all(self.g.is_constant(i) for i in node.inputs[1:] if i):
+            raise UnsupportedModelError(node.name, node.op, "weights must be constant")
+        in_spec = self.spec(x, node)
+        w = self.g.const(node.inputs[1]).astype(np.float64)
+        m = w.shape[0]
+        b = (
+            self.g.const(node.inputs[2]).astype(np.float64)
+            if len(node.inputs) > 2 and node.inputs[2]
+            else np.zeros(m)
+        )
+        wq, w_scale = quantize_weights(w)
+        wsum = wq.reshape(m, -1).astype(np.int64).sum(axis=1)
+        bias_q = np.rint(b / (in_spec.scale * w_scale)).astype(np.int64)
+        bias = bias_q - in_spec.zero_point * wsum  # fold the input zero point
+        amax_in = max(abs(in_spec.qmin), abs(in_spec.qmax))
+        acc_bound = int(amax_in * np.abs(wq.reshape(m, -1)).astype(np.int64).sum(axis=1).max())
+        if acc_bound + int(np.abs(bias).max()) > INT32_MAX:
+            raise UnsupportedModelError(
+                node.name,
+                node.op,
+                "the int32 accumulator could overflow (too many taps or too large a bias)",
+            )
+        out_spec, attrs, params = self._output_stage(node, in_spec.scale * w_scale)
+        attrs["acc_bound"] = acc_bound
+        params.update({"weight": wq, "bias": bias.astype(np.int32)})
+        if node.op == "Conv":
+            shape = self._require_static(node, x)
+            geom = win.resolve(
+                shape[2:],
+                list(w.shape[2:]),
+                node.attrs.get("strides"),
+                node.attrs.get("dilations"),
+                node.attrs.get("pads"),
+                node.attrs.get("auto_pad", "NOTSET"),
+            )
+            attrs.update(
+                kernel=list(geom.kernel),
+                strides=list(geom.strides),
+                dilations=list(geom.dilations),
+                pads=list(geom.pads_begin) + list(geom.pads_end),
+                group=int(node.attrs.get("group", 1)),
+                pad_value=int(in_spec.zero_point),
+            )
+        self._emit(node, node.op.lower(), [x], out_spec, attrs, params)
+
+    def _output_stage(self, node: Node, acc_scale: np.ndarray) -> tuple[TensorSpec, dict, dict]:
+        """Requantization (and fused activation) of an accumulator with real scale ``acc_scale``."""
+        out = node.outputs[0]
+        act = node.attrs.get("act")
+        out_spec = self._observed(out, node, signed=None)
+        attrs: dict[str, Any] = {"activation": act["op"]} if act else {}
+        params: dict[str, np.ndarray] = {}
+        if act is None or act["op"] in ("Relu", "Clip"):
+            lo_real = 0.0 if act else None
+            hi_real = None
+            if act and act["op"] == "Clip":
+                lo_real, hi_real = act.get("min"), act.get("max")
+            attrs["lo"], attrs["hi"] = clamp_codes(out_spec, lo_real, hi_real)
+            target = out_spec
+        else:
+            mid = self._observed(out + PRE_SUFFIX, node, signed=True)
+            act_params = dict(act)
+            if act["op"] == "PRelu":
+                act_params["slope"] = self.g.const(act["slope"]).reshape(-1)
+            params["table"] = activation_table(act["op"], act_params, mid, out_spec)
+            attrs.update(
+                lo=mid.qmin, hi=mid.qmax, mid_zero_point=mid.zero_point, mid_scale=mid.scale
+            )
+            target = mid
+        m0, n = quantize_multiplier(np.asarray(acc_scale) / target.scale, self.cfg.requant_bits)
+        params["mult"], params["shift"] = m0, n
+        return out_spec, attrs, params
+
+    def pool(self, node: Node) -> None:
+        x = node.inputs[0]
+        in_spec = self.spec(x, node)
+        shape = self._require_static(node, x)
+        a = node.attrs
+        geom = win.resolve(
+            shape[2:],
+            a["kernel_shape"],
+            a.get("strides"),
+            a.get("dilations"),
+            a.get("pads"),
+            a.get("auto_pad", "NOTSET"),
+            bool(a.get("ceil_mode", 0)),
+        )
+        attrs = dict(
+            kernel=list(geom.kernel),
+            strides=list(geom.strides),
+            dilations=list(geom.dilations),
+            pads=list(geom.pads_begin) + list(geom.pads_end),
+            ceil_mode=int(a.get("ceil_mode", 0)),
+        )
+        if node.op == "MaxPool":
+            spec = TensorSpec(
+                self._shape(node.outputs[0]), in_spec.dtype, in_spec.zero_point, in_spec.scale
+            )
+            self._emit(node, "maxpool", [x], spec, attrs)
+            return
+        out_spec = self._observed(node.outputs[0], node)
+        kmax = int(np.prod(geom.kernel))
+        mults, shift = shared_shift(
+            [in_spec.scale / (out_spec.scale * c) for c in range(1, kmax + 1)],
+            self.cfg.requant_bits,
+        )
+        attrs.update(
+            count_include_pad=int(a.get("count_include_pad", 0)),
+            shift=shift,
+            lo=out_spec.qmin,
+            hi=out_spec.qmax,
+        )
+        self._emit(
+            node, "avgpool", [x], out_spec, attrs, {"mult": np.asarray([0, *mults], dtype=np.int32)}
+        )
+
+    def global_pool(self, node: Node) -> None:
+        x = node.inputs[0]
+        in_spec = self.spec(x, node)
+        count = int(np.prod(self._require_static(node, x)[2:]))
+        out_spec = self._observed(node.outputs[0], node)
+        m0, n = quantize_multiplier(in_spec.scale / (out_spec.scale * count), self.cfg.requant_bits)
+        self._emit(
+            node,
+            "global_avgpool",
+            [x],
+            out_spec,
+            {"mult": int(m0), "shift": int(n), "lo": out_spec.qmin, "hi": out_spec.qmax},
+        )
+
+    def add(self, node: Node) -> None:
+        sa, sb = (self.spec(i, node) for i in node.inputs)
+        out_spec = self._observed(node.outputs[0], node)
+        (ma, mb), n = shared_shift(
+            [sa.scale / out_spec.scale, sb.scale / out_spec.scale], self.cfg.requant_bits
+        )
+        act = node.attrs.get("act")
+        lo_real = hi_real = None
+        if act:
+            lo_real = 0.0 if act["op"] == "Relu" else act.get("min")
+            hi_real = act.get("max") if act["op"] == "Clip" else None
+        lo, hi = clamp_codes(out_spec, lo_real, hi_real)
+        self._emit(
+            node,
+            "add",
+            list(node.inputs),
+            out_spec,
+            {"mult_a": ma, "mult_b": mb, "shift": n, "lo": lo, "hi": hi},
+        )
+
+    def mul(self, node: Node) -> None:
+        sa, sb = (self.spec(i, node) for i in node.inputs)
+        out_spec = self._observed(node.outputs[0], node)
+        m0, n = quantize_multiplier(sa.scale * sb.scale / out_spec.scale, self.cfg.requant_bits)
+        self._emit(
+            node,
+            "mul",
+            list(node.inputs),
+            out_spec,
+            {"mult": int(m0), "shift": int(n), "lo": out_spec.qmin, "hi": out_spec.qmax},
+        )
+
+    def concat(self, node: Node) -> None:
+        specs = [self.spec(i, node) for i in node.inputs]
+        out_spec = self._observed(node.outputs[0], node)
+        mults: list[int | None] = []
+        shifts: list[int | None] = []
+        for s in specs:
+            if (s.scale, s.zero_point, s.dtype) == (
+                out_spec.scale,
+                out_spec.zero_point,
+                out_spec.dtype,
+            ):
+                mults.append(None)
+                shifts.append(None)
+            else:
+                m0, n = quantize_multiplier(s.scale / out_spec.scale, self.cfg.requant_bits)
+                mults.append(int(m0))
+                shifts.append(int(n))
+        rank = len(self._shape(node.outputs[0])) or len(self._shape(node.inputs[0]))
+        axis = node.attrs["axis"] % rank
+        self._emit(
+            node,
+            "concat",
+            list(node.inputs),
+            out_spec,
+            {"axis": axis, "mults": mults, "shifts": shifts},
+        )
+
+    def activation(self, node: Node) -> None:
+        x = node.inputs[0]
+        in_spec = self.spec(x, node)
+        out_spec = self._observed(node.outputs[0], node)
+        params = dict(node.attrs)
+        if node.op == "PRelu":
+            if not self.g.is_constant(node.inputs[1]):
+                raise UnsupportedModelError(node.name, node.op, "slope must be constant")
+            params["slope"] = self.g.const(node.inputs[1]).reshape(-1)
+        if node.op == "Clip" and len(node.inputs) > 1:
+            raise UnsupportedModelError(node.name, node.op, "bounds must be constant")
+        table = activation_table(node.op, params, in_spec, out_spec)
+        self._emit(node, "table", [x], out_spec, {"activation": node.op}, {"table": table})
+
+    def layout(self, node: Node) -> None:
+        x = node.inputs[0]
+        in_spec = self.spec(x, node)
+        out_shape = self._shape(node.outputs[0])
+        spec = TensorSpec(out_shape, in_spec.dtype, in_spec.zero_point, in_spec.scale)
+        if node.op == "Transpose":
+            perm = node.attrs.get("perm") or list(range(len(self._shape(x))))[::-1]
+            self._emit(node, "transpose", [x], spec, {"perm": [int(p) for p in perm]})
+        elif node.op == "Flatten":
+            axis = node.attrs.get("axis", 1)
+            axis = axis + len(self._shape(x)) if axis < 0 else axis
+            self._emit(node, "flatten", [x], spec, {"axis": int(axis)})
+        else:
+            if not self.g.is_constant(node.inputs[1]):
+                raise UnsupportedModelError(node.name, node.op, "target shape must be constant")
+            target = [int(s) for s in self.g.const(node.inputs[1])]
+            in_shape = self._shape(x)
+            if in_shape and in_shape[0] is None and target and target[0] not in (0, -1):
+                raise UnsupportedModelError(
+                    node.name,
+                    node.op,
+                    f"target shape {target} fixes the batch size; re-export with a dynamic batch",
+                )
+            if node.attrs.get("allowzero", 0) and 0 in target:
+                raise UnsupportedModelError(node.name, node.op, "allowzero=1 is not supported")
+            self._emit(node, "reshape", [x], spec, {"shape": target})
+
+    def softmax(self, node: Node) -> None:
+        x = node.inputs[0]
+        in_spec = self.spec(x, node)
+        rank = len(self._shape(x))
+        axis = node.attrs.get("axis", -1) % rank
+        if node.attrs.get("legacy_2d") and axis != rank - 1:
+            raise UnsupportedModelError(node.name, node.op, "opset<13 softmax over several axes")
+        out_spec = TensorSpec(self._shape(node.outputs[0]), "uint8", 0, 1.0 / 255.0)
+        self._emit(
+            node,
+            "softmax",
+            [x],
+            out_spec,
+            {"axis": axis},
+            {"exp_table": softmax_exp_table(in_spec)},
+        )
+
+    # ------------------------------------------------------------------ driver
+    def build(self) -> IntModel:
+        for name in self.g.inputs:
+            self.specs[name] = self._observed(name, Node("Input", name, [], [name]))
+        dispatch = {
+            "Conv": self.conv_or_gemm, "Gemm": self.conv_or_gemm,
+            "MaxPool": self.pool, "AveragePool": self.pool,
+            "GlobalAveragePool": self.global_pool,
+            "Add": self.add, "Mul": self.mul, "Concat": self.concat,
+            "Reshape": self.layout, "Flatten": self.layout, "Transpose": self.layout,
+            "Softmax": self.softmax,
+            **{op: self.activation for op in ("Relu", "Clip", "LeakyRelu", "PRelu", "HardSigmoid",
+                                              "HardSwish", "Sigmoid", "SiLU")},
+        }  # fmt: skip
+        for node in self.g.nodes:
+            handler = dispatch.get(node.op)
+            if handler is None:
+                raise UnsupportedModelError(
+                    node.name, node.op, "cannot be quantized to integer (no integer implementation)"
+                )
+            handler(node)
+        tensors = dict(self.specs)
+        return IntModel(
+            name=self.g.name,
+            inputs=list(self.g.inputs),
+            outputs=list(self.g.outputs),
+            tensors=tensors,
+            layers=self.layers,
+            constants=self.constants,
+            meta={
+                "quantizer": {
+                    "scheme": "int8-usf",
+                    "observer": self.cfg.observer,
+                    "requant_bits": self.cfg.requant_bits,
+                },
+                **self.cfg.meta,
+            },
+        )
+
+
+def quantize_int8(
+    graph: Graph, stats: dict[str, TensorStats], config: QuantConfig | None = None
+) -> IntModel:
+    """Build the INT8-USF integer model of ``graph`` from calibration ``stats``."""
+    return Int8Builder(graph, stats, config or QuantConfig()).build()

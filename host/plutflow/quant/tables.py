@@ -1,0 +1,34 @@
+"""Integer lookup tables for nonlinear activations and the integer softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plutflow import activations
+from plutflow.intmodel.model import TensorSpec
+
+
+def activation_table(
+    op: str, params: dict, in_spec: TensorSpec, out_spec: TensorSpec
+) -> np.ndarray:
+    """Entry ``i`` holds the output code for input code ``in_spec.qmin + i``.
+
+    Returns shape (256,), or (C, 256) when ``params['slope']`` (PRelu) varies per channel.
+    """
+    codes = np.arange(in_spec.qmin, in_spec.qmax + 1, dtype=np.float64)
+    real = (codes - in_spec.zero_point) * in_spec.scale
+    params = dict(params)
+    slope = params.get("slope")
+    if slope is not None and np.asarray(slope).size > 1:
+        slope = np.asarray(slope, np.float64).reshape(-1, 1)
+        real = np.broadcast_to(real, (slope.shape[0], real.size))
+        params["slope"] = slope
+    y = activations.apply(op, np.array(real, dtype=np.float64), params)
+    q = np.rint(y / out_spec.scale) + out_spec.zero_point
+    return np.clip(q, out_spec.qmin, out_spec.qmax).astype(out_spec.np_dtype)
+
+
+def softmax_exp_table(in_spec: TensorSpec) -> np.ndarray:
+    """``round(2**16 * exp(-scale * d))`` for code distances ``d`` = 0..255 (int32)."""
+    d = np.arange(256, dtype=np.float64)
+    return np.rint(np.exp(-in_spec.scale * d) * 2.0**16).astype(np.int32)

@@ -1,0 +1,79 @@
+"""Parameter and peak activation memory of the float graph and the integer model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from plutflow.intmodel.model import IntModel
+from plutflow.ir.graph import Graph
+
+
+@dataclass
+class MemoryReport:
+    float_param_bytes: int
+    int_param_bytes: int
+    float_peak_activation_bytes: int
+    int_peak_activation_bytes: int
+
+    @property
+    def param_saving(self) -> float:
+        """Fraction of parameter memory saved by the integer model."""
+        return 1.0 - self.int_param_bytes / max(self.float_param_bytes, 1)
+
+    @property
+    def activation_saving(self) -> float:
+        return 1.0 - self.int_peak_activation_bytes / max(self.float_peak_activation_bytes, 1)
+
+    def to_dict(self) -> dict:
+        return {
+            **asdict(self),
+            "param_saving": self.param_saving,
+            "activation_saving": self.activation_saving,
+        }
+
+
+def _elements(shape: tuple) -> int:
+    return int(np.prod([1 if d is None else d for d in shape]))
+
+
+def peak_live_bytes(
+    order: list[tuple[list[str], list[str]]],
+    inputs: list[str],
+    outputs: list[str],
+    nbytes: dict[str, int],
+) -> int:
+    """Largest sum of live tensor sizes over a schedule of (inputs, outputs) steps, per image."""
+    last_use: dict[str, int] = {}
+    for i, (ins, _) in enumerate(order):
+        for t in ins:
+            last_use[t] = i
+    live = {t for t in inputs}
+    peak = sum(nbytes.get(t, 0) for t in live)
+    for i, (_ins, outs) in enumerate(order):
+        live |= set(outs)
+        peak = max(peak, sum(nbytes.get(t, 0) for t in live))
+        live = {t for t in live if last_use.get(t, -1) > i or t in outputs}
+    return peak
+
+
+def memory_report(graph: Graph, model: IntModel) -> MemoryReport:
+    """Parameter bytes and peak activation bytes (batch 1) of float32 vs integer."""
+    float_params = sum(
+        int(v.size) * 4 for v in graph.constants.values() if np.issubdtype(v.dtype, np.floating)
+    )
+    f_bytes = {t: _elements(s) * 4 for t, s in graph.shapes.items() if t not in graph.constants}
+    f_order = [([i for i in n.inputs if i not in graph.constants], n.outputs) for n in graph.nodes]
+    i_bytes = {
+        t: _elements(s.shape) * max(1, (s.bits + 7) // 8)
+        for t, s in model.tensors.items()
+        if t not in model.constants
+    }
+    i_order = [(lay.inputs, lay.outputs) for lay in model.layers]
+    return MemoryReport(
+        float_param_bytes=float_params,
+        int_param_bytes=model.param_bytes(),
+        float_peak_activation_bytes=peak_live_bytes(f_order, graph.inputs, graph.outputs, f_bytes),
+        int_peak_activation_bytes=peak_live_bytes(i_order, model.inputs, model.outputs, i_bytes),
+    )

@@ -1,0 +1,94 @@
+"""The integer arithmetic of the contract, against Python's unbounded integers."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from plutflow.arith import exact_matmul, requantize, requantize_fast, rounding_shift
+from plutflow.quant.usf import quantize_multiplier, shared_shift
+
+int32s = st.integers(-(2**31), 2**31 - 1)
+
+
+def ref_requant(acc: int, m0: int, n: int, zp: int, lo: int, hi: int) -> int:
+    v = acc * m0
+    r = (v + (1 << (n - 1))) >> n if n > 0 else v  # Python >> floors
+    return max(lo, min(hi, r + zp))
+
+
+@given(st.integers(-(2**55), 2**55), st.integers(0, 62))
+def test_rounding_shift_is_round_half_up(v: int, n: int) -> None:
+    got = int(rounding_shift(np.array([v], np.int64), n)[0])
+    # exact rational rounding: floor(v / 2**n + 1/2)
+    assert got == (2 * v + (1 << n)) // (1 << (n + 1)) if n > 0 else got == v
+
+
+@given(
+    int32s,
+    st.integers(0, 2**16 - 1),
+    st.integers(0, 62),
+    st.integers(-128, 127),
+    st.sampled_from([(-128, 127), (0, 255), (0, 127), (-20, 30)]),
+)
+def test_requantize_matches_reference(acc, m0, n, zp, bounds) -> None:
+    lo, hi = bounds
+    got = int(requantize(np.array([acc], np.int64), m0, n, zp, lo, hi)[0])
+    assert got == ref_requant(acc, m0, n, zp, lo, hi)
+
+
+@settings(max_examples=200)
+@given(
+    hnp.arrays(np.int64, st.integers(1, 64), elements=st.integers(-(2**31), 2**31 - 1)),
+    st.integers(2**15, 2**16 - 1),
+    st.integers(0, 62),
+    st.integers(-128, 255),
+)
+def test_fast_requantize_is_bit_exact(acc, m0, n, zp) -> None:
+    bound = int(np.abs(acc).max())
+    mult = np.full(acc.shape, m0)
+    shift = np.full(acc.shape, n)
+    fast = requantize_fast(acc.astype(np.float64), mult, shift, zp, -1000, 1000, bound)
+    slow = requantize(acc, mult, shift, zp, -1000, 1000)
+    assert np.array_equal(fast.astype(np.int64), slow)
+
+
+@given(st.floats(1e-9, 1e4, allow_nan=False))
+def test_quantize_multiplier_precision(m: float) -> None:
+    m0, n = quantize_multiplier(m)
+    m0, n = int(m0), int(n)
+    assert 2**15 <= m0 < 2**16 or n == 62
+    assert 0 <= n <= 62
+    assert abs(m0 / 2.0**n - m) <= m * 2.0**-15
+
+
+def test_quantize_multiplier_zero_and_vector() -> None:
+    m0, n = quantize_multiplier(np.array([0.0, 0.5, 0.25]))
+    assert m0.tolist() == [0, 2**15, 2**15]
+    assert n.tolist() == [0, 16, 17]
+
+
+def test_shared_shift_keeps_ratio() -> None:
+    mults, n = shared_shift([0.3, 0.1])
+    assert max(mults) < 2**16
+    assert abs(mults[0] / 2**n - 0.3) < 0.3 * 2**-14
+    assert abs(mults[1] / 2**n - 0.1) < 0.1 * 2**-13
+
+
+@settings(max_examples=50)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 300),
+    st.integers(1, 20),
+    st.sampled_from([127, 255]),
+    st.data(),
+)
+def test_exact_matmul(m, k, n, amax, data) -> None:
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a = rng.integers(-amax, amax + 1, (m, k))
+    b = rng.integers(-127, 128, (k, n))
+    bound = amax * int(np.abs(b).sum(axis=0).max())
+    assert np.array_equal(exact_matmul(a, b, bound), a @ b)
+    assert np.array_equal(exact_matmul(a, b, 2**60), a @ b)

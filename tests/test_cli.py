@@ -1,0 +1,115 @@
+"""The command line, run in-process and as the installed console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from builders import ModelBuilder
+from plutflow.cli import main
+from plutflow.intmodel import IntModel
+
+
+def test_demo_prints_accuracy_memory_and_layers(capsys) -> None:
+    assert main(["demo", "--images", "300", "-q"]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "float32 top-1",
+        "integer (golden) top-1",
+        "parameters:",
+        "peak activations:",
+        "/res_b/res_b.0/Conv",
+        "global_avgpool",
+    ):
+        assert text in out
+
+
+def test_quantize_eval_inspect(tmp_path, demo, capsys) -> None:
+    out = tmp_path / "m.pfq"
+    calib = f"{demo.data}:calib_images"
+    assert (
+        main(
+            [
+                "quantize",
+                str(demo.model),
+                "--calib",
+                calib,
+                "--preprocess",
+                str(demo.meta),
+                "--num-calib",
+                "128",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    model = IntModel.load(out)
+    assert model.meta["calibration_images"] == 128
+    assert model.meta["preprocess"]["mean"] == [0.286]
+    res = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "eval",
+                str(out),
+                "--data",
+                str(demo.data),
+                "--limit",
+                "400",
+                "--reference",
+                str(demo.model),
+                "--json",
+                str(res),
+            ]
+        )
+        == 0
+    )
+    result = json.loads(res.read_text())
+    assert result["images"] == 400 and result["agreement_with_reference"] > 97
+    assert abs(result["top1"] - result["reference_top1"]) < 2
+    assert main(["inspect", str(out), "--markdown"]) == 0
+    assert "| /fc/Gemm | gemm |" in capsys.readouterr().out
+    assert main(["inspect", str(demo.model)]) == 0
+    assert "Conv +Relu" in capsys.readouterr().out
+
+
+def test_errors_exit_2_with_a_message(tmp_path, capsys) -> None:
+    b = ModelBuilder((None, 3, 4, 4))
+    model = b.build(b.node("Resize", ["x", "", b.const(np.array([1, 1, 2, 2], np.float32))]))
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    np.save(tmp_path / "calib.npy", np.zeros((4, 4, 4, 3), np.uint8))
+    assert (
+        main(
+            [
+                "quantize",
+                str(path),
+                "--calib",
+                str(tmp_path / "calib.npy"),
+                "-o",
+                str(tmp_path / "o.pfq"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "node 'Resize_2' (op Resize)" in err
+    assert not (tmp_path / "o.pfq").exists()
+    (tmp_path / "broken.pfq").write_bytes(b"PK\x03\x04broken")
+    assert main(["inspect", str(tmp_path / "broken.pfq")]) == 2
+    assert "not a valid plutflow model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["quantize", "eval", "inspect", "demo"])
+def test_console_script_help(command: str) -> None:
+    exe = Path(sys.executable).with_name("plutflow")
+    res = subprocess.run([str(exe), command, "--help"], capture_output=True, text=True, check=True)
+    assert "usage: plutflow " + command in res.stdout
+    assert len(res.stdout.splitlines()) > 5
