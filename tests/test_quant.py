@@ -128,7 +128,8 @@ def test_save_load_round_trip(tmp_path, rng) -> None:
 
 def test_weight_quantization_is_symmetric_per_channel() -> None:
     w = np.array([[1.0, -0.5, 0.25], [0.01, 0.02, -0.04], [0, 0, 0]], np.float32)
-    q, scale = quantize_weights(w)
+    qw = quantize_weights(w)
+    q, scale = qw.values, qw.scale
     assert q.dtype == np.int8
     assert q[0].tolist() == [127, -64, 32] and q[1].tolist() == [32, 64, -127]
     assert q[2].tolist() == [0, 0, 0]

@@ -93,3 +93,11 @@ def exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
     if bound < 2**53:
         return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
     return a.astype(np.int64) @ b.astype(np.int64)
+
+
+def decode_sign_magnitude(codes: np.ndarray, levels: np.ndarray, bits: int) -> np.ndarray:
+    """Integer weights of k-bit sign-magnitude codes: the top bit is the sign, the low k-1
+    bits index ``levels`` (``levels[0] == 0``; a negative zero decodes to 0)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    mag = levels.astype(np.int64)[codes & (2 ** (bits - 1) - 1)]
+    return np.where(codes >> (bits - 1), -mag, mag)

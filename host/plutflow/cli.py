@@ -6,13 +6,17 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from plutflow import __version__
 from plutflow.calib.observers import OBSERVERS
 from plutflow.calib.preprocess import Preprocess
 from plutflow.errors import PlutflowError
 from plutflow.intmodel.model import IntModel
+from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx
 from plutflow.pipeline import (
     DemoAssets,
@@ -22,7 +26,9 @@ from plutflow.pipeline import (
     quantize_model,
     top1,
 )
-from plutflow.quant.int8 import QuantConfig
+from plutflow.quant.autobits import auto_scheme_config
+from plutflow.quant.builder import QuantConfig
+from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.report.layers import layer_table
 from plutflow.report.memory import memory_report
 
@@ -52,6 +58,80 @@ def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Prep
     return Preprocess()
 
 
+def quant_config(args: argparse.Namespace, graph: Graph, calib: np.ndarray) -> QuantConfig:
+    """The quantizer options of ``demo`` and ``quantize`` (see ``add_quant_options``)."""
+    schemes = SchemeConfig.from_file(args.config) if args.config else SchemeConfig()
+    if args.scheme:
+        schemes = replace(schemes, default=LayerScheme.parse(args.scheme))
+    if args.all_layers:
+        schemes = replace(schemes, ends_at_8bit=False)
+    if args.auto_bits:
+        family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
+        schemes, _ = auto_scheme_config(
+            graph,
+            calib,
+            args.auto_bits,
+            weights=family,
+            abits=schemes.default.abits,
+            ends_at_8bit=schemes.ends_at_8bit,
+        )
+    schemes = schemes.with_rules(args.rule or [])
+    return QuantConfig(
+        observer=args.observer,
+        percentile=args.percentile,
+        lowbit_observer=args.lowbit_observer,
+        schemes=schemes,
+    )
+
+
+def add_quant_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--observer",
+        choices=OBSERVERS,
+        default="minmax",
+        help="range observer of 8-bit activations (default minmax)",
+    )
+    p.add_argument(
+        "--lowbit-observer",
+        choices=OBSERVERS,
+        default="adaptive",
+        help="range observer of activations below 8 bits (default adaptive: "
+        "scale and zero point searched together)",
+    )
+    p.add_argument("--percentile", type=float, default=99.99, help="for the percentile observer")
+    p.add_argument(
+        "--scheme",
+        metavar="SCHEME[:WBITS[:ABITS]]",
+        help="default layer scheme: int8, uniform, pot, upot or plut, e.g. "
+        "upot:4:8 or plut:4:4 (default int8). ABITS is the width of the "
+        "activations a layer reads",
+    )
+    p.add_argument(
+        "--rule",
+        action="append",
+        metavar="PATTERN=SCHEME[:WBITS[:ABITS]]",
+        help="per-layer override by glob pattern on the layer name; repeatable, "
+        "the last match wins",
+    )
+    p.add_argument(
+        "--config",
+        metavar="YAML",
+        help="scheme config: {default: upot:4:8, ends_at_8bit: true, layers: {PATTERN: SCHEME}}",
+    )
+    p.add_argument(
+        "--all-layers",
+        action="store_true",
+        help="apply the scheme to the first and last layers too (default: 8-bit)",
+    )
+    p.add_argument(
+        "--auto-bits",
+        type=int,
+        metavar="BYTES",
+        help="choose per-layer weight bits (8/4/3/2, of --scheme's family, upot "
+        "by default) so the packed weights fit BYTES, from measured sensitivity",
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     assets = DemoAssets()
     print(f"plutflow {__version__} demo: {assets.model.name} on bundled Fashion-MNIST images")
@@ -61,9 +141,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         x, y = x[: args.images], y[: args.images]
     calib = assets.calib_set()
     model = quantize_model(
-        assets.model,
+        graph,
         calib,
-        QuantConfig(observer=args.observer),
+        quant_config(args, graph, calib),
         assets.preprocess(),
         progress=not args.quiet,
     )
@@ -76,7 +156,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     agree = float((codes.argmax(1) == f_pred).mean() * 100)
     mem = memory_report(graph, model)
     print(
-        f"\nimages: {len(x)} test, {len(calib)} calibration (unlabelled), observer {args.observer}"
+        f"\nimages: {len(x)} test, {len(calib)} calibration (unlabelled); schemes: "
+        + ", ".join(sorted(set(model.meta["quantizer"]["layers"].values())))
     )
     print(f"float32 top-1:        {float_acc:6.2f} %")
     print(
@@ -104,7 +185,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     graph = import_onnx(args.model)  # fail on an unsupported model before reading data
     pre = _preprocess(args)
     calib, _ = load_data(args.calib, pre, limit=args.num_calib)
-    config = QuantConfig(observer=args.observer, percentile=args.percentile)
+    config = quant_config(args, graph, calib)
     model = quantize_model(graph, calib, config, pre, not args.quiet, source=args.model)
     model.save(args.output)
     print(
@@ -178,14 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="quantize and run the bundled Fashion-MNIST model",
-        description="Quantize the bundled Fashion-MNIST CNN to INT8 with unified "
-        "scale factors, then report float vs integer accuracy, memory and a "
-        "per-layer table.",
+        description="Quantize the bundled Fashion-MNIST CNN (INT8 with unified scale "
+        "factors by default, or any --scheme), then report float vs integer accuracy, "
+        "memory and a per-layer table.",
     )
     p.add_argument(
         "--images", type=int, default=None, help="test images to use (default: all 2000)"
     )
-    p.add_argument("--observer", choices=OBSERVERS, default="minmax", help="calibration observer")
+    add_quant_options(p)
     p.add_argument("-o", "--output", help="also save the integer model here (.pfq)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
@@ -207,13 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--num-calib", type=int, default=512, help="images to calibrate on (default 512)"
     )
-    p.add_argument(
-        "--observer",
-        choices=OBSERVERS,
-        default="minmax",
-        help="range observer: minmax, percentile or mse (MSE-optimal clipping)",
-    )
-    p.add_argument("--percentile", type=float, default=99.99, help="for --observer percentile")
+    add_quant_options(p)
     p.add_argument("-o", "--output", required=True, help="output integer model (.pfq)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_quantize)

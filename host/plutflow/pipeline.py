@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from plutflow.golden.executor import GoldenExecutor
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx
-from plutflow.quant.int8 import QuantConfig, quantize_int8
+from plutflow.quant.builder import QuantConfig, quantize_int8
 from plutflow.reference.executor import run_float
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -89,7 +89,7 @@ def quantize_model(
     if source is not None:
         meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
         meta["source"] = Path(source).name
-    config = QuantConfig(config.observer, config.percentile, config.requant_bits, meta)
+    config = replace(config, meta=meta)
     return quantize_int8(graph, stats, config)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-OBSERVERS = ("minmax", "percentile", "mse")
+OBSERVERS = ("minmax", "percentile", "mse", "adaptive")
 
 #: Values kept per tensor for percentile and MSE search.
 SAMPLE_SIZE = 1 << 18
@@ -20,12 +20,24 @@ class TensorStats:
     hi: float = -np.inf
     seen: int = 0
     sample: list[np.ndarray] = field(default_factory=list)
+    channel_sum: np.ndarray | None = None  # per channel (axis 1): sum of values
+    channel_sq: np.ndarray | None = None  # ... and of squares
+    channel_count: int = 0
     _kept: int = 0
 
     def update(self, x: np.ndarray, rng: np.random.Generator) -> None:
         flat = np.asarray(x, dtype=np.float32).reshape(-1)
         if flat.size == 0:
             return
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.ndim >= 2:
+            axes = tuple(i for i in range(arr.ndim) if i != 1)
+            csum, csq = arr.sum(axis=axes), (arr * arr).sum(axis=axes)
+            if self.channel_sum is None or self.channel_sum.shape != csum.shape:
+                self.channel_sum, self.channel_sq = np.zeros_like(csum), np.zeros_like(csq)
+            self.channel_sum += csum
+            self.channel_sq += csq
+            self.channel_count += arr.size // arr.shape[1]
         self.lo = min(self.lo, float(flat.min()))
         self.hi = max(self.hi, float(flat.max()))
         self.seen += flat.size
@@ -38,6 +50,12 @@ class TensorStats:
             i = int(rng.integers(len(self.sample)))
             self.sample[i] = rng.choice(flat, self.sample[i].size, replace=flat.size < take)
 
+    def channel_moments(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-channel mean and mean square (channel = axis 1), or None."""
+        if self.channel_sum is None or self.channel_count == 0:
+            return None
+        return self.channel_sum / self.channel_count, self.channel_sq / self.channel_count
+
     def values(self) -> np.ndarray:
         return np.concatenate(self.sample) if self.sample else np.zeros(1, np.float32)
 
@@ -48,6 +66,23 @@ def _fake_quant_error(v: np.ndarray, lo: float, hi: float, levels: int) -> float
     zp = np.round(-lo / scale)
     q = np.clip(np.round(v / scale) + zp, 0, levels - 1)
     return float(np.mean(((q - zp) * scale - v) ** 2))
+
+
+def _adaptive_range(v: np.ndarray, lo: float, hi: float, bits: int) -> tuple[float, float]:
+    """Scale and shift searched together: the (lo, hi) pair on a 2-D grid with the least
+    reconstruction MSE. For biased (asymmetric) activations this moves the zero point
+    as well as the clipping range; a non-negative tensor keeps lo = 0."""
+    if v.size > 1 << 15:
+        v = v[np.random.default_rng(0).choice(v.size, 1 << 15, replace=False)]
+    his = hi * np.linspace(0.2, 1.0, 33)
+    los = lo * np.linspace(0.0, 1.0, 21) if lo < 0 else np.zeros(1)
+    best, best_err = (lo, hi), np.inf
+    for lo_c in los:
+        for hi_c in his:
+            err = _fake_quant_error(v, lo_c, hi_c, 2**bits)
+            if err < best_err:
+                best, best_err = (float(lo_c), float(hi_c)), err
+    return best
 
 
 def choose_range(
@@ -69,4 +104,6 @@ def choose_range(
             if err < best_err:
                 best, best_err = (lo * alpha, hi * alpha), err
         return best
+    if method == "adaptive":
+        return _adaptive_range(v, lo, hi, bits)
     raise ValueError(f"unknown observer '{method}'; choose one of {OBSERVERS}")

@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from plutflow.arith import code_range, requantize, requantize_fast, rounding_shift
+from plutflow.arith import (
+    code_range,
+    decode_sign_magnitude,
+    requantize,
+    requantize_fast,
+    rounding_shift,
+)
 from plutflow.intmodel.model import IntLayer, TensorSpec
 from plutflow.kernels import windows as win
 from plutflow.kernels.conv import conv as conv_kernel
@@ -48,8 +54,13 @@ def _finish(layer: IntLayer, acc: np.ndarray, out: TensorSpec) -> np.ndarray:
     """
     a, p = layer.attrs, layer.params
     bias = p["bias"]
-    acc = acc + bias.astype(acc.dtype if acc.dtype == np.int64 else np.float64)
-    bound = a["acc_bound"] + int(np.abs(bias.astype(np.int64)).max(initial=0))
+    f = a.get("bias_shift", 0)
+    if acc.dtype != np.int64:
+        acc = acc.astype(np.float64)  # exact: every value is an integer below 2**53
+    if f:
+        acc = acc * 2**f
+    acc = acc + bias.astype(acc.dtype)
+    bound = (a["acc_bound"] << f) + int(np.abs(bias.astype(np.int64)).max(initial=0))
     zp = a["mid_zero_point"] if "table" in p else out.zero_point
     q = requantize_fast(acc, p["mult"], p["shift"], zp, a["lo"], a["hi"], bound)
     q = q.astype(np.int64 if "table" in p else out.np_dtype)
@@ -71,14 +82,39 @@ def _to_channels_first(y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(y, -1, 1))
 
 
+def layer_weights(layer: IntLayer) -> np.ndarray:
+    """The integer weights of a conv/gemm: stored directly, or decoded from codes."""
+    p = layer.params
+    if "weight" in p:
+        return p["weight"]
+    return decode_sign_magnitude(p["weight_codes"], p["levels"], layer.attrs["weight_bits"])
+
+
+def _matmul(layer: IntLayer, in_spec: TensorSpec) -> tuple[Callable, np.ndarray]:
+    """The product and the weight operand of a conv/gemm.
+
+    P-LUT layers never multiply: ``acc = sum_k T[w_code[m, k], a_code[p, k] - qmin]``,
+    evaluated as one masked sum per activation code (docs/spec.md 6.3).
+    """
+    dt = exact_dtype(layer.attrs["acc_bound"])
+    if layer.attrs.get("weight_scheme") != "plut":
+        return (lambda a, b: a.astype(dt) @ b), layer_weights(layer).astype(dt)
+    table = layer.params["product_table"]
+
+    def lookup(a: np.ndarray, codes_t: np.ndarray) -> np.ndarray:
+        acc = np.zeros((a.shape[0], codes_t.shape[1]), dtype=dt)
+        for j in range(table.shape[1]):
+            hit = a == in_spec.qmin + j
+            if hit.any():
+                acc += hit.astype(dt) @ table[codes_t, j].astype(dt)
+        return acc
+
+    return lookup, layer.params["weight_codes"]
+
+
 def op_conv(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
     x = ins[0]
-    dt = exact_dtype(layer.attrs["acc_bound"])
-    w = layer.params["weight"].astype(dt)
-
-    def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a.astype(dt) @ b
-
+    matmul, w = _matmul(layer, in_specs[0])
     acc = conv_kernel(
         x,
         w,
@@ -87,14 +123,14 @@ def op_conv(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
         matmul,
         pad_value=layer.attrs["pad_value"],
         channels_last=True,
+        elementwise_depthwise=layer.attrs.get("weight_scheme") != "plut",
     )
     return _to_channels_first(_finish(layer, acc, out))
 
 
 def op_gemm(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
-    dt = exact_dtype(layer.attrs["acc_bound"])
-    acc = ins[0].astype(dt) @ layer.params["weight"].astype(dt).T
-    return _finish(layer, acc, out)
+    matmul, w = _matmul(layer, in_specs[0])
+    return _finish(layer, matmul(ins[0], w.T), out)
 
 
 def op_maxpool(layer: IntLayer, ins, in_specs, out) -> np.ndarray:

@@ -59,9 +59,13 @@ def conv(
     pad_value: float | int = 0,
     col_dtype: np.dtype | None = None,
     channels_last: bool = False,
+    elementwise_depthwise: bool = True,
 ) -> np.ndarray:
     """Correlate ``x`` (N, C, *S) with ``w`` (M, C/group, *k); returns (N, M, *out), no bias
     (or (N, *out, M) with ``channels_last``).
+
+    Depthwise convolutions use an elementwise product unless ``elementwise_depthwise`` is
+    off, in which case every product goes through ``matmul`` (table-lookup products).
 
     ``col_dtype`` is the dtype of the gathered columns (default: x's dtype); ``matmul``
     receives them with the weight in the same dtype as given.
@@ -75,7 +79,8 @@ def conv(
     wt = np.moveaxis(w.reshape(group, mg, cg, k), 2, 3).reshape(group, mg, k * cg)
     if group == 1:
         out = matmul(cols.reshape(-1, k * c), wt[0].T)
-    elif mg == 1 and cg == 1:  # depthwise: one product per channel, then a tap reduction
+    elif mg == 1 and cg == 1 and elementwise_depthwise:
+        # depthwise: one product per channel, then a tap reduction
         out = np.einsum("pkc,ck->pc", cols, wt[:, 0, :])
     else:
         cg_cols = cols.reshape(-1, k, group, cg)

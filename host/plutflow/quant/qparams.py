@@ -7,22 +7,25 @@ import numpy as np
 from plutflow.intmodel.model import TensorSpec
 
 
-def spec_from_range(lo: float, hi: float, shape: tuple, signed: bool | None = None) -> TensorSpec:
-    """Asymmetric 8-bit quantization of ``[lo, hi]`` (widened to contain 0).
+def spec_from_range(
+    lo: float, hi: float, shape: tuple, signed: bool | None = None, bits: int = 8
+) -> TensorSpec:
+    """Asymmetric ``bits``-bit quantization of ``[lo, hi]`` (widened to contain 0).
 
-    Non-negative ranges become uint8 with zero point 0 unless ``signed`` is set; others
-    become int8 with the zero point that maps ``lo`` to -128.
+    Non-negative ranges become unsigned codes with zero point 0 unless ``signed`` is set;
+    others become signed codes with the zero point that maps ``lo`` to the lowest code.
     """
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if hi - lo < 1e-8:
         hi = lo + 1e-8
     if signed is None:
         signed = lo < 0
-    scale = (hi - lo) / 255.0
+    steps = 2**bits - 1
+    scale = (hi - lo) / steps
+    zp = int(np.clip(np.rint(-lo / scale), 0, steps))
     if not signed:
-        return TensorSpec(tuple(shape), "uint8", int(np.clip(np.rint(-lo / scale), 0, 255)), scale)
-    zp = int(np.clip(np.rint(-lo / scale) - 128, -128, 127))
-    return TensorSpec(tuple(shape), "int8", zp, scale)
+        return TensorSpec(tuple(shape), "uint8", zp, scale, bits)
+    return TensorSpec(tuple(shape), "int8", zp - 2 ** (bits - 1), scale, bits)
 
 
 def clamp_codes(spec: TensorSpec, lo_real: float | None, hi_real: float | None) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from plutflow import activations
+from plutflow.arith import decode_sign_magnitude
 from plutflow.intmodel.model import TensorSpec
 
 
@@ -32,3 +33,11 @@ def softmax_exp_table(in_spec: TensorSpec) -> np.ndarray:
     """``round(2**16 * exp(-scale * d))`` for code distances ``d`` = 0..255 (int32)."""
     d = np.arange(256, dtype=np.float64)
     return np.rint(np.exp(-in_spec.scale * d) * 2.0**16).astype(np.int32)
+
+
+def product_table(levels: np.ndarray, bits: int, act: TensorSpec) -> np.ndarray:
+    """P-LUT table ``T[w_code][i] = value(w_code) * (act.qmin + i)`` (int32), shape
+    (2**wbits, 2**abits): the product of every weight code with every activation code."""
+    a = np.arange(act.qmin, act.qmax + 1, dtype=np.int64)
+    values = decode_sign_magnitude(np.arange(2**bits), levels, bits)
+    return (values[:, None] * a[None, :]).astype(np.int32)

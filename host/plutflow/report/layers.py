@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from plutflow.formats.layers import pack_layer
 from plutflow.intmodel.model import IntModel
 
 
@@ -16,12 +17,13 @@ def _fmt_shape(shape: tuple) -> str:
 def layer_rows(model: IntModel) -> list[dict[str, Any]]:
     """One row per layer: op, output shape and quantization, parameters and requant."""
     rows = []
+    wreport = model.meta.get("quantizer", {}).get("weights", {})
     for lay in model.layers:
         out = model.tensors[lay.outputs[0]]
         p = lay.params
         macs = 0
         if lay.op in ("conv", "gemm"):
-            w = p["weight"]
+            w = p["weight"] if "weight" in p else p["weight_codes"]
             per_out = int(np.prod(w.shape[1:]))
             macs = per_out * int(np.prod([d for d in out.shape[1:] if d is not None]))
         requant = ""
@@ -34,6 +36,14 @@ def layer_rows(model: IntModel) -> list[dict[str, Any]]:
             requant = f"M0 {lay.attrs['mult']}, n {lay.attrs['shift']}"
         elif "mult_a" in lay.attrs:
             requant = f"M0 {lay.attrs['mult_a']}/{lay.attrs['mult_b']}, n {lay.attrs['shift']}"
+        scheme, sqnr, packed = "", "", 0
+        if lay.op in ("conv", "gemm"):
+            in_bits = model.tensors[lay.inputs[0]].bits
+            scheme = f"W{lay.attrs.get('weight_bits', 8)}A{in_bits} "
+            scheme += lay.attrs.get("weight_scheme", "int8")
+            if lay.name in wreport:
+                sqnr = f"{wreport[lay.name]['sqnr_db']:.1f}"
+            packed = pack_layer(lay).total_bytes
         act = lay.attrs.get("activation", "")
         if lay.op == "add" and lay.attrs.get("lo", out.qmin) > out.qmin:
             act = "clamp"
@@ -41,8 +51,11 @@ def layer_rows(model: IntModel) -> list[dict[str, Any]]:
             {
                 "layer": lay.name,
                 "op": lay.op + (f"+{act}" if act else ""),
+                "scheme": scheme,
+                "sqnr_db": sqnr,
+                "packed_bytes": packed,
                 "output": _fmt_shape(out.shape),
-                "dtype": out.dtype,
+                "dtype": f"{out.dtype}/{out.bits}b",
                 "zero_point": out.zero_point,
                 "scale": out.scale,
                 "param_bytes": int(sum(a.nbytes for a in p.values())),
@@ -59,11 +72,12 @@ def layer_table(model: IntModel, markdown: bool = False) -> str:
     cols = [
         "layer",
         "op",
+        "scheme",
+        "sqnr_db",
+        "packed_bytes",
         "output",
         "dtype",
         "zero_point",
-        "scale",
-        "param_bytes",
         "macs",
         "requant",
     ]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 
@@ -58,22 +59,34 @@ def peak_live_bytes(
     return peak
 
 
+def packed_param_bytes(model: IntModel) -> int:
+    """Parameter bytes as the accelerator receives them: packed conv/gemm streams (weights
+    at their bit-width, product tables, requant records) plus every other layer's tables
+    and constants at their storage width."""
+    total = sum(p.total_bytes for p in pack_model(model))
+    total += sum(a.nbytes for a in model.constants.values())
+    for lay in model.layers:
+        if lay.op not in ("conv", "gemm"):
+            total += sum(a.nbytes for a in lay.params.values())
+    return total
+
+
 def memory_report(graph: Graph, model: IntModel) -> MemoryReport:
     """Parameter bytes and peak activation bytes (batch 1) of float32 vs integer."""
-    float_params = sum(
+    float_params = sum(  # float32 parameters
         int(v.size) * 4 for v in graph.constants.values() if np.issubdtype(v.dtype, np.floating)
     )
     f_bytes = {t: _elements(s) * 4 for t, s in graph.shapes.items() if t not in graph.constants}
     f_order = [([i for i in n.inputs if i not in graph.constants], n.outputs) for n in graph.nodes]
-    i_bytes = {
-        t: _elements(s.shape) * max(1, (s.bits + 7) // 8)
+    i_bytes = {  # activations at their bit-width, densely packed
+        t: -(-_elements(s.shape) * s.bits // 8)
         for t, s in model.tensors.items()
         if t not in model.constants
     }
     i_order = [(lay.inputs, lay.outputs) for lay in model.layers]
     return MemoryReport(
         float_param_bytes=float_params,
-        int_param_bytes=model.param_bytes(),
+        int_param_bytes=packed_param_bytes(model),
         float_peak_activation_bytes=peak_live_bytes(f_order, graph.inputs, graph.outputs, f_bytes),
         int_peak_activation_bytes=peak_live_bytes(i_order, model.inputs, model.outputs, i_bytes),
     )

@@ -1,8 +1,10 @@
-"""INT8 quantization with unified scale factors (the USPIQ method).
+"""The quantizer: float IR + calibration statistics -> pure-integer model.
 
-Weights are int8, symmetric, per output channel; activations int8/uint8 with zero
-points; biases int32. Every layer ends in one integer requantization ``(M0, n)`` per
-channel. Nonlinear activations become 256-entry tables.
+Every Conv/Gemm gets a per-layer scheme (:mod:`plutflow.quant.scheme`): int8 with
+unified scale factors (the USPIQ method), uniform k-bit, PoT, UPoT or P-LUT weights, and
+activations of 2 to 8 bits with an adaptive scale and zero point. Biases are int32 and
+every layer ends in one integer requantization ``(M0, n)`` per channel. Nonlinear
+activations become tables.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
 from plutflow.ir.graph import Graph, Node
 from plutflow.kernels import windows as win
 from plutflow.quant.qparams import clamp_codes, spec_from_range
-from plutflow.quant.tables import activation_table, softmax_exp_table
+from plutflow.quant.scheme import LayerScheme, SchemeConfig
+from plutflow.quant.tables import activation_table, product_table, softmax_exp_table
 from plutflow.quant.usf import REQUANT_BITS, quantize_multiplier, shared_shift
+from plutflow.quant.weights import quantize_weights
 from plutflow.reference.executor import PRE_SUFFIX
 
 #: Ops whose output reuses the input's quantization (no requantization).
@@ -29,25 +33,23 @@ PASS_THROUGH = ("MaxPool", "Reshape", "Flatten", "Transpose")
 
 @dataclass
 class QuantConfig:
-    """Options of the INT8 quantizer."""
+    """Options of the quantizer.
+
+    ``observer`` sets the range of 8-bit tensors; ``lowbit_observer`` that of tensors
+    below 8 bits (``adaptive``: scale and zero point searched together for the least
+    reconstruction error).
+    """
 
     observer: str = "minmax"
     percentile: float = 99.99
     requant_bits: int = REQUANT_BITS
     meta: dict[str, Any] = field(default_factory=dict)
+    schemes: SchemeConfig = field(default_factory=SchemeConfig)
+    lowbit_observer: str = "adaptive"
+    bias_correction: bool = True
 
 
-def quantize_weights(w: np.ndarray, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric per-output-channel quantization: codes in [-(2**(b-1)-1), 2**(b-1)-1]."""
-    qmax = 2 ** (bits - 1) - 1
-    flat = w.reshape(w.shape[0], -1).astype(np.float64)
-    amax = np.abs(flat).max(axis=1)
-    scale = np.where(amax > 0, amax / qmax, 1.0)
-    q = np.clip(np.rint(flat / scale[:, None]), -qmax, qmax).astype(np.int8)
-    return q.reshape(w.shape), scale
-
-
-class Int8Builder:
+class IntBuilder:
     """Walks the IR in order and emits integer layers."""
 
     def __init__(self, graph: Graph, stats: dict[str, TensorStats], config: QuantConfig) -> None:
@@ -55,18 +57,71 @@ class Int8Builder:
         self.specs: dict[str, TensorSpec] = {}
         self.layers: list[IntLayer] = []
         self.constants: dict[str, np.ndarray] = {}
+        self.weight_report: dict[str, dict[str, Any]] = {}
+        self.layer_schemes = self._assign_schemes()
+        self.tensor_bits = self._tensor_bits()
+
+    def _assign_schemes(self) -> dict[str, LayerScheme]:
+        mac_nodes = [n for n in self.g.nodes if n.op in ("Conv", "Gemm")]
+        return {
+            n.name: self.cfg.schemes.for_layer(n.name, i, len(mac_nodes))
+            for i, n in enumerate(mac_nodes)
+        }
+
+    def _root(self, tensor: str) -> str:
+        """The tensor whose quantization ``tensor`` shares (through layout/max-pool ops)."""
+        prod = self.g.producer(tensor)
+        while prod is not None and prod.op in PASS_THROUGH:
+            tensor = prod.inputs[0]
+            prod = self.g.producer(tensor)
+        return tensor
+
+    def _tensor_bits(self) -> dict[str, int]:
+        """Activation width of each tensor: the widest request of the layers reading it."""
+        bits: dict[str, int] = {}
+        for node in self.g.nodes:
+            if node.name in self.layer_schemes:
+                root = self._root(node.inputs[0])
+                bits[root] = max(bits.get(root, 2), self.layer_schemes[node.name].abits)
+        return bits
 
     # ------------------------------------------------------------------ helpers
+    def _input_moments(self, node: Node, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Mean and mean square of the input each weight multiplies, shaped like ``w``."""
+        stats = self.stats.get(node.inputs[0])
+        moments = stats.channel_moments() if stats is not None else None
+        if moments is None:
+            return None
+        mean, sq = moments
+        m = w.shape[0]
+        if node.op == "Gemm":
+            if mean.shape[0] != w.shape[1]:
+                return None
+            return np.broadcast_to(mean, w.shape), np.broadcast_to(sq, w.shape)
+        group = int(node.attrs.get("group", 1))
+        cg = w.shape[1]
+        chan = (np.arange(m)[:, None] // (m // group)) * cg + np.arange(cg)[None, :]  # (M, Cg)
+        tail = (1,) * (w.ndim - 2)
+        return (
+            np.broadcast_to(mean[chan].reshape(m, cg, *tail), w.shape),
+            np.broadcast_to(sq[chan].reshape(m, cg, *tail), w.shape),
+        )
+
     def _shape(self, name: str) -> tuple:
         return tuple(self.g.shapes.get(name, ()))
 
-    def _observed(self, name: str, node: Node, signed: bool | None = None) -> TensorSpec:
+    def _observed(
+        self, name: str, node: Node, signed: bool | None = None, bits: int | None = None
+    ) -> TensorSpec:
         if name not in self.stats:
             raise UnsupportedModelError(
                 node.name, node.op, f"tensor '{name}' was never observed during calibration"
             )
-        lo, hi = choose_range(self.stats[name], self.cfg.observer, self.cfg.percentile)
-        return spec_from_range(lo, hi, self._shape(name.removesuffix(PRE_SUFFIX)), signed)
+        bits = bits or self.tensor_bits.get(name, 8)
+        method = self.cfg.observer if bits >= 8 else self.cfg.lowbit_observer
+        lo, hi = choose_range(self.stats[name], method, self.cfg.percentile, bits)
+        shape = self._shape(name.removesuffix(PRE_SUFFIX))
+        return spec_from_range(lo, hi, shape, signed, bits)
 
     def spec(self, name: str, node: Node) -> TensorSpec:
         """The spec of an input tensor: an earlier layer's output or a quantized constant."""
@@ -117,6 +172,7 @@ class Int8Builder:
         if not all(self.g.is_constant(i) for i in node.inputs[1:] if i):
             raise UnsupportedModelError(node.name, node.op, "weights must be constant")
         in_spec = self.spec(x, node)
+        scheme = self.layer_schemes[node.name]
         w = self.g.const(node.inputs[1]).astype(np.float64)
         m = w.shape[0]
         b = (
@@ -124,21 +180,59 @@ class Int8Builder:
             if len(node.inputs) > 2 and node.inputs[2]
             else np.zeros(m)
         )
-        wq, w_scale = quantize_weights(w)
+        moments = self._input_moments(node, w)
+        importance = None if moments is None or scheme.wbits >= 8 else moments[1]
+        qw = quantize_weights(w, scheme.weights, scheme.wbits, scheme.plut_base, importance)
+        wq, w_scale = qw.values, qw.scale
+        self.weight_report[node.name] = {
+            "scheme": qw.scheme,
+            "bits": qw.bits,
+            "sqnr_db": qw.sqnr_db(w),
+            "mse": qw.mse(w),
+        }
+        if moments is not None and self.cfg.bias_correction:
+            # expected output shift caused by the weight error, folded into the bias
+            err = w - wq * w_scale.reshape(-1, *([1] * (w.ndim - 1)))
+            b = b + (err * moments[0]).reshape(m, -1).sum(axis=1)
         wsum = wq.reshape(m, -1).astype(np.int64).sum(axis=1)
-        bias_q = np.rint(b / (in_spec.scale * w_scale)).astype(np.int64)
-        bias = bias_q - in_spec.zero_point * wsum  # fold the input zero point
         amax_in = max(abs(in_spec.qmin), abs(in_spec.qmax))
         acc_bound = int(amax_in * np.abs(wq.reshape(m, -1)).astype(np.int64).sum(axis=1).max())
-        if acc_bound + int(np.abs(bias).max()) > INT32_MAX:
+        # small integer weights (k-bit codes) give a coarse accumulator step; shifting the
+        # products left by f bits before the bias keeps the bias as precise as with int8
+        wmax = int(np.abs(wq).max())
+        shift_f = max(0, 6 - int(np.floor(np.log2(wmax)))) if wmax > 0 else 0
+        while True:
+            bias_q = np.rint(b * 2.0**shift_f / (in_spec.scale * w_scale)).astype(np.int64)
+            bias = bias_q - (in_spec.zero_point * wsum << shift_f)  # fold the input zero point
+            if (acc_bound << shift_f) + int(np.abs(bias).max()) <= INT32_MAX or shift_f == 0:
+                break
+            shift_f -= 1
+        if (acc_bound << shift_f) + int(np.abs(bias).max()) > INT32_MAX:
             raise UnsupportedModelError(
                 node.name,
                 node.op,
                 "the int32 accumulator could overflow (too many taps or too large a bias)",
             )
-        out_spec, attrs, params = self._output_stage(node, in_spec.scale * w_scale)
-        attrs["acc_bound"] = acc_bound
-        params.update({"weight": wq, "bias": bias.astype(np.int32)})
+        out_spec, attrs, params = self._output_stage(node, in_spec.scale * w_scale / 2**shift_f)
+        attrs.update(acc_bound=acc_bound, bias_shift=shift_f)
+        attrs.update(weight_scheme=qw.scheme, weight_bits=qw.bits)
+        params["bias"] = bias.astype(np.int32)
+        if qw.codes is None:
+            params["weight"] = wq
+        else:
+            params.update(weight_codes=qw.codes, levels=qw.levels)
+            if qw.terms:
+                attrs["terms"] = qw.terms
+        if qw.scheme == "plut":
+            if in_spec.bits > 4:
+                raise UnsupportedModelError(
+                    node.name,
+                    node.op,
+                    f"P-LUT needs input "
+                    f"activations of at most 4 bits, '{x}' has "
+                    f"{in_spec.bits} (another layer reads it wider)",
+                )
+            params["product_table"] = product_table(qw.levels, qw.bits, in_spec)
         if node.op == "Conv":
             shape = self._require_static(node, x)
             geom = win.resolve(
@@ -174,7 +268,7 @@ class Int8Builder:
             attrs["lo"], attrs["hi"] = clamp_codes(out_spec, lo_real, hi_real)
             target = out_spec
         else:
-            mid = self._observed(out + PRE_SUFFIX, node, signed=True)
+            mid = self._observed(out + PRE_SUFFIX, node, signed=True, bits=8)
             act_params = dict(act)
             if act["op"] == "PRelu":
                 act_params["slope"] = self.g.const(act["slope"]).reshape(-1)
@@ -351,7 +445,7 @@ class Int8Builder:
         axis = node.attrs.get("axis", -1) % rank
         if node.attrs.get("legacy_2d") and axis != rank - 1:
             raise UnsupportedModelError(node.name, node.op, "opset<13 softmax over several axes")
-        out_spec = TensorSpec(self._shape(node.outputs[0]), "uint8", 0, 1.0 / 255.0)
+        out_spec = TensorSpec(self._shape(node.outputs[0]), "uint8", 0, 1.0 / 255.0)  # 8 bits
         self._emit(
             node,
             "softmax",
@@ -392,17 +486,23 @@ class Int8Builder:
             constants=self.constants,
             meta={
                 "quantizer": {
-                    "scheme": "int8-usf",
                     "observer": self.cfg.observer,
+                    "lowbit_observer": self.cfg.lowbit_observer,
                     "requant_bits": self.cfg.requant_bits,
+                    "layers": {k: v.label for k, v in self.layer_schemes.items()},
+                    "weights": self.weight_report,
                 },
                 **self.cfg.meta,
             },
         )
 
 
-def quantize_int8(
+def quantize(
     graph: Graph, stats: dict[str, TensorStats], config: QuantConfig | None = None
 ) -> IntModel:
-    """Build the INT8-USF integer model of ``graph`` from calibration ``stats``."""
-    return Int8Builder(graph, stats, config or QuantConfig()).build()
+    """Build the integer model of ``graph`` from calibration ``stats`` (default: INT8-USF)."""
+    return IntBuilder(graph, stats, config or QuantConfig()).build()
+
+
+#: The INT8-USF quantizer is the default configuration.
+quantize_int8 = quantize

@@ -1,0 +1,198 @@
+"""Low-bit weights (uniform, PoT, UPoT, P-LUT), adaptive activations and mixed precision."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plutflow.arith import decode_sign_magnitude
+from plutflow.calib import collect_stats
+from plutflow.errors import PlutflowError
+from plutflow.golden import GoldenExecutor
+from plutflow.golden.ops import INT_OPS
+from plutflow.intmodel import IntLayer, TensorSpec
+from plutflow.ir import import_onnx
+from plutflow.pipeline import predict_float, predict_golden, top1
+from plutflow.quant import LayerScheme, QuantConfig, SchemeConfig, quantize, quantize_weights
+from plutflow.quant.autobits import auto_scheme_config
+from plutflow.quant.tables import product_table
+from plutflow.quant.weights import upot_candidates
+
+
+def _is_pow2(v: np.ndarray) -> np.ndarray:
+    return (v > 0) & ((v & (v - 1)) == 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 4), st.integers(0, 2**32 - 1))
+def test_level_schemes_decode_to_their_values(bits: int, seed: int) -> None:
+    w = np.random.default_rng(seed).normal(size=(6, 4, 3, 3))
+    for scheme in ("pot", "upot", "plut"):
+        q = quantize_weights(w, scheme, bits)
+        assert q.codes.max() < 2**bits and q.levels[0] == 0
+        assert len(q.levels) == 2 ** (bits - 1)
+        assert np.array_equal(decode_sign_magnitude(q.codes, q.levels, bits), q.values)
+    pot = quantize_weights(w, "pot", bits)
+    mags = np.abs(pot.values.astype(np.int64))
+    assert np.all((mags == 0) | _is_pow2(mags))
+    upot = quantize_weights(w, "upot", bits)
+    allowed = {0}
+    for t in upot.terms:  # every magnitude is a sum of one exponent from each term (or 0)
+        allowed = {a + b for a in allowed for b in [0] + [2**e for e in t]}
+    assert set(np.abs(upot.values.astype(int)).ravel()) <= allowed
+    # UPoT's search space contains the PoT sets, so its weight error is never worse
+    assert upot.mse(w) <= pot.mse(w) * (1 + 1e-9)
+
+
+def test_uniform_codes_and_error_fall_with_bits(rng) -> None:
+    w = rng.normal(size=(8, 16, 3, 3))
+    errors = []
+    for bits in range(2, 9):
+        q = quantize_weights(w, "uniform", bits)
+        assert np.abs(q.values).max() <= 2 ** (bits - 1) - 1
+        errors.append(q.mse(w))
+    assert all(a > b for a, b in itertools.pairwise(errors))
+
+
+def test_upot_candidates_cover_both_splits() -> None:
+    cands = upot_candidates(4)
+    assert any(len(c) == 1 for c in cands)  # single-term PoT sets
+    assert any(len(c) == 2 and len(c[0]) == 3 and len(c[1]) == 1 for c in cands)
+    assert all(min(e for t in c for e in t) == 0 for c in cands)
+
+
+def test_plut_conv_computes_by_table_lookup(rng) -> None:
+    """With the true product table P-LUT equals the multiply path; with an altered table the
+    result follows the table, which shows the golden model really looks products up."""
+    x = rng.integers(0, 16, (2, 3, 5, 5)).astype(np.uint8)
+    q = quantize_weights(rng.normal(size=(4, 3, 3, 3)), "plut", 4)
+    act = TensorSpec((), "uint8", 0, 1.0, 4)
+    table = product_table(q.levels, 4, act)
+    attrs = {
+        "kernel": [3, 3],
+        "strides": [1, 1],
+        "dilations": [1, 1],
+        "pads": [1] * 4,
+        "group": 1,
+        "pad_value": 0,
+        "lo": -128,
+        "hi": 127,
+        "acc_bound": 15 * 127 * 27,
+        "weight_bits": 4,
+    }
+    base = {
+        "bias": np.zeros(4, np.int32),
+        "mult": np.full(4, 2**15, np.int32),
+        "shift": np.full(4, 12, np.int32),
+    }
+    out = TensorSpec((), "int8", 0, 1.0)
+    mul = IntLayer(
+        "m", "conv", ["x"], ["y"], {**attrs, "weight_scheme": "upot"}, {**base, "weight": q.values}
+    )
+    lut = IntLayer(
+        "l",
+        "conv",
+        ["x"],
+        ["y"],
+        {**attrs, "weight_scheme": "plut"},
+        {**base, "weight_codes": q.codes, "levels": q.levels, "product_table": table},
+    )
+    assert np.array_equal(
+        INT_OPS["conv"](mul, [x], [act], out), INT_OPS["conv"](lut, [x], [act], out)
+    )
+    altered = table.copy()
+    altered[:, 15] = 0  # activation code 15 now contributes nothing
+    lut.params["product_table"] = altered
+    x15 = np.where(x == 15, 0, x).astype(np.uint8)
+    assert np.array_equal(
+        INT_OPS["conv"](lut, [x], [act], out), INT_OPS["conv"](mul, [x15], [act], out)
+    )
+
+
+def test_scheme_config_rules_and_errors(tmp_path) -> None:
+    cfg = SchemeConfig(LayerScheme.parse("upot:4:8")).with_rules(["*down2*=plut:3:4"])
+    assert cfg.for_layer("/stem", 0, 5).label == "W8A8 int8"
+    assert cfg.for_layer("/mid", 2, 5).label == "W4A8 upot"
+    assert cfg.for_layer("/down2/conv", 3, 5).label == "W3A4 plut"
+    assert cfg.for_layer("/fc", 4, 5).label == "W8A8 int8"
+    path = tmp_path / "s.yaml"
+    path.write_text("default: pot:3:8\nends_at_8bit: false\nlayers:\n  '/fc*': int8\n")
+    cfg = SchemeConfig.from_file(path)
+    assert cfg.for_layer("/stem", 0, 5).label == "W3A8 pot"
+    assert cfg.for_layer("/fc", 4, 5).label == "W8A8 int8"
+    for bad, msg in (
+        ("plut:4:8", "at most 4 bits"),
+        ("pot:6", "2 to 4"),
+        ("magic:4", "unknown"),
+        ("upot:x", "bad scheme"),
+    ):
+        with pytest.raises(PlutflowError, match=msg):
+            LayerScheme.parse(bad)
+    with pytest.raises(PlutflowError, match="PATTERN="):
+        SchemeConfig().with_rules(["upot:4"])
+
+
+@pytest.fixture(scope="module")
+def demo_setup(demo):
+    graph = import_onnx(demo.model)
+    stats = collect_stats(graph, demo.calib_set(), progress=False)
+    x, y = demo.test_set()
+    return graph, stats, x, y, top1(predict_float(graph, x), y)
+
+
+def _acc(setup, scheme: str, **kw) -> tuple[float, object]:
+    graph, stats, x, y, _ = setup
+    cfg = QuantConfig(schemes=SchemeConfig(LayerScheme.parse(scheme)), **kw)
+    model = quantize(graph, stats, cfg)
+    return top1(predict_golden(model, x), y), model
+
+
+def test_w4a8_upot_within_1_point(demo_setup) -> None:
+    acc, model = _acc(demo_setup, "upot:4:8")
+    assert acc >= demo_setup[4] - 1.0
+    schemes = {lay.attrs.get("weight_scheme") for lay in model.layers if lay.op == "conv"}
+    assert schemes == {"int8", "upot"}
+
+
+def test_w4a4_plut_within_2_points_and_adaptive_beats_minmax(demo_setup) -> None:
+    acc, model = _acc(demo_setup, "plut:4:4")
+    assert acc >= demo_setup[4] - 2.0
+    assert any(t.bits == 4 for t in model.tensors.values())
+    minmax, _ = _acc(demo_setup, "plut:4:4", lowbit_observer="minmax")
+    assert acc > minmax
+
+
+def test_low_bit_tensors_use_their_code_range(demo_setup) -> None:
+    _, model = _acc(demo_setup, "uniform:3:3")
+    ex = GoldenExecutor(model)
+    env = ex.run(ex.quantize_inputs(demo_setup[2][:32]), keep=True)
+    three_bit = [t for t, s in model.tensors.items() if s.bits == 3]
+    assert three_bit
+    for t in three_bit:
+        spec = model.tensors[t]
+        assert env[t].min() >= spec.qmin and env[t].max() <= spec.qmax <= 7
+
+
+def test_auto_bits_meets_the_budget(demo) -> None:
+    graph = import_onnx(demo.model)
+    calib = demo.calib_set()[:64]
+    cfg, sens = auto_scheme_config(graph, calib, 20000, weights="pot", bits=(8, 4, 2))
+    assert sens and all(s.error >= 0 for s in sens)
+    stats = collect_stats(graph, calib, progress=False)
+    model = quantize(graph, stats, QuantConfig(schemes=cfg))
+    weight_bytes = sum(
+        -(
+            -lay.params.get("weight", lay.params.get("weight_codes")).size
+            * lay.attrs["weight_bits"]
+            // 8
+        )
+        for lay in model.layers
+        if lay.op in ("conv", "gemm")
+    )
+    assert weight_bytes <= 20000
+    with pytest.raises(PlutflowError, match="no choice of bit-widths"):
+        auto_scheme_config(graph, calib, 1000, weights="pot", bits=(8, 4))
