@@ -22,13 +22,15 @@ install: $(STAMP) ## create .venv and install plutflow with its dev tools
 demo: $(STAMP) ## quantize and run the bundled model
 	$(BIN)/plutflow demo
 
-test: $(STAMP) ## lint, then the test suite (slow checks are in `make bench`)
-	$(BIN)/ruff check host tests bench scripts
+test: $(STAMP) ## lint (Python and RTL), then the test suite (slow checks are in `make bench`)
+	$(BIN)/ruff check host tests bench scripts sim
+	$(MAKE) -C overlay_src lint
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check host tests bench scripts
-	$(BIN)/ruff format --check host tests bench scripts || true
+	$(BIN)/ruff check host tests bench scripts sim
+	$(BIN)/ruff format --check host tests bench scripts sim
+	$(MAKE) -C overlay_src lint
 
 $(FMNIST):
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
@@ -36,6 +38,7 @@ $(FMNIST):
 bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime, slow tests
 	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python bench/foundation.py
+	$(BIN)/python bench/lowbit.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

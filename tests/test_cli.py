@@ -113,3 +113,34 @@ def test_console_script_help(command: str) -> None:
     res = subprocess.run([str(exe), command, "--help"], capture_output=True, text=True, check=True)
     assert "usage: plutflow " + command in res.stdout
     assert len(res.stdout.splitlines()) > 5
+
+
+def test_quantize_with_schemes_rules_and_auto_bits(tmp_path, demo, capsys) -> None:
+    calib = f"{demo.data}:calib_images"
+    out = tmp_path / "m.pfq"
+    args = [
+        "quantize",
+        str(demo.model),
+        "--calib",
+        calib,
+        "--preprocess",
+        str(demo.meta),
+        "--num-calib",
+        "64",
+        "-q",
+        "-o",
+        str(out),
+    ]
+    assert main([*args, "--scheme", "upot:4:8", "--rule", "/down2*=plut:3:4"]) == 0
+    layers = IntModel.load(out).meta["quantizer"]["layers"]
+    assert layers["/stem/stem.0/Conv"] == "W8A8 int8"
+    assert layers["/res_a/res_a.0/Conv"] == "W4A8 upot"
+    assert layers["/down2/down2.0/Conv"] == "W3A4 plut"
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "W3A4 plut" in text and "product tables" in text
+    assert main([*args, "--scheme", "pot:4:8", "--auto-bits", "15000"]) == 0
+    layers = IntModel.load(out).meta["quantizer"]["layers"]
+    assert any(v.startswith(("W2", "W3")) for v in layers.values())
+    assert main([*args, "--scheme", "plut:4:8"]) == 2
+    assert "at most 4 bits" in capsys.readouterr().err

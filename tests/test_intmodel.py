@@ -24,6 +24,17 @@ def tiny_model() -> IntModel:
     )
 
 
+def read_entries(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def write_entries(path, entries: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, d in entries.items():
+            zf.writestr(n, d)
+
+
 def test_round_trip(tmp_path) -> None:
     m = tiny_model()
     loaded = IntModel.load(m.save(tmp_path / "m.pfq"))
@@ -41,26 +52,20 @@ def test_truncated_file(tmp_path) -> None:
 
 def test_tampered_array_fails_checksum(tmp_path) -> None:
     path = tiny_model().save(tmp_path / "m.pfq")
-    with zipfile.ZipFile(path) as zf:
-        entries = {n: zf.read(n) for n in zf.namelist()}
+    entries = read_entries(path)
     key = "layer/0/table.npy"
     entries[key] = entries[key][:-1] + bytes([entries[key][-1] ^ 1])
-    with zipfile.ZipFile(path, "w") as zf:
-        for n, d in entries.items():
-            zf.writestr(n, d)
+    write_entries(path, entries)
     with pytest.raises(ArtifactError, match="checksum mismatch in array layer/0/table"):
         IntModel.load(path)
 
 
 def test_newer_version_and_wrong_format(tmp_path) -> None:
     path = tiny_model().save(tmp_path / "m.pfq")
-    with zipfile.ZipFile(path) as zf:
-        entries = {n: zf.read(n) for n in zf.namelist()}
+    entries = read_entries(path)
     desc = json.loads(entries["__model__.json"])
     for change, message in (({"version": 99}, "version 99"), ({"format": "x"}, "not a plutflow")):
-        with zipfile.ZipFile(path, "w") as zf:
-            for n, d in entries.items():
-                zf.writestr(n, json.dumps({**desc, **change}) if n == "__model__.json" else d)
+        write_entries(path, {**entries, "__model__.json": json.dumps({**desc, **change}).encode()})
         with pytest.raises(ArtifactError, match=message):
             IntModel.load(path)
 

@@ -196,3 +196,18 @@ def test_auto_bits_meets_the_budget(demo) -> None:
     assert weight_bytes <= 20000
     with pytest.raises(PlutflowError, match="no choice of bit-widths"):
         auto_scheme_config(graph, calib, 1000, weights="pot", bits=(8, 4))
+
+
+def test_task_loss_search_never_raises_the_calibration_loss(demo) -> None:
+    from plutflow.quant.tasktune import cross_entropy, tune_ranges
+
+    graph = import_onnx(demo.model)
+    x, labels = demo.calib_set()[:128], demo.calib_labels()[:128]
+    stats = collect_stats(graph, x, progress=False)
+    cfg = QuantConfig(schemes=SchemeConfig(LayerScheme.parse("uniform:4:4")))
+    tuned, log = tune_ranges(graph, stats, cfg, x, labels, candidates=3)
+    assert log and all(e["loss_after"] <= e["loss_before"] for e in log)
+    assert set(tuned.range_overrides) <= {e["tensor"] for e in log}
+    before = cross_entropy(quantize(graph, stats, cfg), x, labels)
+    after = cross_entropy(quantize(graph, stats, tuned), x, labels)
+    assert after <= before and after == pytest.approx(log[-1]["loss_after"])

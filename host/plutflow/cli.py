@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from plutflow import __version__
+from plutflow.calib.calibrate import collect_stats
 from plutflow.calib.observers import OBSERVERS
 from plutflow.calib.preprocess import Preprocess
 from plutflow.errors import PlutflowError
+from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx
@@ -29,8 +31,9 @@ from plutflow.pipeline import (
 from plutflow.quant.autobits import auto_scheme_config
 from plutflow.quant.builder import QuantConfig
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
+from plutflow.quant.tasktune import tune_ranges
 from plutflow.report.layers import layer_table
-from plutflow.report.memory import memory_report
+from plutflow.report.memory import memory_report, packed_param_bytes
 
 EXAMPLES = """examples:
   plutflow demo
@@ -58,7 +61,9 @@ def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Prep
     return Preprocess()
 
 
-def quant_config(args: argparse.Namespace, graph: Graph, calib: np.ndarray) -> QuantConfig:
+def quant_config(
+    args: argparse.Namespace, graph: Graph, calib: np.ndarray, labels: np.ndarray | None
+) -> QuantConfig:
     """The quantizer options of ``demo`` and ``quantize`` (see ``add_quant_options``)."""
     schemes = SchemeConfig.from_file(args.config) if args.config else SchemeConfig()
     if args.scheme:
@@ -76,12 +81,21 @@ def quant_config(args: argparse.Namespace, graph: Graph, calib: np.ndarray) -> Q
             ends_at_8bit=schemes.ends_at_8bit,
         )
     schemes = schemes.with_rules(args.rule or [])
-    return QuantConfig(
+    config = QuantConfig(
         observer=args.observer,
         percentile=args.percentile,
         lowbit_observer=args.lowbit_observer,
         schemes=schemes,
     )
+    if args.task_loss:
+        if labels is None:
+            raise PlutflowError(
+                "--task-loss needs labelled calibration images (an .npz "
+                "with labels, or --calib-labels)"
+            )
+        stats = collect_stats(graph, calib, progress=False)
+        config, _ = tune_ranges(graph, stats, config, calib, labels)
+    return config
 
 
 def add_quant_options(p: argparse.ArgumentParser) -> None:
@@ -124,6 +138,12 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         help="apply the scheme to the first and last layers too (default: 8-bit)",
     )
     p.add_argument(
+        "--task-loss",
+        action="store_true",
+        help="choose the scale and shift of activations below 8 bits by the cross-entropy "
+        "of the integer model on the labelled calibration images",
+    )
+    p.add_argument(
         "--auto-bits",
         type=int,
         metavar="BYTES",
@@ -143,7 +163,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = quantize_model(
         graph,
         calib,
-        quant_config(args, graph, calib),
+        quant_config(args, graph, calib, assets.calib_labels()),
         assets.preprocess(),
         progress=not args.quiet,
     )
@@ -184,13 +204,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_quantize(args: argparse.Namespace) -> int:
     graph = import_onnx(args.model)  # fail on an unsupported model before reading data
     pre = _preprocess(args)
-    calib, _ = load_data(args.calib, pre, limit=args.num_calib)
-    config = quant_config(args, graph, calib)
+    calib, labels = load_data(args.calib, pre, args.num_calib, args.calib_labels)
+    config = quant_config(args, graph, calib, labels)
     model = quantize_model(graph, calib, config, pre, not args.quiet, source=args.model)
     model.save(args.output)
     print(
         f"quantized {args.model} with {len(calib)} calibration images -> {args.output} "
-        f"({len(model.layers)} integer layers, {_kib(model.param_bytes())} of parameters)"
+        f"({len(model.layers)} integer layers, {_kib(packed_param_bytes(model))} of packed "
+        "parameters)"
     )
     return 0
 
@@ -241,7 +262,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     for name in model.outputs:
         s = model.tensors[name]
         print(f"output {name}: {s.dtype} {s.shape} scale {s.scale:.6g} zero point {s.zero_point}")
-    print(f"parameters: {_kib(model.param_bytes())}\n")
+    packed = pack_model(model)
+    print(
+        f"packed streams: weights {sum(p.weight_bytes for p in packed)} B, product tables "
+        f"{sum(p.table_bytes for p in packed)} B, requant records "
+        f"{sum(int(p.requant.nbytes) for p in packed)} B; all parameters "
+        f"{_kib(packed_param_bytes(model))}\n"
+    )
     print(layer_table(model, markdown=args.markdown))
     return 0
 
@@ -287,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preprocess", help=PREPROCESS_HELP)
     p.add_argument(
         "--num-calib", type=int, default=512, help="images to calibrate on (default 512)"
+    )
+    p.add_argument(
+        "--calib-labels",
+        help="labels of the calibration images (idx or .npy), "
+        "for --task-loss, if not inside the --calib .npz",
     )
     add_quant_options(p)
     p.add_argument("-o", "--output", required=True, help="output integer model (.pfq)")

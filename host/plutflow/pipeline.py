@@ -44,6 +44,11 @@ class DemoAssets:
         with np.load(self.data, allow_pickle=False) as z:
             return self.preprocess().apply(z["calib_images"])
 
+    def calib_labels(self) -> np.ndarray:
+        """Labels of the calibration images (used only by the task-loss range search)."""
+        with np.load(self.data, allow_pickle=False) as z:
+            return z["calib_labels"].astype(np.int64)
+
 
 def load_data(
     source: str | Path,
@@ -57,7 +62,7 @@ def load_data(
     if labels is not None:
         lp = Path(labels)
         y = read_idx(lp) if "idx" in lp.name else np.load(lp, allow_pickle=False)
-    elif str(source).endswith(".npz"):
+    else:
         y = read_labels(source)
     if limit is not None:
         raw = raw[:limit]

@@ -68,21 +68,23 @@ def _fake_quant_error(v: np.ndarray, lo: float, hi: float, levels: int) -> float
     return float(np.mean(((q - zp) * scale - v) ** 2))
 
 
-def _adaptive_range(v: np.ndarray, lo: float, hi: float, bits: int) -> tuple[float, float]:
-    """Scale and shift searched together: the (lo, hi) pair on a 2-D grid with the least
-    reconstruction MSE. For biased (asymmetric) activations this moves the zero point
-    as well as the clipping range; a non-negative tensor keeps lo = 0."""
+def adaptive_candidates(stats: TensorStats, bits: int, count: int = 1) -> list[tuple[float, float]]:
+    """Scale and shift searched together: the ``count`` (lo, hi) pairs of a 2-D grid with
+    the least reconstruction MSE, best first. For biased (asymmetric) activations this
+    moves the zero point as well as the clipping range; a non-negative tensor keeps
+    lo = 0."""
+    lo, hi = min(stats.lo, 0.0), max(stats.hi, 0.0)
+    v = stats.values()
     if v.size > 1 << 15:
         v = v[np.random.default_rng(0).choice(v.size, 1 << 15, replace=False)]
     his = hi * np.linspace(0.2, 1.0, 33)
     los = lo * np.linspace(0.0, 1.0, 21) if lo < 0 else np.zeros(1)
-    best, best_err = (lo, hi), np.inf
-    for lo_c in los:
-        for hi_c in his:
-            err = _fake_quant_error(v, lo_c, hi_c, 2**bits)
-            if err < best_err:
-                best, best_err = (float(lo_c), float(hi_c)), err
-    return best
+    scored = sorted(
+        (_fake_quant_error(v, lo_c, hi_c, 2**bits), float(lo_c), float(hi_c))
+        for lo_c in los
+        for hi_c in his
+    )
+    return [(lo_c, hi_c) for _, lo_c, hi_c in scored[:count]]
 
 
 def choose_range(
@@ -105,5 +107,5 @@ def choose_range(
                 best, best_err = (lo * alpha, hi * alpha), err
         return best
     if method == "adaptive":
-        return _adaptive_range(v, lo, hi, bits)
+        return adaptive_candidates(stats, bits)[0]
     raise ValueError(f"unknown observer '{method}'; choose one of {OBSERVERS}")

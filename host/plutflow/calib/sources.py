@@ -61,12 +61,23 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 def read_labels(path: str | Path) -> np.ndarray | None:
-    """Labels stored beside images: the 'labels' or 'y' array of an .npz, else None."""
-    path = Path(path)
-    if path.suffix != ".npz":
+    """Labels stored beside images in an .npz, or None.
+
+    For ``FILE.npz:KEY`` the array ``KEY`` with 'images' replaced by 'labels' is used
+    (``calib_images`` -> ``calib_labels``); otherwise 'labels' or 'y'.
+    """
+    text = str(path)
+    key = None
+    if ".npz:" in text:
+        text, key = text.split(".npz:", 1)
+        text += ".npz"
+    if not text.endswith(".npz"):
         return None
-    with np.load(path, allow_pickle=False) as data:
-        for cand in ("labels", "y"):
+    names = [key.replace("images", "labels")] if key and "images" in key else []
+    if key is None:
+        names += ["labels", "y"]
+    with np.load(text, allow_pickle=False) as data:
+        for cand in names:
             if cand in data:
                 return data[cand]
     return None

@@ -24,7 +24,7 @@ from plutflow.quant.qparams import clamp_codes, spec_from_range
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.quant.tables import activation_table, product_table, softmax_exp_table
 from plutflow.quant.usf import REQUANT_BITS, quantize_multiplier, shared_shift
-from plutflow.quant.weights import quantize_weights
+from plutflow.quant.weights import QuantizedWeights, quantize_weights
 from plutflow.reference.executor import PRE_SUFFIX
 
 #: Ops whose output reuses the input's quantization (no requantization).
@@ -47,13 +47,23 @@ class QuantConfig:
     schemes: SchemeConfig = field(default_factory=SchemeConfig)
     lowbit_observer: str = "adaptive"
     bias_correction: bool = True
+    #: tensor name -> (lo, hi): ranges fixed by a task-loss search (``quant.tasktune``)
+    range_overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class IntBuilder:
     """Walks the IR in order and emits integer layers."""
 
-    def __init__(self, graph: Graph, stats: dict[str, TensorStats], config: QuantConfig) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        stats: dict[str, TensorStats],
+        config: QuantConfig,
+        weight_cache: dict | None = None,
+    ) -> None:
         self.g, self.stats, self.cfg = graph, stats, config
+        # quantized weights depend only on the graph, stats and scheme: reusable across builds
+        self.weight_cache = {} if weight_cache is None else weight_cache
         self.specs: dict[str, TensorSpec] = {}
         self.layers: list[IntLayer] = []
         self.constants: dict[str, np.ndarray] = {}
@@ -119,7 +129,10 @@ class IntBuilder:
             )
         bits = bits or self.tensor_bits.get(name, 8)
         method = self.cfg.observer if bits >= 8 else self.cfg.lowbit_observer
-        lo, hi = choose_range(self.stats[name], method, self.cfg.percentile, bits)
+        if name in self.cfg.range_overrides:
+            lo, hi = self.cfg.range_overrides[name]
+        else:
+            lo, hi = choose_range(self.stats[name], method, self.cfg.percentile, bits)
         shape = self._shape(name.removesuffix(PRE_SUFFIX))
         return spec_from_range(lo, hi, shape, signed, bits)
 
@@ -181,38 +194,13 @@ class IntBuilder:
             else np.zeros(m)
         )
         moments = self._input_moments(node, w)
-        importance = None if moments is None or scheme.wbits >= 8 else moments[1]
-        qw = quantize_weights(w, scheme.weights, scheme.wbits, scheme.plut_base, importance)
+        qw = self._quantized_weights(node, w, scheme, moments)
         wq, w_scale = qw.values, qw.scale
-        self.weight_report[node.name] = {
-            "scheme": qw.scheme,
-            "bits": qw.bits,
-            "sqnr_db": qw.sqnr_db(w),
-            "mse": qw.mse(w),
-        }
         if moments is not None and self.cfg.bias_correction:
             # expected output shift caused by the weight error, folded into the bias
             err = w - wq * w_scale.reshape(-1, *([1] * (w.ndim - 1)))
             b = b + (err * moments[0]).reshape(m, -1).sum(axis=1)
-        wsum = wq.reshape(m, -1).astype(np.int64).sum(axis=1)
-        amax_in = max(abs(in_spec.qmin), abs(in_spec.qmax))
-        acc_bound = int(amax_in * np.abs(wq.reshape(m, -1)).astype(np.int64).sum(axis=1).max())
-        # small integer weights (k-bit codes) give a coarse accumulator step; shifting the
-        # products left by f bits before the bias keeps the bias as precise as with int8
-        wmax = int(np.abs(wq).max())
-        shift_f = max(0, 6 - int(np.floor(np.log2(wmax)))) if wmax > 0 else 0
-        while True:
-            bias_q = np.rint(b * 2.0**shift_f / (in_spec.scale * w_scale)).astype(np.int64)
-            bias = bias_q - (in_spec.zero_point * wsum << shift_f)  # fold the input zero point
-            if (acc_bound << shift_f) + int(np.abs(bias).max()) <= INT32_MAX or shift_f == 0:
-                break
-            shift_f -= 1
-        if (acc_bound << shift_f) + int(np.abs(bias).max()) > INT32_MAX:
-            raise UnsupportedModelError(
-                node.name,
-                node.op,
-                "the int32 accumulator could overflow (too many taps or too large a bias)",
-            )
+        bias, shift_f, acc_bound = self._accumulator(node, b, wq, w_scale, in_spec)
         out_spec, attrs, params = self._output_stage(node, in_spec.scale * w_scale / 2**shift_f)
         attrs.update(acc_bound=acc_bound, bias_shift=shift_f)
         attrs.update(weight_scheme=qw.scheme, weight_bits=qw.bits)
@@ -228,8 +216,7 @@ class IntBuilder:
                 raise UnsupportedModelError(
                     node.name,
                     node.op,
-                    f"P-LUT needs input "
-                    f"activations of at most 4 bits, '{x}' has "
+                    f"P-LUT needs input activations of at most 4 bits, '{x}' has "
                     f"{in_spec.bits} (another layer reads it wider)",
                 )
             params["product_table"] = product_table(qw.levels, qw.bits, in_spec)
@@ -252,6 +239,52 @@ class IntBuilder:
                 pad_value=int(in_spec.zero_point),
             )
         self._emit(node, node.op.lower(), [x], out_spec, attrs, params)
+
+    def _quantized_weights(
+        self,
+        node: Node,
+        w: np.ndarray,
+        scheme: LayerScheme,
+        moments: tuple[np.ndarray, np.ndarray] | None,
+    ) -> QuantizedWeights:
+        """The layer's weights under ``scheme``, errors weighted by the input's mean square."""
+        key = (node.name, scheme)
+        if key not in self.weight_cache:
+            importance = None if moments is None or scheme.wbits >= 8 else moments[1]
+            self.weight_cache[key] = quantize_weights(
+                w, scheme.weights, scheme.wbits, scheme.plut_base, importance
+            )
+        qw = self.weight_cache[key]
+        self.weight_report[node.name] = {
+            "scheme": qw.scheme,
+            "bits": qw.bits,
+            "sqnr_db": qw.sqnr_db(w),
+            "mse": qw.mse(w),
+        }
+        return qw
+
+    def _accumulator(
+        self, node: Node, b: np.ndarray, wq: np.ndarray, w_scale: np.ndarray, in_spec: TensorSpec
+    ) -> tuple[np.ndarray, int, int]:
+        """The int32 bias (input zero point folded in), the bias shift ``f`` and the bound
+        of the products' sum. Small integer weights (k-bit codes) give a coarse
+        accumulator step; shifting the products left by ``f`` bits before adding the bias
+        keeps the bias as precise as with int8 weights."""
+        m = wq.shape[0]
+        wsum = wq.reshape(m, -1).astype(np.int64).sum(axis=1)
+        amax_in = max(abs(in_spec.qmin), abs(in_spec.qmax))
+        acc_bound = int(amax_in * np.abs(wq.reshape(m, -1)).astype(np.int64).sum(axis=1).max())
+        wmax = int(np.abs(wq).max())
+        for shift_f in range(max(0, 6 - int(np.log2(wmax))) if wmax else 0, -1, -1):
+            bias_q = np.rint(b * 2.0**shift_f / (in_spec.scale * w_scale)).astype(np.int64)
+            bias = bias_q - (in_spec.zero_point * wsum << shift_f)
+            if (acc_bound << shift_f) + int(np.abs(bias).max()) <= INT32_MAX:
+                return bias, shift_f, acc_bound
+        raise UnsupportedModelError(
+            node.name,
+            node.op,
+            "the int32 accumulator could overflow (too many taps or too large a bias)",
+        )
 
     def _output_stage(self, node: Node, acc_scale: np.ndarray) -> tuple[TensorSpec, dict, dict]:
         """Requantization (and fused activation) of an accumulator with real scale ``acc_scale``."""
@@ -498,10 +531,16 @@ class IntBuilder:
 
 
 def quantize(
-    graph: Graph, stats: dict[str, TensorStats], config: QuantConfig | None = None
+    graph: Graph,
+    stats: dict[str, TensorStats],
+    config: QuantConfig | None = None,
+    weight_cache: dict | None = None,
 ) -> IntModel:
-    """Build the integer model of ``graph`` from calibration ``stats`` (default: INT8-USF)."""
-    return IntBuilder(graph, stats, config or QuantConfig()).build()
+    """Build the integer model of ``graph`` from calibration ``stats`` (default: INT8-USF).
+
+    ``weight_cache`` (a dict) keeps quantized weights between builds of the same graph.
+    """
+    return IntBuilder(graph, stats, config or QuantConfig(), weight_cache).build()
 
 
 #: The INT8-USF quantizer is the default configuration.
