@@ -1,4 +1,5 @@
-"""RTL modules in Verilator through cocotb, bit-exact against the golden arithmetic."""
+"""RTL modules in Verilator through cocotb (bit-exact against the golden arithmetic where
+they compute)."""
 
 from __future__ import annotations
 
@@ -44,5 +45,16 @@ def test_requant_many_vectors() -> None:
             "test_pf_requant",
             parameters={"OUT_W": 9},
             extra_env={"PLUTFLOW_VECTORS": "50000", "PLUTFLOW_SEED": "11"},
+        )
+    )
+
+
+def test_control_register_map() -> None:
+    _passed(
+        run_cocotb(
+            "pf_ctrl_axil",
+            ["pf_ctrl_axil.v"],
+            "test_pf_ctrl_axil",
+            parameters={"VERSION": 0x0001_0000, "PE_CONFIG": 0x1234_5678},
         )
     )
