@@ -23,12 +23,12 @@ demo: $(STAMP) ## quantize and run the bundled model
 	$(BIN)/plutflow demo
 
 test: $(STAMP) ## lint (Python and RTL), then the test suite (slow checks are in `make bench`)
-	$(BIN)/ruff check host tests bench scripts sim
+	$(BIN)/ruff check host tests bench scripts sim overlay_src
 	$(MAKE) -C overlay_src lint
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check host tests bench scripts sim
+	$(BIN)/ruff check host tests bench scripts sim overlay_src
 	$(BIN)/ruff format --check host tests bench scripts sim
 	$(MAKE) -C overlay_src lint
 

