@@ -80,6 +80,16 @@ def code_range(dtype: str, bits: int = 8) -> tuple[int, int]:
     raise ValueError(f"unknown activation dtype {dtype}")
 
 
+def exact_dtype(bound: int) -> type:
+    """The narrowest dtype in which integer sums with partial sums up to ``bound`` are
+    exact: float32 below 2**24, float64 below 2**53, else int64."""
+    if bound < 2**24:
+        return np.float32
+    if bound < 2**53:
+        return np.float64
+    return np.int64
+
+
 def exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
     """Exact integer product of integer matrices, returned as int64.
 
@@ -88,11 +98,8 @@ def exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
     float32, below 2**53 in float64, so BLAS computes the exact integer result in any
     summation order; above that the product is taken in int64.
     """
-    if bound < 2**24:
-        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64)
-    if bound < 2**53:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    return a.astype(np.int64) @ b.astype(np.int64)
+    dt = exact_dtype(bound)
+    return (a.astype(dt) @ b.astype(dt)).astype(np.int64)
 
 
 def decode_sign_magnitude(codes: np.ndarray, levels: np.ndarray, bits: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 from plutflow.arith import (
     code_range,
     decode_sign_magnitude,
+    exact_dtype,
     requantize,
     requantize_fast,
     rounding_shift,
@@ -24,15 +25,6 @@ from plutflow.kernels.conv import conv as conv_kernel
 from plutflow.kernels.pool import max_pool, sum_pool
 
 IntOp = Callable[[IntLayer, list[np.ndarray], list[TensorSpec], TensorSpec], np.ndarray]
-
-
-def exact_dtype(bound: int) -> type:
-    """The narrowest dtype whose arithmetic is exact for integer sums up to ``bound``."""
-    if bound < 2**24:
-        return np.float32
-    if bound < 2**53:
-        return np.float64
-    return np.int64
 
 
 def _geometry(layer: IntLayer, x: np.ndarray) -> win.WindowGeometry:

@@ -65,9 +65,8 @@ def quantize_uniform(
         err = (imp[:, None, :] * (q * cand[..., None] - flat[:, None, :]) ** 2).sum(axis=2)
         scale = cand[np.arange(len(cand)), err.argmin(axis=1)]
     values = np.clip(np.rint(flat / scale[:, None]), -qmax, qmax)
-    dtype = np.int8
     return QuantizedWeights(
-        "int8" if bits == 8 else "uniform", bits, values.reshape(w.shape).astype(dtype), scale
+        "int8" if bits == 8 else "uniform", bits, values.reshape(w.shape).astype(np.int8), scale
     )
 
 
