@@ -14,10 +14,11 @@ from plutflow.pipeline import quantize_model
 def _pure_integer(monkeypatch) -> None:
     monkeypatch.setattr(gops, "exact_dtype", lambda bound: np.int64)
 
-    def slow(acc, mult, shift, zp, lo, hi, bound):
-        return requantize(np.asarray(acc, np.int64), mult, shift, zp, lo, hi)
+    def slow(sums, bias, f, mult, shift, zp, lo, hi, bound):
+        acc = (np.asarray(sums).astype(np.int64) << f) + np.asarray(bias, np.int64)
+        return requantize(acc, mult, shift, zp, lo, hi)
 
-    monkeypatch.setattr(gops, "requantize_fast", slow)
+    monkeypatch.setattr(gops, "requantize_accumulator", slow)
 
 
 def _check(demo, monkeypatch, count: int) -> None:

@@ -38,8 +38,10 @@ def requantize(
     return np.clip(out, lo, hi)
 
 
-def requantize_fast(
-    acc: np.ndarray,
+def requantize_accumulator(
+    sums: np.ndarray,
+    bias: np.ndarray,
+    bias_shift: int,
     mult: np.ndarray,
     shift: np.ndarray,
     zero_point: int,
@@ -47,24 +49,29 @@ def requantize_fast(
     hi: int,
     bound: int,
 ) -> np.ndarray:
-    """:func:`requantize` for accumulators with ``|acc| <= bound``, in float64 when exact.
+    """The conv/gemm output step: ``clamp(rshift(((s << f) + bias) * M0, n) + z, lo, hi)``.
 
-    If ``bound * max(M0) + 2**(max(n)-1) < 2**53`` every intermediate (the product, the
-    rounding term, the power-of-two scaling and the floor) is an exactly representable
-    float64, so the result equals the integer formula bit for bit; otherwise the int64
-    path runs. Returns float64 or int64 codes.
+    ``sums`` holds exact integer sums of products with ``|s| <= bound`` (any numeric
+    dtype); ``bias``, ``mult`` and ``shift`` broadcast per channel (last axis). When
+    ``(bound * 2**f + max|bias|) * max(M0) + 2**(n-1) < 2**53`` and ``n <= 52`` it is
+    evaluated as ``floor(s * A + C) + z`` with ``A = M0 * 2**(f-n)`` and
+    ``C = (bias * M0 + 2**(n-1)) * 2**-n``: both terms and their sum are exactly
+    representable float64 values (integers below 2**53 scaled by powers of two), so the
+    result equals the integer formula bit for bit. Otherwise it runs in int64.
     """
-    mult = np.asarray(mult)
-    shift = np.asarray(shift)
-    if (
-        int(shift.max()) > 52
-        or bound * int(mult.max()) + 2.0 ** max(int(shift.max()) - 1, 0) >= 2.0**53
-    ):
-        return requantize(np.asarray(acc, dtype=np.int64), mult, shift, zero_point, lo, hi)
-    v = np.array(acc, dtype=np.float64)  # a fresh buffer, updated in place
-    v *= mult
-    v += np.where(shift > 0, np.exp2(shift - 1.0), 0.0)
-    v *= np.exp2(-shift.astype(np.float64))
+    mult = np.asarray(mult, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    bias = np.asarray(bias, dtype=np.int64)
+    total = (bound << bias_shift) + int(np.abs(bias).max(initial=0))
+    n_max = int(shift.max(initial=0))
+    if n_max > 52 or total * int(mult.max(initial=0)) + 2.0 ** max(n_max - 1, 0) >= 2.0**53:
+        acc = (np.asarray(sums).astype(np.int64) << bias_shift) + bias
+        return requantize(acc, mult, shift, zero_point, lo, hi)
+    scale = np.ldexp(mult.astype(np.float64), (bias_shift - shift).astype(np.int32))
+    half = np.where(shift > 0, np.ldexp(1.0, (shift - 1).astype(np.int32)), 0.0)
+    offset = np.ldexp(bias * mult.astype(np.float64) + half, (-shift).astype(np.int32))
+    v = np.multiply(sums, scale, dtype=np.float64)
+    v += offset
     np.floor(v, out=v)
     v += zero_point
     return np.clip(v, lo, hi, out=v)

@@ -16,7 +16,7 @@ from plutflow.arith import (
     decode_sign_magnitude,
     exact_dtype,
     requantize,
-    requantize_fast,
+    requantize_accumulator,
     rounding_shift,
 )
 from plutflow.intmodel.model import IntLayer, TensorSpec
@@ -45,16 +45,18 @@ def _finish(layer: IntLayer, acc: np.ndarray, out: TensorSpec) -> np.ndarray:
     ``acc`` is channels-last (N, ..., M) and holds exact integers (float or int dtype).
     """
     a, p = layer.attrs, layer.params
-    bias = p["bias"]
-    f = a.get("bias_shift", 0)
-    if acc.dtype != np.int64:
-        acc = acc.astype(np.float64)  # exact: every value is an integer below 2**53
-    if f:
-        acc = acc * 2**f
-    acc = acc + bias.astype(acc.dtype)
-    bound = (a["acc_bound"] << f) + int(np.abs(bias.astype(np.int64)).max(initial=0))
     zp = a["mid_zero_point"] if "table" in p else out.zero_point
-    q = requantize_fast(acc, p["mult"], p["shift"], zp, a["lo"], a["hi"], bound)
+    q = requantize_accumulator(
+        acc,
+        p["bias"],
+        a.get("bias_shift", 0),
+        p["mult"],
+        p["shift"],
+        zp,
+        a["lo"],
+        a["hi"],
+        a["acc_bound"],
+    )
     q = q.astype(np.int64 if "table" in p else out.np_dtype)
     if "table" in p:
         q = apply_table(p["table"], q - code_range("int8")[0], channel_axis=-1)
