@@ -9,7 +9,7 @@ activations become tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -336,9 +336,7 @@ class IntBuilder:
             ceil_mode=int(a.get("ceil_mode", 0)),
         )
         if node.op == "MaxPool":
-            spec = TensorSpec(
-                self._shape(node.outputs[0]), in_spec.dtype, in_spec.zero_point, in_spec.scale
-            )
+            spec = replace(in_spec, shape=self._shape(node.outputs[0]))
             self._emit(node, "maxpool", [x], spec, attrs)
             return
         out_spec = self._observed(node.outputs[0], node)
@@ -448,7 +446,7 @@ class IntBuilder:
         x = node.inputs[0]
         in_spec = self.spec(x, node)
         out_shape = self._shape(node.outputs[0])
-        spec = TensorSpec(out_shape, in_spec.dtype, in_spec.zero_point, in_spec.scale)
+        spec = replace(in_spec, shape=out_shape)  # same codes: same quantization and bits
         if node.op == "Transpose":
             perm = node.attrs.get("perm") or list(range(len(self._shape(x))))[::-1]
             self._emit(node, "transpose", [x], spec, {"perm": [int(p) for p in perm]})
