@@ -25,9 +25,28 @@ CONFIGS = [  # (label, PE_TYPE, WBITS, AW, B2)
     ("W4A4 int (4-bit multiplier)", 0, 4, 5, 1),
     ("W4A4 shift (UPoT)", 1, 4, 5, 1),
     ("W4A4 P-LUT", 2, 4, 5, 1),
+    ("W4A4 P-LUT (LUT-RAM table per PE)", 3, 4, 5, 1),
+    ("W3A3 shift (UPoT)", 1, 3, 4, 1),
+    ("W3A3 P-LUT (LUT-RAM table per PE)", 3, 3, 4, 1),
 ]
 ARRAYS = [(1, 1), (8, 16)]  # (P_IN, P_OUT)
 CELL_RE = re.compile(r"^\s+(\d+)\s+(\S+)\s*$")
+#: LUTs taken by each distributed-RAM primitive (UltraScale+ CLB)
+LUTRAM_COST = {
+    "RAM32X1S": 1,
+    "RAM32X1D": 2,
+    "RAM64X1S": 1,
+    "RAM64X1D": 2,
+    "RAM128X1S": 2,
+    "RAM128X1D": 4,
+    "RAM256X1S": 4,
+    "RAM256X1D": 8,
+    "RAM512X1S": 8,
+    "RAM32M": 4,
+    "RAM32M16": 8,
+    "RAM64M": 4,
+    "RAM64M8": 8,
+}
 
 
 def synth(pe_type: int, wbits: int, aw: int, b2: int, p_in: int, p_out: int) -> dict[str, int]:
@@ -37,6 +56,7 @@ def synth(pe_type: int, wbits: int, aw: int, b2: int, p_in: int, p_out: int) -> 
     script = (
         "read_verilog -defer overlay_src/rtl/pf_pe_array.v; "
         f"chparam -set PE_TYPE {pe_type} -set WBITS {wbits} -set AW {aw} -set B2 {b2} "
+        f"-set ABITS {aw - 1} "
         f"-set P_IN {p_in} -set P_OUT {p_out} pf_pe_array; "
         "synth_xilinx -family xcup -top pf_pe_array -flatten; "
         f"tee -q -o {rel} stat"

@@ -62,8 +62,17 @@ def test_control_register_map() -> None:
 
 @pytest.mark.parametrize(
     ("pe_type", "wbits", "b2"),
-    [(0, 8, 1), (1, 4, 1), (1, 4, 0), (1, 3, 1), (2, 4, 1), (2, 3, 1)],
-    ids=["int8", "shift-upot-w4", "shift-pot-w4", "shift-upot-w3", "plut-w4", "plut-w3"],
+    [(0, 8, 1), (1, 4, 1), (1, 4, 0), (1, 3, 1), (2, 4, 1), (2, 3, 1), (3, 4, 1), (3, 3, 1)],
+    ids=[
+        "int8",
+        "shift-upot-w4",
+        "shift-pot-w4",
+        "shift-upot-w3",
+        "plut-w4",
+        "plut-w3",
+        "plut-lutram-w4",
+        "plut-lutram-w3",
+    ],
 )
 def test_pe_array_dot_products(pe_type: int, wbits: int, b2: int) -> None:
     _passed(

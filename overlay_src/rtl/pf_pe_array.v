@@ -8,6 +8,10 @@
 //                       each activation's products with every level are formed once per
 //                       row (the row's product table) and every PE only selects by its code
 //                       and adds or subtracts: lookup and addition, no per-PE multiplier.
+//   PE_TYPE 3 (plut-lutram): every PE holds the layer's product table
+//                       T[magnitude][activation index] in LUT RAM (written through the
+//                       tab_* port) and reads T[w & mag_mask][act]; act carries the ABITS-bit
+//                       activation index (code - qmin). One LUT RAM bit per table bit column.
 //
 // out[o] = sum_i act[i] * w(o, i), registered after an adder tree (latency 2 cycles).
 `default_nettype none
@@ -20,6 +24,8 @@ module pf_pe_array #(
     parameter integer WBITS = 8,     // weight value / code width
     parameter integer B2 = 1,        // shift: magnitude bits of the second term
     parameter integer LW = 8,        // plut: level width (unsigned magnitudes)
+    parameter integer ABITS = 4,     // plut-lutram: activation index width
+    parameter integer TBW = 14,      // plut-lutram: table entry width (signed)
     parameter integer SUM_W = 24
 ) (
     input  wire                          clk,
@@ -30,6 +36,9 @@ module pf_pe_array #(
     input  wire [P_OUT*P_IN*WBITS-1:0]   wgt,       // w(o, i) at [(o*P_IN + i)*WBITS +: WBITS]
     input  wire [(1<<(WBITS-1))*3-1:0]   exps,      // shift: e1 list then e2 list (3 bits each)
     input  wire [(1<<(WBITS-1))*LW-1:0]  levels,    // plut: level j at [j*LW +: LW]
+    input  wire                          tab_we,    // plut-lutram: table write port
+    input  wire [WBITS-1+ABITS-1:0]      tab_addr,  // {magnitude, activation index}
+    input  wire [TBW-1:0]                tab_data,
     output reg                           out_valid,
     output reg  [P_OUT*SUM_W-1:0]        sums
 );
@@ -39,12 +48,13 @@ module pf_pe_array #(
     // natural product widths: x * w, x << 7 + x << 7, x * level (plus a sign bit)
     localparam integer PW = (PE_TYPE == 0) ? AW + WBITS
                           : (PE_TYPE == 1) ? AW + 9
-                          : AW + LW + 1;
+                          : (PE_TYPE == 2) ? AW + LW + 1
+                          : TBW + 1;
     localparam integer TW = PW + $clog2(P_IN) + 1;   // adder tree width
 
     // configuration inputs of the other PE types are unused
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, exps, levels};
+    wire unused_ok = &{1'b0, exps, levels, tab_we, tab_addr, tab_data, act};
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---------------------------------------------------------------- products
@@ -53,7 +63,9 @@ module pf_pe_array #(
     genvar o, i, j;
     generate
         for (i = 0; i < P_IN; i = i + 1) begin : row
+            /* verilator lint_off UNUSEDSIGNAL */  // plut-lutram reads only the index bits
             wire signed [AW-1:0] x = act[i*AW +: AW];
+            /* verilator lint_on UNUSEDSIGNAL */
             if (PE_TYPE == 2) begin : plut_row
                 // this activation's products with every level, shared by the P_OUT PEs
                 wire signed [PW-1:0] table_col [0:NLEV-1];
@@ -82,9 +94,18 @@ module pf_pe_array #(
                     end
                     wire signed [PW-1:0] m = t1 + t2;
                     assign prod[o*P_IN + i] = w[MB] ? -m : m;
-                end else begin : plut_pe
+                end else if (PE_TYPE == 2) begin : plut_pe
                     wire signed [PW-1:0] sel = plut_row.table_col[w[MB-1:0]];
                     assign prod[o*P_IN + i] = w[MB] ? -sel : sel;
+                end else begin : lutram_pe
+                    reg [TBW-1:0] tab [0:(1<<(MB+ABITS))-1];
+                    always @(posedge clk) begin
+                        if (tab_we) tab[tab_addr] <= tab_data;
+                    end
+                    wire [ABITS-1:0] a_idx = x[ABITS-1:0];
+                    wire signed [TBW-1:0] t = tab[{w[MB-1:0], a_idx}];
+                    wire signed [PW-1:0] te = {t[TBW-1], t};
+                    assign prod[o*P_IN + i] = w[MB] ? -te : te;
                 end
             end
         end

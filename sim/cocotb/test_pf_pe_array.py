@@ -50,10 +50,14 @@ async def random_dot_products(dut) -> None:
         t1 = np.concatenate([[0], 2**e1])
         t2 = np.concatenate([[0], 2**e2]) if b2 else np.zeros(1, np.int64)
         levels = (t1[:, None] + t2[None, :]).reshape(-1)  # index = i1 * 2**b2 + i2
-    elif pe_type == 2:
+    elif pe_type in (2, 3):
         levels = np.concatenate([[0], np.sort(rng.integers(1, 1 << lw, nlev - 1))])
     dut.exps.value = pack(exps, 3)
     dut.levels.value = pack(levels, lw) if pe_type == 2 else 0
+    abits = int(dut.ABITS.value)
+    dut.tab_we.value = 0
+    dut.tab_addr.value = 0
+    dut.tab_data.value = 0
 
     cocotb.start_soon(Clock(dut.clk, 4, unit="ns").start())
     dut.rst.value = 1
@@ -63,8 +67,20 @@ async def random_dot_products(dut) -> None:
     await RisingEdge(dut.clk)
     dut.rst.value = 0
     await FallingEdge(dut.clk)
+    if pe_type == 3:  # load the product table T[mag][index] = level * index
+        tbw = int(dut.TBW.value)
+        for mag in range(nlev):
+            for idx in range(1 << abits):
+                dut.tab_we.value = 1
+                dut.tab_addr.value = (mag << abits) | idx
+                dut.tab_data.value = int(levels[mag] * idx) & ((1 << tbw) - 1)
+                await FallingEdge(dut.clk)
+        dut.tab_we.value = 0
 
-    acts = rng.integers(-(1 << (aw - 1)) + 1, 1 << (aw - 1), (count, p_in))
+    if pe_type == 3:  # activation indices (code - qmin, with qmin = 0)
+        acts = rng.integers(0, 1 << abits, (count, p_in))
+    else:
+        acts = rng.integers(-(1 << (aw - 1)) + 1, 1 << (aw - 1), (count, p_in))
     if pe_type == 0:
         w = rng.integers(-(1 << (wbits - 1)) + 1, 1 << (wbits - 1), (count, p_out, p_in))
         values = w
