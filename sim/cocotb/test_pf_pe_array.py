@@ -7,8 +7,8 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from tb_common import start_pipeline
 
 from plutflow.arith import decode_sign_magnitude
 
@@ -59,14 +59,7 @@ async def random_dot_products(dut) -> None:
     dut.tab_addr.value = 0
     dut.tab_data.value = 0
 
-    cocotb.start_soon(Clock(dut.clk, 4, unit="ns").start())
-    dut.rst.value = 1
-    dut.en.value = 1
-    dut.in_valid.value = 0
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    await start_pipeline(dut)
     if pe_type == 3:  # load the product table T[mag][index] = level * index
         tbw = int(dut.TBW.value)
         for mag in range(nlev):

@@ -6,8 +6,8 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from tb_common import start_pipeline
 
 from plutflow.arith import requantize
 
@@ -42,13 +42,7 @@ def random_vector(rng: np.random.Generator) -> dict:
 async def random_vectors_bit_exact(dut) -> None:
     rng = np.random.default_rng(int(os.environ.get("PLUTFLOW_SEED", "1")))
     count = int(os.environ.get("PLUTFLOW_VECTORS", "2000"))
-    cocotb.start_soon(Clock(dut.clk, 4, unit="ns").start())
-    dut.rst.value = 1
-    dut.en.value = 1
-    dut.in_valid.value = 0
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await start_pipeline(dut)
     vectors = [random_vector(rng) for _ in range(count)]
     expected = [reference(v) for v in vectors]
     got: list[int] = []
