@@ -13,7 +13,7 @@ import numpy as np
 
 from plutflow import __version__
 from plutflow.calib.calibrate import collect_stats
-from plutflow.calib.observers import OBSERVERS
+from plutflow.calib.observers import OBSERVERS, TensorStats
 from plutflow.calib.preprocess import Preprocess
 from plutflow.errors import PlutflowError
 from plutflow.formats.layers import pack_model
@@ -61,8 +61,26 @@ def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Prep
     return Preprocess()
 
 
+def quantize_from_args(
+    args: argparse.Namespace,
+    graph: Graph,
+    calib: np.ndarray,
+    labels: np.ndarray | None,
+    preprocess: Preprocess,
+    source: str | None = None,
+) -> IntModel:
+    """Calibrate once, then quantize with the options of ``demo`` and ``quantize``."""
+    stats = collect_stats(graph, calib, progress=not args.quiet)
+    config = quant_config(args, graph, calib, labels, stats)
+    return quantize_model(graph, calib, config, preprocess, not args.quiet, source, stats)
+
+
 def quant_config(
-    args: argparse.Namespace, graph: Graph, calib: np.ndarray, labels: np.ndarray | None
+    args: argparse.Namespace,
+    graph: Graph,
+    calib: np.ndarray,
+    labels: np.ndarray | None,
+    stats: dict[str, TensorStats],
 ) -> QuantConfig:
     """The quantizer options of ``demo`` and ``quantize`` (see ``add_quant_options``)."""
     schemes = SchemeConfig.from_file(args.config) if args.config else SchemeConfig()
@@ -93,7 +111,6 @@ def quant_config(
                 "--task-loss needs labelled calibration images (an .npz "
                 "with labels, or --calib-labels)"
             )
-        stats = collect_stats(graph, calib, progress=False)
         config, _ = tune_ranges(graph, stats, config, calib, labels)
     return config
 
@@ -160,13 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.images:
         x, y = x[: args.images], y[: args.images]
     calib = assets.calib_set()
-    model = quantize_model(
-        graph,
-        calib,
-        quant_config(args, graph, calib, assets.calib_labels()),
-        assets.preprocess(),
-        progress=not args.quiet,
-    )
+    model = quantize_from_args(args, graph, calib, assets.calib_labels(), assets.preprocess())
     float_acc = top1(predict_float(graph, x), y)
     t0 = time.perf_counter()
     codes = predict_golden(model, x)
@@ -205,8 +216,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     graph = import_onnx(args.model)  # fail on an unsupported model before reading data
     pre = _preprocess(args)
     calib, labels = load_data(args.calib, pre, args.num_calib, args.calib_labels)
-    config = quant_config(args, graph, calib, labels)
-    model = quantize_model(graph, calib, config, pre, not args.quiet, source=args.model)
+    model = quantize_from_args(args, graph, calib, labels, pre, source=args.model)
     model.save(args.output)
     print(
         f"quantized {args.model} with {len(calib)} calibration images -> {args.output} "

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from plutflow.calib.calibrate import collect_stats
+from plutflow.calib.observers import TensorStats
 from plutflow.calib.preprocess import Preprocess
 from plutflow.calib.sources import load_images, read_idx, read_labels
 from plutflow.golden.executor import GoldenExecutor
@@ -77,16 +78,20 @@ def quantize_model(
     preprocess: Preprocess | None = None,
     progress: bool = True,
     source: str | Path | None = None,
+    stats: dict[str, TensorStats] | None = None,
 ) -> IntModel:
-    """Import (if needed), calibrate on ``calib`` and build the INT8-USF integer model.
+    """Import (if needed), calibrate on ``calib`` and build the integer model (INT8-USF
+    unless ``config`` says otherwise).
 
     ``source`` names the ONNX file an already imported ``model`` came from (recorded with
-    its SHA-256 in the model's metadata).
+    its SHA-256 in the model's metadata); ``stats`` are calibration statistics of
+    ``calib`` already collected.
     """
     config = config or QuantConfig()
     graph = model if isinstance(model, Graph) else import_onnx(model)
     source = source if isinstance(model, Graph) else model
-    stats = collect_stats(graph, calib, progress=progress)
+    if stats is None:
+        stats = collect_stats(graph, calib, progress=progress)
     meta = dict(config.meta)
     meta["calibration_images"] = len(calib)
     if preprocess is not None:
