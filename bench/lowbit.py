@@ -170,9 +170,11 @@ def packing_speed() -> list[dict]:
                 )
             )
         pack_layer(layers[-1])
-        t0 = time.perf_counter()
-        out = sum(pack_layer(lay).total_bytes for lay in layers)
-        dt = time.perf_counter() - t0
+        dt = np.inf
+        for _ in range(5):  # best of five: one pass is short enough to be noisy
+            t0 = time.perf_counter()
+            out = sum(pack_layer(lay).total_bytes for lay in layers)
+            dt = min(dt, time.perf_counter() - t0)
         rows.append(
             {
                 "bits": bits,
@@ -245,7 +247,7 @@ def main() -> None:
     ]
     md += [
         "",
-        f"Packing speed, one core, {speed[0]['parameters']:,} random parameters:",
+        f"Packing speed, one core, {speed[0]['parameters']:,} random parameters, best of 5:",
         "",
         "| bits | output MB | seconds | MB/s |",
         "|---|---|---|---|",
