@@ -13,7 +13,6 @@ THREADS = os.environ.get("PLUTFLOW_BENCH_THREADS", "1")
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = THREADS
 
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -30,6 +29,7 @@ from plutflow.ir import SUPPORTED_OPS, import_onnx  # noqa: E402
 from plutflow.pipeline import DemoAssets, predict_float, predict_golden, quantize_model, top1  # noqa: E402
 from plutflow.quant import QuantConfig  # noqa: E402
 from plutflow.reference import run_float  # noqa: E402
+from plutflow.report.markdown import markdown_table, write_results  # noqa: E402
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 RESULTS = Path(__file__).parent / "results"
@@ -180,22 +180,34 @@ def main() -> None:
         "speed_ratios": ratios,
         "conformance": conf,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "foundation.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, "foundation", result, render(result))
+
+
+def render(result: dict) -> list[str]:
+    """The markdown report of a foundation result."""
+    acc, conf = result["top1_percent"], result["conformance"]
+    float_acc = acc["float32 (plutflow reference)"]
     md = [
         "# Foundation benchmark",
         "",
-        f"Fashion-MNIST full test set (10,000 images), demo model, {THREADS} thread(s), "
-        f"batch {BATCH}. Produced by `make bench` (`bench/foundation.py`).",
+        f"Fashion-MNIST full test set (10,000 images), demo model, "
+        f"{result['machine']['threads']} thread(s), batch {BATCH}. Produced by `make bench` "
+        "(`bench/foundation.py`).",
         "",
-        "| model | top-1 % | vs float (points) |",
-        "|---|---|---|",
     ]
-    md += [f"| {k} | {v:.2f} | {v - float_acc:+.2f} |" for k, v in acc.items()]
-    md += ["", "| executor | images/s |", "|---|---|"]
-    md += [f"| {k} | {v:.0f} |" for k, v in speed.items()]
-    md += ["", "| ratio | value |", "|---|---|"]
-    md += [f"| {k} | {v:.2f} |" for k, v in ratios.items()]
+    md += markdown_table(
+        ["model", "top-1 %", "vs float (points)"],
+        ([k, f"{v:.2f}", f"{v - float_acc:+.2f}"] for k, v in acc.items()),
+    )
+    md.append("")
+    md += markdown_table(
+        ["executor", "images/s"],
+        ([k, f"{v:.0f}"] for k, v in result["images_per_second_batch64"].items()),
+    )
+    md.append("")
+    md += markdown_table(
+        ["ratio", "value"], ([k, f"{v:.2f}"] for k, v in result["speed_ratios"].items())
+    )
     md += [
         "",
         f"ONNX node conformance: {conf['passed']} of {conf['cases']} cases pass, "
@@ -203,8 +215,7 @@ def main() -> None:
         "",
     ]
     md += [f"- refused: {r}" for r in conf["refused"]]
-    (RESULTS / "foundation.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    return md
 
 
 if __name__ == "__main__":

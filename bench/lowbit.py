@@ -11,7 +11,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import json
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from plutflow.pipeline import DemoAssets, predict_float, predict_golden, top1
 from plutflow.quant import LayerScheme, QuantConfig, SchemeConfig, quantize
 from plutflow.quant.tasktune import tune_ranges
 from plutflow.quant.weights import quantize_weights
+from plutflow.report.markdown import markdown_table, write_results
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 RESULTS = Path(__file__).parent / "results"
@@ -193,9 +193,10 @@ def main() -> None:
     x = pre.apply(read_idx(FMNIST / "t10k-images-idx3-ubyte.gz"))
     y = read_idx(FMNIST / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
     graph = import_onnx(assets.model)
-    stats = collect_stats(graph, assets.calib_set(), progress=False)
+    calib = assets.calib_set()
+    stats = collect_stats(graph, calib, progress=False)
     float_acc = top1(predict_float(graph, x), y)
-    acc, models = accuracy(graph, stats, x, y, assets.calib_set(), assets.calib_labels())
+    acc, models = accuracy(graph, stats, x, y, calib, assets.calib_labels())
     sizes = packed_sizes(graph)
     memory = model_memory(models)
     speed = packing_speed()
@@ -208,8 +209,12 @@ def main() -> None:
         "notes": "post-training quantization only (no fine-tuning); first and last "
         "layers W8A8; calibration: 512 unlabelled training images",
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "lowbit.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, "lowbit", result, render(result))
+
+
+def render(result: dict) -> list[str]:
+    """The markdown report of a low-bit result."""
+    float_acc, speed = result["float_top1"], result["packing_speed"]
     md = [
         "# Low-bit benchmark",
         "",
@@ -217,48 +222,54 @@ def main() -> None:
         "quantization, first and last layers W8A8. Produced by `make bench` "
         "(`bench/lowbit.py`).",
         "",
-        "| scheme | top-1 % | vs float (points) |",
-        "|---|---|---|",
-        f"| float32 | {float_acc:.2f} | +0.00 |",
     ]
-    md += [f"| {r['scheme']} | {r['top1']:.2f} | {r['top1'] - float_acc:+.2f} |" for r in acc]
+    md += markdown_table(
+        ["scheme", "top-1 %", "vs float (points)"],
+        [["float32", f"{float_acc:.2f}", "+0.00"]]
+        + [
+            [r["scheme"], f"{r['top1']:.2f}", f"{r['top1'] - float_acc:+.2f}"]
+            for r in result["accuracy"]
+        ],
+    )
     md += [
         "",
         "Packed weights of all Conv/Gemm layers at one scheme (streams of section 7.2, "
         "word padding included, before tables):",
         "",
-        "| weights | bytes | float32 bytes | smaller by |",
-        "|---|---|---|---|",
     ]
-    md += [
-        f"| {r['scheme']} | {r['weight_bytes']} | {r['float32_bytes']} | {r['ratio']:.2f}x |"
-        for r in sizes
-    ]
-    md += [
-        "",
-        "Whole-model parameter streams (first/last layers int8):",
-        "",
-        "| model | weights | tables | requant | total bytes |",
-        "|---|---|---|---|---|",
-    ]
-    md += [
-        f"| {r['model']} | {r['weights']} | {r['tables']} | {r['requant']} | {r['total']} |"
-        for r in memory
-    ]
+    md += markdown_table(
+        ["weights", "bytes", "float32 bytes", "smaller by"],
+        (
+            [r["scheme"], r["weight_bytes"], r["float32_bytes"], f"{r['ratio']:.2f}x"]
+            for r in result["packed_weight_sizes"]
+        ),
+    )
+    md += ["", "Whole-model parameter streams (first/last layers int8):", ""]
+    md += markdown_table(
+        ["model", "weights", "tables", "requant", "total bytes"],
+        (
+            [r["model"], r["weights"], r["tables"], r["requant"], r["total"]]
+            for r in result["model_memory"]
+        ),
+    )
     md += [
         "",
         f"Packing speed, one core, {speed[0]['parameters']:,} random parameters, best of 5:",
         "",
-        "| bits | output MB | seconds | MB/s |",
-        "|---|---|---|---|",
     ]
-    md += [
-        f"| {r['bits']} | {r['output_bytes'] / 1e6:.1f} | {r['seconds']:.3f} | "
-        f"{r['mb_per_s']:.0f} |"
-        for r in speed
-    ]
-    (RESULTS / "lowbit.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    md += markdown_table(
+        ["bits", "output MB", "seconds", "MB/s"],
+        (
+            [
+                r["bits"],
+                f"{r['output_bytes'] / 1e6:.1f}",
+                f"{r['seconds']:.3f}",
+                f"{r['mb_per_s']:.0f}",
+            ]
+            for r in speed
+        ),
+    )
+    return md
 
 
 if __name__ == "__main__":

