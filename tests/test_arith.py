@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plutflow.arith import (
-    exact_matmul,
+    exact_dtype,
     requantize,
     requantize_accumulator,
     rounding_shift,
@@ -73,13 +73,16 @@ def test_shared_shift_keeps_ratio() -> None:
     st.sampled_from([127, 255]),
     st.data(),
 )
-def test_exact_matmul(m, k, n, amax, data) -> None:
+def test_exact_dtype_matmul(m, k, n, amax, data) -> None:
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     a = rng.integers(-amax, amax + 1, (m, k))
     b = rng.integers(-127, 128, (k, n))
     bound = amax * int(np.abs(b).sum(axis=0).max())
-    assert np.array_equal(exact_matmul(a, b, bound), a @ b)
-    assert np.array_equal(exact_matmul(a, b, 2**60), a @ b)
+    for bnd in (bound, 2**60):
+        dt = exact_dtype(bnd)
+        assert np.array_equal((a.astype(dt) @ b.astype(dt)).astype(np.int64), a @ b)
+    assert exact_dtype(bound) is np.float32  # every case here stays below 2**24
+    assert exact_dtype(2**24) is np.float64 and exact_dtype(2**53) is np.int64
 
 
 @settings(max_examples=300)

@@ -89,24 +89,17 @@ def code_range(dtype: str, bits: int = 8) -> tuple[int, int]:
 
 def exact_dtype(bound: int) -> type:
     """The narrowest dtype in which integer sums with partial sums up to ``bound`` are
-    exact: float32 below 2**24, float64 below 2**53, else int64."""
+    exact: float32 below 2**24, float64 below 2**53, else int64.
+
+    ``bound`` must be at least the largest absolute partial sum (e.g. ``max|a| *
+    max_j sum_i |b_ij|`` for ``a @ b``); every partial sum is then an exactly
+    representable integer, so BLAS returns the exact result in any summation order.
+    """
     if bound < 2**24:
         return np.float32
     if bound < 2**53:
         return np.float64
     return np.int64
-
-
-def exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
-    """Exact integer product of integer matrices, returned as int64.
-
-    ``bound`` must be at least the largest absolute partial sum (e.g. ``max|a| *
-    max_j sum_i |b_ij|``). Below 2**24 every partial sum is exactly representable in
-    float32, below 2**53 in float64, so BLAS computes the exact integer result in any
-    summation order; above that the product is taken in int64.
-    """
-    dt = exact_dtype(bound)
-    return (a.astype(dt) @ b.astype(dt)).astype(np.int64)
 
 
 def decode_sign_magnitude(codes: np.ndarray, levels: np.ndarray, bits: int) -> np.ndarray:

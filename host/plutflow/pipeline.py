@@ -17,7 +17,7 @@ from plutflow.golden.executor import GoldenExecutor
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx
-from plutflow.quant.builder import QuantConfig, quantize_int8
+from plutflow.quant.builder import QuantConfig, quantize
 from plutflow.reference.executor import run_float
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -100,7 +100,7 @@ def quantize_model(
         meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
         meta["source"] = Path(source).name
     config = replace(config, meta=meta)
-    return quantize_int8(graph, stats, config)
+    return quantize(graph, stats, config)
 
 
 def predict_float(graph: Graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

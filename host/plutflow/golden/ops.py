@@ -2,7 +2,7 @@
 
 Each op reads integer codes and writes integer codes. Convolutions and matrix products
 run on BLAS in float32/float64 only when a static bound proves every partial sum is an
-exactly representable integer (see :func:`plutflow.arith.exact_matmul`).
+exactly representable integer (see :func:`plutflow.arith.exact_dtype`).
 """
 
 from __future__ import annotations

@@ -110,13 +110,6 @@ class IntModel:
                 return lay
         raise KeyError(name)
 
-    def param_bytes(self) -> int:
-        """Bytes of integer parameters (weights at their storage width, biases, tables)."""
-        total = sum(a.nbytes for a in self.constants.values())
-        for lay in self.layers:
-            total += sum(a.nbytes for a in lay.params.values())
-        return total
-
     # ---------------------------------------------------------------- serialisation
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"const/{k}": v for k, v in self.constants.items()}
