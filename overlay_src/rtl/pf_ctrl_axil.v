@@ -13,12 +13,17 @@
 //   0x1C STATUS    error code of the last run (0 = none)
 //   0x20/0x24      CYCLES low/high: clock cycles of the last (or current) run
 //   0x28/0x2C      STALLS low/high: cycles of that run in which the core was stalled
+//   0x30 BUF_CONFIG the BUF_CONFIG parameter (buffer sizes, layout in the spec)
+//   0x34 COMPUTE   cycles of that run spent in the compute phase
+//   0x38 IN_WORDS  input stream words the core accepted in that run
+//   0x3C OUT_WORDS output stream words the core sent in that run
 // Unmapped addresses read 0; writes to read-only registers are ignored.
 `default_nettype none
 
 module pf_ctrl_axil #(
     parameter [31:0] VERSION = 32'h0001_0000,
-    parameter [31:0] PE_CONFIG = 32'h0000_0000
+    parameter [31:0] PE_CONFIG = 32'h0000_0000,
+    parameter [31:0] BUF_CONFIG = 32'h0000_0000
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -46,7 +51,10 @@ module pf_ctrl_axil #(
     input  wire        ap_idle,
     input  wire        ap_ready,   // one-cycle pulse when the core takes ap_start
     input  wire        core_stall,
+    input  wire        core_compute, // the engine is in its compute phase
     input  wire [7:0]  core_error, // valid with ap_done
+    input  wire [31:0] core_in_words,
+    input  wire [31:0] core_out_words,
     output wire        irq
 );
     localparam [31:0] MAGIC = 32'h504C_5546;
@@ -55,6 +63,7 @@ module pf_ctrl_axil #(
     reg [1:0] ier, isr;
     reg [7:0] status;
     reg [63:0] cycles, stalls;
+    reg [31:0] compute;
     reg running;
 
     assign ap_start = start_r;
@@ -92,6 +101,10 @@ module pf_ctrl_axil #(
             6'h09: rdata_next = cycles[63:32];
             6'h0A: rdata_next = stalls[31:0];
             6'h0B: rdata_next = stalls[63:32];
+            6'h0C: rdata_next = BUF_CONFIG;
+            6'h0D: rdata_next = compute;
+            6'h0E: rdata_next = core_in_words;
+            6'h0F: rdata_next = core_out_words;
             default: rdata_next = 32'd0;
         endcase
     end
@@ -121,6 +134,7 @@ module pf_ctrl_axil #(
             status <= 8'd0;
             cycles <= 64'd0;
             stalls <= 64'd0;
+            compute <= 32'd0;
             running <= 1'b0;
         end else begin
             // address and data may arrive in either order
@@ -147,9 +161,11 @@ module pf_ctrl_axil #(
                 running <= 1'b1;
                 cycles <= 64'd0;
                 stalls <= 64'd0;
+                compute <= 32'd0;
             end else if (running) begin
                 cycles <= cycles + 64'd1;
                 if (core_stall) stalls <= stalls + 64'd1;
+                if (core_compute) compute <= compute + 32'd1;
             end
             if (ap_done) begin
                 done_r <= 1'b1;

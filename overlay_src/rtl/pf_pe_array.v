@@ -87,7 +87,7 @@ module pf_pe_array #(
                     if (B2 > 0) begin : second
                         wire [B2-1:0] i2 = mag[B2-1:0];
                         wire [2:0] e2 = (i2 == 0) ? 3'd0
-                                                  : exps[(NLEV/2 + i2 - 1)*3 +: 3];
+                                                  : exps[(NLEV/2 + {{(32-B2){1'b0}}, i2} - 1)*3 +: 3];
                         assign t2 = (i2 == 0) ? {PW{1'b0}} : (xe <<< e2);
                     end else begin : single
                         assign t2 = {PW{1'b0}};

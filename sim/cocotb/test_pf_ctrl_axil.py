@@ -17,6 +17,9 @@ async def setup(dut) -> AxiLiteMaster:
     dut.ap_idle.value = 1
     dut.ap_ready.value = 0
     dut.core_stall.value = 0
+    dut.core_compute.value = 0
+    dut.core_in_words.value = 0
+    dut.core_out_words.value = 0
     dut.core_error.value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
