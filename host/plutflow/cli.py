@@ -15,6 +15,7 @@ from plutflow import __version__
 from plutflow.calib.calibrate import collect_stats
 from plutflow.calib.observers import OBSERVERS, TensorStats
 from plutflow.calib.preprocess import Preprocess
+from plutflow.cli_runtime import add_runtime_commands, demo_on_overlay
 from plutflow.errors import PlutflowError
 from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
@@ -40,6 +41,10 @@ EXAMPLES = """examples:
   plutflow quantize model.onnx --calib images/ --preprocess pre.yaml -o model.pfq
   plutflow eval model.pfq --data test.npz --reference model.onnx
   plutflow inspect model.pfq
+  plutflow compile model.pfq -o model.pfa
+  plutflow run model.pfa --backend sim --data test.npz --limit 32
+  plutflow compare model.pfa --backends golden sim --data test.npz --limit 8
+  plutflow report model.pfa --data test.npz --limit 32 --out report/
 """
 
 PREPROCESS_HELP = (
@@ -209,6 +214,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.output:
         model.save(args.output)
         print(f"\nwrote {args.output}")
+    if args.sim_images:
+        return demo_on_overlay(model, x[: args.sim_images], y[: args.sim_images], args.quiet)
     return 0
 
 
@@ -305,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_quant_options(p)
     p.add_argument("-o", "--output", help="also save the integer model here (.pfq)")
+    p.add_argument(
+        "--sim-images",
+        type=int,
+        default=32,
+        help="images to run on the simulated KV260 overlay, checked bit-exact against "
+        "golden (default 32; 0 skips the simulation)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
 
@@ -361,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=".onnx or .pfq")
     p.add_argument("--markdown", action="store_true", help="layer table as markdown")
     p.set_defaults(func=cmd_inspect)
+    add_runtime_commands(sub)
     return ap
 
 

@@ -112,6 +112,23 @@ def predict_float(graph: Graph, x: np.ndarray, batch_size: int = 256) -> np.ndar
     return np.concatenate(outs)
 
 
+def predict_fake_quant(
+    graph: Graph, model: IntModel, x: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Float logits with every activation the integer model quantizes rounded to its
+    codes and back (weights stay float): the activation-quantization loss alone."""
+
+    def fake(name: str, value: np.ndarray) -> np.ndarray:
+        spec = model.tensors.get(name)
+        return value if spec is None else spec.dequantize(spec.quantize(value))
+
+    outs = [
+        run_float(graph, {graph.inputs[0]: x[i : i + batch_size]}, transform=fake)[graph.outputs[0]]
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(outs)
+
+
 def predict_golden(model: IntModel, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Integer output codes of the first output for float inputs ``x``, batched."""
     ex = GoldenExecutor(model)

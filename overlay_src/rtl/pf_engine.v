@@ -129,7 +129,7 @@ module pf_engine #(
     wire size_ok = NACT <= ADEPTH && NBLK <= WDEPTH && {16'd0, MG} <= MDEPTH;
 
     // ------------------------------------------------------------------ buffers
-    reg [P*8-1:0]        amem  [0:ADEPTH-1];
+    reg [P*8-1:0]        amem  [0:2*ADEPTH-1];  // two banks: load one, compute the other
     reg [P*P*WBITS-1:0]  wmem  [0:WDEPTH-1];
     reg [P*64-1:0]       rqmem [0:MDEPTH-1];
     reg [7:0]            atab  [0:255];
@@ -255,7 +255,8 @@ module pf_engine #(
     wire [31:0] used32 = {{(32-LOGOF-3){1'b0}}, used};
     wire credit = used32 < OF_DEPTH;
     wire issue = c_run && (!op_last || credit);
-    assign computing = state == S_COMP;
+    reg cbank;  // the activation bank being computed
+    assign computing = c_run || inflight != 0;
 
     // input coordinates of this tap (signed), and the buffer addresses
     wire signed [19:0] iy = $signed({4'd0, oy}) * $signed({16'd0, SH}) + $signed({16'd0, ky})
@@ -275,7 +276,7 @@ module pf_engine #(
     reg [15:0] s1_g;
     always @(posedge clk) begin
         if (issue) begin
-            a_rd <= amem[a_addr[$clog2(ADEPTH)-1:0]];
+            a_rd <= amem[{cbank, a_addr[$clog2(ADEPTH)-1:0]}];
             w_rd <= wmem[w_addr[$clog2(WDEPTH)-1:0]];
         end
     end
@@ -399,18 +400,21 @@ module pf_engine #(
     reg pend;
     reg [3:0] pend_state;
     reg [31:0] pend_idx;
+    reg pend_bank;
     always @(posedge clk) begin
         if (rst) pend <= 1'b0;
         else pend <= good_beat && blk_end
                      && (state == S_REQ || state == S_WGT || state == S_ACT);
         pend_state <= state;
         pend_idx <= bcnt;
+        pend_bank <= img[0];
         if (good_beat) blk[wcnt*DATA_W +: DATA_W] <= s_axis_tdata;
     end
     always @(posedge clk) begin
         if (pend && pend_state == S_REQ) rqmem[pend_idx[$clog2(MDEPTH)-1:0]] <= blk[P*64-1:0];
         if (pend && pend_state == S_WGT) wmem[pend_idx[$clog2(WDEPTH)-1:0]] <= decode_tile(blk);
-        if (pend && pend_state == S_ACT) amem[pend_idx[$clog2(ADEPTH)-1:0]] <= blk[P*8-1:0];
+        if (pend && pend_state == S_ACT)
+            amem[{pend_bank, pend_idx[$clog2(ADEPTH)-1:0]}] <= blk[P*8-1:0];
     end
     integer t;
     always @(posedge clk) begin
@@ -530,26 +534,30 @@ module pf_engine #(
                         bcnt <= 32'd0;
                     end else if ({24'd0, pt_j} == DATA_W / 16 - 1) pt_busy <= 1'b0;
                 end
-                S_ACTW: begin  // the last activation block is being written
-                    state <= S_COMP;
+                // image img is loaded (its last block is written this cycle): once the
+                // previous image's compute has drained, compute it from its bank and load
+                // the next image into the other bank meanwhile
+                S_ACTW: if (!c_run && inflight == 0) begin
                     c_run <= 1'b1;
+                    cbank <= img[0];
                     oy <= 16'd0;
                     ox <= 16'd0;
                     g <= 16'd0;
                     ky <= 4'd0;
                     kx <= 4'd0;
                     cg <= 16'd0;
-                end
-                S_COMP: if (!c_run && inflight == 0) begin
-                    if (img == NB - 16'd1) state <= S_TAIL;
+                    if (img == NB - 16'd1) state <= S_COMP;
                     else begin
                         img <= img + 16'd1;
                         state <= S_ACT;
                     end
                 end
+                S_COMP: if (!c_run && inflight == 0) state <= S_TAIL;
                 S_TAIL: if (out_cnt == OUT_WORDS) state <= S_DONE;
                 S_DRAIN: if (beat && s_axis_tlast) state <= S_DONE;
-                S_DONE: begin
+                S_DONE: if (c_run || inflight != 0) begin
+                    c_run <= 1'b0;  // a failed run: stop computing, let the pipeline drain
+                end else begin
                     ap_done <= 1'b1;
                     error_code <= err_next;
                     state <= S_IDLE;

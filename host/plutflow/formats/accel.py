@@ -434,27 +434,31 @@ def parse_output(
 
 
 def cycle_model(
-    geo: LayerGeometry, batch: int, cfg: OverlayConfig, table: bool, k: int, abits: int = 0
+    geo: LayerGeometry,
+    batch: int,
+    cfg: OverlayConfig,
+    table: bool,
+    k: int,
+    abits: int = 0,
 ) -> dict[str, int]:
     """Analytic cycles of one run (spec 9.6): the loader moves one word per cycle, the
-    array does one P x P step per cycle, output groups drain at one word per cycle."""
+    array does one P x P step per cycle, output groups drain at one word per cycle, and
+    image i+1 loads into the second activation bank while image i computes."""
     dw = cfg.data_w
     cg, mg = _ceil(geo.c, cfg.p), _ceil(geo.m, cfg.p)
     cgw = 1 if geo.depthwise else cg
     taps = geo.kh * geo.kw
     nwo = _ceil(cfg.p * 8, dw)
     wblk = _ceil((cfg.p if geo.depthwise else cfg.p * cfg.p) * k, dw)
-    load = _ceil(512, dw) + mg * _ceil(cfg.p * 64, dw) + mg * taps * cgw * wblk + 1
+    load = _ceil(512, dw) + 1 + mg * _ceil(cfg.p * 64, dw) + mg * taps * cgw * wblk
     if table:
         load += 2048 // dw
     if cfg.pe_type == "plut-lutram":
         entries = 1 << (k - 1 + abits)
-        words = _ceil(entries * 16, dw)
-        load += words + entries
+        load += _ceil(entries * 16, dw) + entries
     act = geo.h * geo.w * cg * _ceil(cfg.p * 8, dw)
-    steps = geo.oh * geo.ow * mg * max(taps * cgw, nwo)
-    compute = steps + 10
-    total = load + batch * (act + compute + 3) + 2
+    compute = geo.oh * geo.ow * mg * max(taps * cgw, nwo) + 12
+    total = load + act + 1 + (batch - 1) * (max(compute - 5, act) + 1) + compute + 3
     return {
         "load": load,
         "act": act * batch,

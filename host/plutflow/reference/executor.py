@@ -48,15 +48,20 @@ def run_float(
     graph: Graph,
     feeds: Mapping[str, np.ndarray],
     observe: Observer | None = None,
+    transform: Callable[[str, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Execute ``graph`` on ``feeds`` and return its outputs by name.
 
-    ``observe``, if given, sees every intermediate tensor (calibration uses it).
+    ``observe``, if given, sees every intermediate tensor (calibration uses it);
+    ``transform`` may replace each input and node output (fake quantization uses it).
     """
     check_inputs(graph, feeds)
     env: dict[str, np.ndarray | None] = {"": None}
     env.update(graph.constants)
     env.update(feeds)
+    if transform:
+        for name in graph.inputs:
+            env[name] = transform(name, np.asarray(feeds[name]))
     if observe:
         for name in graph.inputs:
             observe(name, np.asarray(feeds[name]))
@@ -67,6 +72,8 @@ def run_float(
                 observe(node.outputs[0] + PRE_SUFFIX, outs[0])
             outs[0] = fused_activation(graph, node, outs[0])
         for name, value in zip(node.outputs, outs, strict=False):
+            if transform and name:
+                value = transform(name, value)
             env[name] = value
             if observe and name:
                 observe(name, value)

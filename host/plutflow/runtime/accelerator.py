@@ -31,7 +31,8 @@ from plutflow.golden.executor import GoldenExecutor
 from plutflow.golden.ops import INT_OPS
 from plutflow.runtime import registers as R
 from plutflow.runtime.artifact import Artifact
-from plutflow.runtime.plan import LayerPlan
+from plutflow.runtime.lowering import lower_input
+from plutflow.runtime.plan import LayerPlan, overlay_layer
 from plutflow.runtime.transport import (
     AcceleratorError,
     OverlayMismatch,
@@ -221,15 +222,18 @@ class Accelerator:
         cfg = self.artifact.overlay
         geo = plan.geo
         timing = LayerTiming(lay.name, "overlay", macs=geo.macs * x.shape[0])
+        hw = overlay_layer(lay, plan)
         parts = []
         step = self._chunk(plan)
         for s in range(0, x.shape[0], step):
             xs = x[s : s + step]
             n = xs.shape[0]
             t0 = time.perf_counter()
+            if plan.lowering == "im2col":
+                xs = lower_input(lay, xs)
             packet = np.concatenate(
                 [
-                    descriptor_words(lay, geo, in_spec, out_spec, n, cfg),
+                    descriptor_words(hw, geo, in_spec, out_spec, n, cfg),
                     self.artifact.streams[lay.name],
                     activation_stream(xs, geo, cfg),
                 ]

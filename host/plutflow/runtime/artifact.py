@@ -22,7 +22,7 @@ import numpy as np
 from plutflow.errors import ArtifactError
 from plutflow.formats.accel import OverlayConfig, parameter_words
 from plutflow.intmodel.model import IntModel
-from plutflow.runtime.plan import LayerPlan, plan_model
+from plutflow.runtime.plan import LayerPlan, overlay_layer, plan_model
 
 ARTIFACT_FORMAT = "plutflow-artifact"
 ARTIFACT_VERSION = 1
@@ -48,7 +48,7 @@ class Artifact:
         plan = plan_model(model, overlay)
         streams = {
             p.layer: parameter_words(
-                model.layer(p.layer),
+                overlay_layer(model.layer(p.layer), p),
                 p.geo,
                 model.tensors[model.layer(p.layer).inputs[0]],
                 overlay,

@@ -12,6 +12,7 @@ from plutflow.formats.accel import (
     check_supported,
 )
 from plutflow.intmodel.model import IntLayer, IntModel
+from plutflow.runtime.lowering import im2col_pays_off, lower_layer
 
 
 @dataclass
@@ -27,6 +28,7 @@ class LayerPlan:
     in_bits: int = 0
     out_bits: int = 0
     geometry: dict[str, Any] | None = None
+    lowering: str = ""  # "im2col": runs as a 1x1 convolution on host-gathered windows
 
     @property
     def geo(self) -> LayerGeometry | None:
@@ -60,9 +62,23 @@ def place_layer(model: IntModel, layer: IntLayer, cfg: OverlayConfig) -> LayerPl
     except UnsupportedLayer as exc:
         plan.reason = str(exc)
         return plan
+    if im2col_pays_off(geo, cfg):
+        lowered, low_geo = lower_layer(layer, geo)
+        try:
+            geo = check_supported(lowered, in_spec, (1, low_geo.c, low_geo.h, low_geo.w), cfg)
+            plan.lowering = "im2col"
+        except UnsupportedLayer:
+            pass
     plan.target = "overlay"
     plan.geometry = asdict(geo)
     return plan
+
+
+def overlay_layer(layer: IntLayer, plan: LayerPlan) -> IntLayer:
+    """The layer as the overlay runs it (lowered if the plan says so)."""
+    if plan.lowering == "im2col":
+        return lower_layer(layer, plan.geo)[0]
+    return layer
 
 
 def plan_model(model: IntModel, cfg: OverlayConfig) -> list[LayerPlan]:

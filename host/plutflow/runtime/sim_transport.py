@@ -25,6 +25,7 @@ import weakref
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from plutflow.formats.accel import OverlayConfig
 from plutflow.runtime.transport import TransferResult, Transport, TransportError
@@ -65,6 +66,7 @@ class SimTransport(Transport):
         timeout_s: float = 600.0,
         timeout_cycles: int = 200_000_000,
         sim_params: dict[str, int] | None = None,
+        progress: bool = False,
     ) -> None:
         self.overlay = overlay
         self.timeout_s = timeout_s
@@ -102,11 +104,17 @@ class SimTransport(Transport):
         atexit.register(self._finalizer)
         self.sock: socket.socket | None = None
         deadline = time.monotonic() + start_timeout_s
+        bar = tqdm(
+            desc="starting the simulator (the Verilator build is cached)",
+            bar_format="{desc}: {elapsed}",
+            disable=not progress,
+        )
         try:
             while self.sock is None:
                 try:
                     self.sock, _ = listener.accept()
                 except TimeoutError:
+                    bar.update()
                     if self.proc.poll() is not None:
                         raise TransportError(
                             "the simulator exited before it connected (build error?)\n"
@@ -122,8 +130,10 @@ class SimTransport(Transport):
             self.in_depth, self.out_depth = int(hello["in_depth"]), int(hello["out_depth"])
         except BaseException:
             listener.close()
+            bar.close()
             self.close()
             raise
+        bar.close()
         listener.close()
 
     # ---------------------------------------------------------------- plumbing

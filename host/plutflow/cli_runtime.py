@@ -1,0 +1,282 @@
+"""The runtime commands of the ``plutflow`` CLI: compile, run, compare, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from plutflow.calib.preprocess import Preprocess
+from plutflow.errors import PlutflowError
+from plutflow.formats.accel import PE_TYPES, OverlayConfig
+from plutflow.intmodel.model import IntModel
+from plutflow.pipeline import load_data, top1
+from plutflow.report.markdown import markdown_table
+from plutflow.runtime import Accelerator, Artifact
+from plutflow.runtime.evaluate import Evaluation, evaluate, first_mismatch
+from plutflow.runtime.registers import CLOCK_MHZ, board_overlay
+
+OVERLAY_HELP = (
+    "overlay to compile for: board (the KV260 bitstream's configuration, default), or a "
+    f"PE type ({', '.join(PE_TYPES)}) with --array and --stream-width"
+)
+
+
+def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
+    if args.overlay == "board":
+        return board_overlay()
+    return OverlayConfig.for_pe(args.overlay, p=args.array, data_w=args.stream_width)
+
+
+def _preprocess(model: IntModel, path: str | None) -> Preprocess:
+    if path:
+        return Preprocess.from_file(path)
+    if "preprocess" in model.meta:
+        return Preprocess.from_dict(model.meta["preprocess"])
+    return Preprocess()
+
+
+def _data(args: argparse.Namespace, model: IntModel) -> tuple[np.ndarray, np.ndarray | None]:
+    return load_data(args.data, _preprocess(model, args.preprocess), args.limit, args.labels)
+
+
+def _backend_options(args: argparse.Namespace, backend: str) -> dict:
+    if backend == "pynq":
+        if not args.bitfile:
+            raise PlutflowError("--backend pynq needs --bitfile (the overlay's .bit)")
+        return {"bitfile": args.bitfile}
+    return {}
+
+
+def placement_table(art: Artifact) -> str:
+    rows = [[p.layer, p.op, p.target, p.reason or "-"] for p in art.plan]
+    return "\n".join(markdown_table(["layer", "op", "runs on", "why not on the overlay"], rows))
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    model = IntModel.load(args.model)
+    art = Artifact.compile(model, overlay_from_args(args))
+    art.save(args.output)
+    n = sum(p.target == "overlay" for p in art.plan)
+    ov = art.overlay
+    print(
+        f"compiled {args.model} for a {ov.pe_type} overlay ({ov.p}x{ov.p} PEs, "
+        f"{ov.data_w}-bit stream): {n} of {len(art.plan)} layers on the overlay -> "
+        f"{args.output}\n"
+    )
+    print(placement_table(art))
+    return 0
+
+
+def summary_lines(ev: Evaluation, labels: np.ndarray | None, overlay: OverlayConfig) -> list[str]:
+    lines = [f"backend {ev.backend}: {ev.images} images in {ev.wall_s:.1f} s"]
+    if labels is not None:
+        lines.append(f"top-1: {top1(ev.logits, labels):.2f} %")
+    cyc = ev.cycles_per_image
+    if cyc:
+        host = ev.host_seconds_per_image()
+        lines += [
+            f"overlay cycles per image: {cyc:,.0f} -> {1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms "
+            f"at {CLOCK_MHZ:.0f} MHz ({ev.modelled_images_per_s():,.0f} images/s modelled)",
+            f"host per image: pack {1e3 * host['pack']:.2f} ms, transfer "
+            f"{1e3 * host['transfer']:.1f} ms, unpack {1e3 * host['unpack']:.2f} ms, "
+            f"host layers {1e3 * host['host_layers']:.2f} ms",
+        ]
+        rows = [
+            [
+                t.name,
+                t.target,
+                f"{t.cycles / ev.images:,.0f}" if t.cycles else "-",
+                f"{100 * t.macs / (t.cycles * overlay.macs_per_cycle):.1f}" if t.cycles else "-",
+            ]
+            for t in ev.layers
+        ]
+        lines += ["", *markdown_table(["layer", "runs on", "cycles/image", "utilisation %"], rows)]
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    art = Artifact.load(args.artifact)
+    x, y = _data(args, art.model)
+    with Accelerator(art, args.backend, **_backend_options(args, args.backend)) as acc:
+        ev = evaluate(acc, x, args.batch_size, progress=not args.quiet)
+    print("\n".join(summary_lines(ev, y, art.overlay)))
+    if args.json:
+        out = {
+            "backend": ev.backend,
+            "images": ev.images,
+            "cycles_per_image": ev.cycles_per_image,
+            "top1": top1(ev.logits, y) if y is not None else None,
+            "predictions": ev.logits.argmax(1).tolist(),
+        }
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    art = Artifact.load(args.artifact)
+    x, _ = _data(args, art.model)
+    a, b = args.backends
+    with (
+        Accelerator(art, a, **_backend_options(args, a)) as ref,
+        Accelerator(art, b, **_backend_options(args, b)) as other,
+    ):
+        bad = first_mismatch(ref, other, x, args.batch_size)
+    if bad is not None:
+        print(f"{a} vs {b}: {bad}")
+        return 1
+    print(
+        f"{a} vs {b}: bit-exact on {len(x)} images, every tensor of {len(art.model.layers)} layers"
+    )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from plutflow.ir.importer import import_onnx
+    from plutflow.pipeline import predict_fake_quant, predict_float
+    from plutflow.report.memory import packed_param_bytes
+    from plutflow.report.run_report import ReportData, write_report
+
+    art = Artifact.load(args.artifact)
+    model = art.model
+    x, y = _data(args, model)
+    accuracy: dict[str, float] = {}
+    memory = {
+        "integer parameters (packed)": packed_param_bytes(model),
+        "overlay streams": int(sum(s.nbytes for s in art.streams.values())),
+    }
+    reference = args.reference or model.meta.get("source")
+    if reference and Path(reference).exists() and y is not None:
+        graph = import_onnx(reference)
+        accuracy["float"] = top1(predict_float(graph, x), y)
+        accuracy["fake-quant (activations)"] = top1(predict_fake_quant(graph, model, x), y)
+        memory = {
+            "float32 parameters": 4 * sum(int(np.prod(c.shape)) for c in graph.constants.values()),
+            **memory,
+        }
+    with Accelerator(art, "golden") as gold:
+        gev = evaluate(gold, x, args.batch_size, progress=not args.quiet)
+    ev, exact = None, None
+    if args.backend != "golden":
+        with Accelerator(art, args.backend, **_backend_options(args, args.backend)) as acc:
+            ev = evaluate(acc, x, args.batch_size, progress=not args.quiet)
+        exact = bool(np.array_equal(ev.codes, gev.codes))
+    if y is not None:
+        accuracy["golden (integer)"] = top1(gev.logits, y)
+        if ev is not None:
+            accuracy[args.backend] = top1(ev.logits, y)
+    resources = []
+    res_file = Path(args.resources) if args.resources else None
+    if res_file and res_file.exists():
+        resources = json.loads(res_file.read_text())
+    data = ReportData(
+        f"plutflow report: {model.name}",
+        art.overlay.to_json(),
+        accuracy,
+        memory,
+        ev,
+        resources,
+        exact,
+    )
+    path = write_report(data, args.out, "html" if args.html else "md")
+    print(f"wrote {path}")
+    if exact is False:
+        print(f"{args.backend} is NOT bit-exact with golden")
+        return 1
+    return 0
+
+
+def demo_on_overlay(model: IntModel, x: np.ndarray, y: np.ndarray, quiet: bool) -> int:
+    """The demo's last step: the board overlay, simulated, on a few images."""
+    art = Artifact.compile(model, board_overlay())
+    ov = art.overlay
+    n = sum(p.target == "overlay" for p in art.plan)
+    print(
+        f"\nsimulated KV260 overlay: {ov.pe_type} PEs, {ov.p}x{ov.p} array "
+        f"({ov.macs_per_cycle} MACs/cycle), {ov.data_w}-bit stream; {n} of "
+        f"{len(art.plan)} layers on the overlay"
+    )
+    with Accelerator(art, "golden") as gold:
+        gev = evaluate(gold, x, 32, progress=False)
+    with Accelerator(art, "sim", progress=not quiet) as acc:
+        ev = evaluate(acc, x, 32, progress=not quiet)
+    exact = bool(np.array_equal(ev.codes, gev.codes))
+    print("\n".join(summary_lines(ev, y, ov)))
+    print(f"bit-exact with golden on {len(x)} images: {'yes' if exact else 'NO'}")
+    return 0 if exact else 1
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
+    p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
+    p.add_argument("--preprocess", help="preprocessing config (default: the model's own)")
+    p.add_argument("--limit", type=int, help="use only the first LIMIT images")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--bitfile", help="pynq backend: the overlay bitstream (.bit with its .hwh)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compile",
+        help="compile a .pfq for an overlay into an artifact (.pfa)",
+        description="Place every layer (overlay or host), pack the overlay "
+        "layers' streams and write a versioned, checksummed artifact.",
+    )
+    p.add_argument("model", help="integer model (.pfq)")
+    p.add_argument("-o", "--output", required=True, help="artifact to write (.pfa)")
+    p.add_argument("--overlay", default="board", choices=["board", *PE_TYPES], help=OVERLAY_HELP)
+    p.add_argument("--array", type=int, default=16, help="array size P (P x P MACs per cycle)")
+    p.add_argument("--stream-width", type=int, default=128, choices=[64, 128])
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser(
+        "run",
+        help="run an artifact on golden, sim or pynq",
+        description="Run the artifact on DATA and report accuracy, cycles, "
+        "modelled latency and per-layer cost.",
+    )
+    p.add_argument("artifact", help=".pfa artifact")
+    p.add_argument("--backend", default="sim", choices=["golden", "sim", "pynq"])
+    _data_options(p)
+    p.add_argument("--json", help="also write results (and predictions) as JSON here")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "compare",
+        help="run two backends and report the first mismatch",
+        description="Run both backends on the same inputs and compare every "
+        "layer's output; report the first mismatch (layer, channel, position, "
+        "expected, actual). Exit code 1 on a mismatch.",
+    )
+    p.add_argument("artifact", help=".pfa artifact")
+    p.add_argument(
+        "--backends",
+        nargs=2,
+        default=["golden", "sim"],
+        metavar=("REF", "OTHER"),
+        choices=["golden", "sim", "pynq"],
+    )
+    _data_options(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "report",
+        help="markdown/HTML report with plots",
+        description="Accuracy at each stage (float, fake-quant, golden, "
+        "backend), memory, per-layer cycles and utilisation, resources.",
+    )
+    p.add_argument("artifact", help=".pfa artifact")
+    p.add_argument("--backend", default="sim", choices=["golden", "sim", "pynq"])
+    p.add_argument("--reference", help="float ONNX model (default: the model's source)")
+    p.add_argument(
+        "--resources",
+        default="bench/results/accel_resources.json",
+        help="resource estimate JSON to include",
+    )
+    p.add_argument("--out", default="report", help="output directory")
+    p.add_argument("--html", action="store_true", help="HTML instead of markdown")
+    _data_options(p)
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,217 @@
+"""The run report of ``plutflow report``: markdown or HTML with PNG plots of accuracy per
+stage, memory, per-layer cycles and utilisation, and the resource estimate."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plutflow.report.markdown import markdown_table
+from plutflow.runtime.evaluate import Evaluation
+from plutflow.runtime.registers import CLOCK_MHZ
+
+
+@dataclass
+class ReportData:
+    title: str
+    overlay: dict[str, Any]
+    accuracy: dict[str, float]  # stage -> top-1 %
+    memory: dict[str, int]  # label -> bytes
+    evaluation: Evaluation | None
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    bit_exact: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _layer_rows(ev: Evaluation, macs_per_cycle: int) -> list[list[Any]]:
+    rows = []
+    for t in ev.layers:
+        util = t.macs / (t.cycles * macs_per_cycle) if t.cycles else 0.0
+        rows.append(
+            [
+                t.name,
+                t.target,
+                f"{t.cycles / ev.images:,.0f}" if t.cycles else "-",
+                f"{100 * util:.1f}" if t.cycles else "-",
+                f"{1e3 * t.wall_s / ev.images:.2f}",
+            ]
+        )
+    return rows
+
+
+def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+
+    def save(fig, name: str, caption: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        made.append((name, caption))
+
+    if data.accuracy:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        stages = list(data.accuracy)
+        vals = [data.accuracy[s] for s in stages]
+        ax.bar(stages, vals, color="#4c72b0")
+        lo = min(vals)
+        ax.set_ylim(max(0.0, lo - 5), 100)
+        ax.set_ylabel("top-1 %")
+        for i, v in enumerate(vals):
+            ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+        save(fig, "accuracy.png", "Top-1 accuracy at each stage")
+    if data.memory:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.barh(list(data.memory), [v / 1024 for v in data.memory.values()], color="#55a868")
+        ax.set_xlabel("KiB")
+        save(fig, "memory.png", "Parameter memory")
+    ev = data.evaluation
+    if ev is not None and any(t.cycles for t in ev.layers):
+        layers = [t for t in ev.layers if t.cycles]
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        names = [t.name.strip("/").split("/")[0] for t in layers]
+        ax.bar(names, [t.cycles / ev.images for t in layers], color="#c44e52")
+        ax.set_ylabel("cycles per image")
+        ax.tick_params(axis="x", rotation=30, labelsize=7)
+        ax2 = ax.twinx()
+        p = data.overlay["p"]
+        ax2.plot(names, [100 * t.macs / (t.cycles * p * p) for t in layers], "ko-")
+        ax2.set_ylabel("utilisation %")
+        ax2.set_ylim(0, 105)
+        save(fig, "layers.png", "Overlay cycles and array utilisation per layer")
+    if data.resources:
+        fig, ax = plt.subplots(figsize=(7, 3))
+        labels = [r["config"] for r in data.resources]
+        ax.barh(labels, [100 * r["LUT"] / 117_120 for r in data.resources], color="#8172b2")
+        ax.set_xlabel("LUTs, % of the K26")
+        ax.tick_params(axis="y", labelsize=7)
+        save(fig, "resources.png", "Resource estimate (yosys, xcup)")
+    return made
+
+
+def _sections(data: ReportData) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """(heading, table header, rows) of each table of the report."""
+    out = []
+    if data.accuracy:
+        out.append(
+            ("Accuracy", ["stage", "top-1 %"], [[k, f"{v:.2f}"] for k, v in data.accuracy.items()])
+        )
+    if data.memory:
+        out.append(("Memory", ["item", "bytes"], [[k, f"{v:,}"] for k, v in data.memory.items()]))
+    ev = data.evaluation
+    if ev is not None:
+        cyc = ev.cycles_per_image
+        host = ev.host_seconds_per_image()
+        rows = [
+            ["backend", ev.backend],
+            ["images", ev.images],
+            ["overlay cycles per image", f"{cyc:,.0f}"],
+            [
+                f"latency at {CLOCK_MHZ:.0f} MHz (overlay layers)",
+                f"{1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms",
+            ],
+            [f"images/s at {CLOCK_MHZ:.0f} MHz", f"{ev.modelled_images_per_s():,.0f}"],
+            [
+                "host pack / transfer / unpack per image",
+                f"{1e3 * host['pack']:.2f} / {1e3 * host['transfer']:.1f} / "
+                f"{1e3 * host['unpack']:.2f} ms",
+            ],
+        ]
+        out.append(("Run", ["quantity", "value"], rows))
+        out.append(
+            (
+                "Layers",
+                ["layer", "runs on", "cycles/image", "utilisation %", "wall ms/image"],
+                _layer_rows(ev, data.overlay["p"] ** 2),
+            )
+        )
+    if data.resources:
+        out.append(
+            (
+                "Resources (yosys estimate)",
+                ["config", "LUT", "FF", "DSP", "BRAM36"],
+                [
+                    [r["config"], r["LUT"], r["FF"], r["DSP"], r.get("BRAM36", "-")]
+                    for r in data.resources
+                ],
+            )
+        )
+    return out
+
+
+def write_report(data: ReportData, out_dir: str | Path, fmt: str = "md") -> Path:
+    """Write ``report.md`` or ``report.html`` with its PNGs into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = _plots(data, out)
+    ov = data.overlay
+    overlay_line = (
+        f"overlay: {ov['pe_type']} PEs, {ov['p']} x {ov['p']} array, {ov['data_w']}-bit stream"
+    )
+    exact = (
+        ""
+        if data.bit_exact is None
+        else ("bit-exact with golden" if data.bit_exact else "NOT bit-exact with golden")
+    )
+    (out / "report.json").write_text(
+        json.dumps(
+            {
+                "title": data.title,
+                "overlay": ov,
+                "accuracy": data.accuracy,
+                "memory": data.memory,
+                "bit_exact": data.bit_exact,
+                "cycles_per_image": data.evaluation.cycles_per_image if data.evaluation else None,
+            },
+            indent=1,
+        )
+    )
+    if fmt == "html":
+        parts = [
+            f"<html><head><meta charset='utf-8'><title>{html.escape(data.title)}</title>"
+            "<style>body{font-family:sans-serif;max-width:60em}table{border-collapse:"
+            "collapse}td,th{border:1px solid #999;padding:2px 6px}</style></head><body>",
+            f"<h1>{html.escape(data.title)}</h1><p>{html.escape(overlay_line)}</p>",
+        ]
+        if exact:
+            parts.append(f"<p><b>{exact}</b></p>")
+        for note in data.notes:
+            parts.append(f"<p>{html.escape(note)}</p>")
+        for heading, head, rows in _sections(data):
+            parts.append(
+                f"<h2>{html.escape(heading)}</h2><table><tr>"
+                + "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+                + "</tr>"
+            )
+            for r in rows:
+                parts.append(
+                    "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                )
+            parts.append("</table>")
+        for name, caption in plots:
+            parts.append(
+                f"<figure><img src='{name}'><figcaption>{html.escape(caption)}"
+                "</figcaption></figure>"
+            )
+        parts.append("</body></html>")
+        path = out / "report.html"
+        path.write_text("\n".join(parts))
+        return path
+    md = [f"# {data.title}", "", overlay_line, ""]
+    if exact:
+        md += [f"**{exact}**", ""]
+    md += [*data.notes, ""] if data.notes else []
+    for heading, head, rows in _sections(data):
+        md += [f"## {heading}", "", *markdown_table(head, rows), ""]
+    for name, caption in plots:
+        md += [f"![{caption}]({name})", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(md))
+    return path
