@@ -39,6 +39,8 @@ bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime
 	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python bench/foundation.py
 	$(BIN)/python bench/lowbit.py
+	$(BIN)/python bench/rtl_engine.py
+	$(BIN)/python bench/runtime.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

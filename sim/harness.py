@@ -121,3 +121,32 @@ def run_cocotb(
         testcase=testcase,
     )
     return Path(results)
+
+
+# overlay configurations the layer tests run (name: PE type name, RTL parameters)
+ACCEL_TEST_CONFIGS: dict[str, tuple[str, dict[str, int]]] = {
+    "int8-p4": ("int8", {"PE_TYPE": 0, "P": 4, "WBITS": 8}),
+    "int8-p8-128bit": ("int8", {"PE_TYPE": 0, "P": 8, "WBITS": 8, "DATA_W": 128}),
+    "shift-p4": ("shift", {"PE_TYPE": 1, "P": 4, "WBITS": 7, "B2": 3}),
+    "plut-p4": ("plut", {"PE_TYPE": 2, "P": 4, "WBITS": 5}),
+    "plut-lutram-p4": ("plut-lutram", {"PE_TYPE": 3, "P": 4, "WBITS": 4, "ABITS": 4}),
+}
+
+
+def run_accel(
+    pe: str,
+    params: Mapping[str, int],
+    testcase: str | None = None,
+    **env: str,
+) -> Path:
+    """Run the accelerator testbench (``sim/cocotb/test_pf_accel.py``) on an overlay with
+    PE type name ``pe`` and RTL ``params``; ``env`` sets PLUTFLOW_* options."""
+    return run_cocotb(
+        "pf_sim_top",
+        ACCEL_SOURCES,
+        "test_pf_accel",
+        parameters=params,
+        control_file=ACCEL_CONTROL,
+        testcase=testcase,
+        extra_env={"PLUTFLOW_PE": pe, **{f"PLUTFLOW_{k.upper()}": v for k, v in env.items()}},
+    )

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
 
-from harness import run_cocotb
+from harness import ACCEL_TEST_CONFIGS, run_accel, run_cocotb
 
 
 def _passed(results: Path) -> None:
@@ -86,45 +86,12 @@ def test_pe_array_dot_products(pe_type: int, wbits: int, b2: int) -> None:
 
 
 # ---------------------------------------------------------------- the whole accelerator
-ACCEL_CONFIGS = {
-    # name: (PE type name, RTL parameters)
-    "int8-p4": ("int8", {"PE_TYPE": 0, "P": 4, "WBITS": 8}),
-    "int8-p8-128bit": ("int8", {"PE_TYPE": 0, "P": 8, "WBITS": 8, "DATA_W": 128}),
-    "shift-p4": ("shift", {"PE_TYPE": 1, "P": 4, "WBITS": 7, "B2": 3}),
-    "plut-p4": ("plut", {"PE_TYPE": 2, "P": 4, "WBITS": 5}),
-    "plut-lutram-p4": ("plut-lutram", {"PE_TYPE": 3, "P": 4, "WBITS": 4, "ABITS": 4}),
-}
-
-
-def run_accel(config: str, cases: int, seed: int, testcase: str | None = None, **env: str):
-    from harness import ACCEL_CONTROL, ACCEL_SOURCES
-
-    pe, params = ACCEL_CONFIGS[config]
-    return run_cocotb(
-        "pf_sim_top",
-        ACCEL_SOURCES,
-        "test_pf_accel",
-        parameters=params,
-        control_file=ACCEL_CONTROL,
-        testcase=testcase,
-        extra_env={
-            "PLUTFLOW_PE": pe,
-            "PLUTFLOW_CASES": str(cases),
-            "PLUTFLOW_SEED": str(seed),
-            **env,
-        },
-    )
-
-
-@pytest.mark.parametrize("config", sorted(ACCEL_CONFIGS))
+@pytest.mark.parametrize("config", sorted(ACCEL_TEST_CONFIGS))
 def test_accelerator_layers(config: str) -> None:
     """Random layers bit-exact with golden under random backpressure, every malformed
-    stream ends in its error code, and a reset mid-layer recovers.
-    """
-    _passed(run_accel(config, cases=12, seed=20261124))
+    stream ends in its error code, and a reset mid-layer recovers."""
+    pe, params = ACCEL_TEST_CONFIGS[config]
+    _passed(run_accel(pe, params, cases="12", seed="20261124"))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("config", sorted(ACCEL_CONFIGS))
-def test_accelerator_layers_sweep(config: str) -> None:
-    _passed(run_accel(config, cases=50, seed=77, testcase="random_layers"))
+# the full sweep (50 layers per overlay, 250 in all) is bench/rtl_engine.py (make bench)

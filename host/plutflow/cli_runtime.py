@@ -208,6 +208,33 @@ def demo_on_overlay(model: IntModel, x: np.ndarray, y: np.ndarray, quiet: bool) 
     return 0 if exact else 1
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from plutflow.board.selftest import selftest
+
+    art = Artifact.load(args.artifact) if args.artifact else None
+    opts = _backend_options(args, args.backend)
+    report = selftest(args.backend, art, args.images, **opts)
+    print("\n".join(report.lines()))
+    return 0 if report.passed else 1
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from plutflow.board.deploy import SshTarget, deploy
+
+    target = SshTarget(args.board, args.port, args.identity, args.known_hosts)
+    code = deploy(
+        target,
+        Path(args.artifact),
+        args.remote_dir,
+        Path(args.bitfile) if args.bitfile else None,
+        args.backend,
+        args.remote_python,
+        args.images,
+    )
+    print("deployment " + ("succeeded" if code == 0 else f"FAILED (self-test exit {code})"))
+    return code
+
+
 def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
     p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
@@ -280,3 +307,44 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", action="store_true", help="HTML instead of markdown")
     _data_options(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "selftest",
+        help="check a target bit-exact against golden",
+        description="Run bundled images (fixed seed) on the backend and "
+        "compare every output code with the golden model. Exit code 0 when "
+        "everything matches.",
+    )
+    p.add_argument("--artifact", help=".pfa (default: the bundled model for the board overlay)")
+    p.add_argument("--backend", default="pynq", choices=["golden", "sim", "pynq"])
+    p.add_argument("--bitfile", help="pynq backend: the overlay bitstream")
+    p.add_argument("--images", type=int, default=16)
+    p.set_defaults(func=cmd_selftest)
+
+    p = sub.add_parser(
+        "deploy",
+        help="copy an artifact to a board over SSH and self-test it",
+        description="Copy the artifact (and --bitfile with its .hwh) to the "
+        "board with scp (strict host-key checking), verify SHA-256 checksums "
+        "there, run 'plutflow selftest' on the board and print its report.",
+    )
+    p.add_argument("artifact", help=".pfa artifact")
+    p.add_argument("--board", required=True, metavar="USER@HOST")
+    p.add_argument("--port", type=int, default=22)
+    p.add_argument("--identity", help="SSH private key")
+    p.add_argument("--known-hosts", help="known_hosts file (default: ~/.ssh/known_hosts)")
+    p.add_argument("--bitfile", help="overlay .bit to copy (its .hwh goes along)")
+    p.add_argument("--remote-dir", default="plutflow", help="directory on the board")
+    p.add_argument(
+        "--remote-python",
+        default="/usr/local/share/pynq-venv/bin/python",
+        help="python with plutflow on the board (default: Kria-PYNQ's venv)",
+    )
+    p.add_argument(
+        "--backend",
+        default="pynq",
+        choices=["golden", "sim", "pynq"],
+        help="backend of the board-side self-test",
+    )
+    p.add_argument("--images", type=int, default=16)
+    p.set_defaults(func=cmd_deploy)

@@ -1,0 +1,1 @@
+"""Board-side tools: the self-test and deployment over SSH."""

@@ -1,0 +1,65 @@
+# Package the plutflow RTL as a Vivado IP with the VLNV of overlay.json.
+#   vivado -mode batch -source overlay_src/vivado/package_ip.tcl -tclargs <out_dir>
+# (build.tcl sources it; the out_dir then holds ip/ with component.xml)
+
+source [file join [file dirname [info script]] overlay_spec.tcl]
+set spec [pf_load_overlay_spec $pf_spec_file]
+set out_dir [expr {[llength $argv] > 0 ? [file normalize [lindex $argv 0]] : [file join $pf_root overlay_src build]}]
+
+proc pf_package_ip {spec out_dir} {
+    global pf_root
+    lassign [split [dict get $spec vlnv] :] vendor library name version
+    set top [dict get $spec top]
+    create_project -force pf_ip [file join $out_dir ip_project] -part xck26-sfvc784-2LV-c
+    foreach f [dict get $spec rtl] {
+        add_files -norecurse [file join $pf_root overlay_src rtl $f]
+    }
+    set_property top $top [current_fileset]
+    update_compile_order -fileset sources_1
+
+    set ip_dir [file join $out_dir ip]
+    ipx::package_project -root_dir $ip_dir -vendor $vendor -library $library \
+        -taxonomy /plutflow -import_files -set_current true
+    set core [ipx::current_core]
+    set_property name $name $core
+    set_property version $version $core
+    set_property display_name "plutflow layer engine" $core
+    set_property description "Quantized conv/FC engine: int8, shift and P-LUT PEs" $core
+
+    # HLS-style ports: clock, active-low reset, interrupt; AXI4-Lite and AXI4-Stream are
+    # inferred from the s_axi_control_*, s_axis_* and m_axis_* prefixes
+    ipx::infer_bus_interface ap_clk xilinx.com:signal:clock_rtl:1.0 $core
+    ipx::infer_bus_interface ap_rst_n xilinx.com:signal:reset_rtl:1.0 $core
+    ipx::infer_bus_interface interrupt xilinx.com:signal:interrupt_rtl:1.0 $core
+    set_property value ACTIVE_LOW [ipx::get_bus_parameters POLARITY \
+        -of_objects [ipx::get_bus_interfaces ap_rst_n -of_objects $core]]
+    set_property value LEVEL_HIGH [ipx::get_bus_parameters SENSITIVITY \
+        -of_objects [ipx::get_bus_interfaces interrupt -of_objects $core]]
+    foreach busif {s_axi_control s_axis m_axis} {
+        ipx::associate_bus_interfaces -busif $busif -clock ap_clk $core
+    }
+    # the register map (docs/spec.md section 8) as one address block
+    set mm [ipx::add_memory_map s_axi_control $core]
+    set_property slave_memory_map_ref s_axi_control \
+        [ipx::get_bus_interfaces s_axi_control -of_objects $core]
+    set blk [ipx::add_address_block control $mm]
+    set_property range 4096 $blk
+    set_property width 32 $blk
+
+    # build parameters: defaults of the board overlay
+    foreach {param value} [pf_rtl_parameters $spec] {
+        set p [ipx::get_user_parameters $param -of_objects $core]
+        if {$p ne ""} { set_property value $value $p }
+    }
+    ipx::create_xgui_files $core
+    ipx::update_checksums $core
+    ipx::check_integrity $core
+    ipx::save_core $core
+    close_project
+    return $ip_dir
+}
+
+# run directly (not sourced by build.tcl): package now
+if {![info exists pf_library_mode]} {
+    pf_package_ip $spec $out_dir
+}

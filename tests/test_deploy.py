@@ -1,0 +1,144 @@
+"""``plutflow deploy`` against a real OpenSSH server on 127.0.0.1: a temporary directory
+plays the board, the sim backend runs the board-side self-test. The test installs
+(openssh-server, with apt, when sshd is missing and we are root) and starts sshd itself,
+with its own host key, client key and known_hosts; host-key checking stays on."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from plutflow.board.deploy import DeployError, SshTarget, deploy
+from plutflow.board.selftest import bundled_artifact
+from plutflow.cli import main as cli_main
+
+
+def _sshd() -> str:
+    path = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
+    if path:
+        return path
+    if os.geteuid() != 0:
+        pytest.fail("sshd is missing and this user cannot install openssh-server (not root)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "openssh-server"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    return shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A private sshd on 127.0.0.1; yields (SshTarget, board directory)."""
+    binary = _sshd()
+    d = tmp_path_factory.mktemp("ssh")
+    for name in ("host_key", "client_key"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True
+        )
+    (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
+    os.chmod(d / "authorized_keys", 0o600)
+    port = _free_port()
+    user = getpass.getuser()
+    config = d / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\n"
+        f"PidFile {d / 'sshd.pid'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
+        "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+        "Subsystem sftp internal-sftp\n"
+        f"PermitRootLogin prohibit-password\nAllowUsers {user}\n"
+        f"SetEnv PATH={os.environ.get('PATH', '/usr/bin:/bin')}\n"
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
+    proc = subprocess.Popen(
+        [binary, "-D", "-e", "-f", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"sshd did not start: {out}")
+            time.sleep(0.1)
+    known = d / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {(d / 'host_key.pub').read_text()}")
+    target = SshTarget(f"{user}@127.0.0.1", port, str(d / "client_key"), str(known))
+    board = d / "board"
+    yield target, board
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    path = tmp_path_factory.mktemp("art") / "demo.pfa"
+    return bundled_artifact().save(path)
+
+
+def test_deploy_copies_verifies_and_selftests(sshd, artifact, capsys) -> None:
+    target, board = sshd
+    code = cli_main(
+        [
+            "deploy",
+            str(artifact),
+            "--board",
+            target.board,
+            "--port",
+            str(target.port),
+            "--identity",
+            target.identity,
+            "--known-hosts",
+            target.known_hosts,
+            "--remote-dir",
+            str(board),
+            "--remote-python",
+            sys.executable,
+            "--backend",
+            "sim",
+            "--images",
+            "4",
+        ]
+    )
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, out + captured.err
+    assert "checksums verified on the board" in out
+    assert "[board] PASS 4 images bit-exact with golden" in out
+    assert "deployment succeeded" in out
+    assert (board / "demo.pfa").read_bytes() == artifact.read_bytes()
+
+
+def test_unknown_host_key_stops_the_deployment(sshd, artifact, tmp_path) -> None:
+    target, board = sshd
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    bad = SshTarget(target.board, target.port, target.identity, str(empty))
+    with pytest.raises(DeployError, match="Host key verification failed"):
+        deploy(bad, artifact, str(board / "x"), backend="sim", remote_python=sys.executable)
+
+
+def test_missing_file_is_refused_before_connecting(sshd, tmp_path) -> None:
+    target, board = sshd
+    with pytest.raises(DeployError, match="not found"):
+        deploy(target, tmp_path / "none.pfa", str(board), backend="sim")
