@@ -211,14 +211,20 @@ class IntModel:
         )
 
 
-def _check_header(desc: dict[str, Any], path: Path) -> None:
-    if desc.get("format") != FORMAT_NAME:
-        raise ArtifactError(
-            f"{path} is not a plutflow integer model (format {desc.get('format')!r})"
-        )
+def check_format_header(
+    desc: dict[str, Any], path: Path, name: str, version_max: int, what: str
+) -> None:
+    """Refuse a file whose ``format`` is not ``name`` or whose ``version`` is newer than
+    this plutflow reads."""
+    if desc.get("format") != name:
+        raise ArtifactError(f"{path} is not a plutflow {what} (format {desc.get('format')!r})")
     version = desc.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or version > version_max:
         raise ArtifactError(
-            f"{path} has format version {version}; this plutflow reads up to "
-            f"{FORMAT_VERSION}. Upgrade plutflow to load it."
+            f"{path} has {what} format version {version}; this plutflow reads up to "
+            f"{version_max}. Upgrade plutflow to load it."
         )
+
+
+def _check_header(desc: dict[str, Any], path: Path) -> None:
+    check_format_header(desc, path, FORMAT_NAME, FORMAT_VERSION, "integer model")

@@ -21,7 +21,7 @@ import numpy as np
 
 from plutflow.errors import ArtifactError
 from plutflow.formats.accel import OverlayConfig, parameter_words
-from plutflow.intmodel.model import IntModel
+from plutflow.intmodel.model import IntModel, check_format_header
 from plutflow.runtime.plan import LayerPlan, overlay_layer, plan_model
 
 ARTIFACT_FORMAT = "plutflow-artifact"
@@ -138,13 +138,4 @@ def _member(name: str) -> str:
 
 
 def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
-    if manifest.get("format") != ARTIFACT_FORMAT:
-        raise ArtifactError(
-            f"{path} is not a plutflow artifact (format {manifest.get('format')!r})"
-        )
-    version = manifest.get("version")
-    if not isinstance(version, int) or version > ARTIFACT_VERSION:
-        raise ArtifactError(
-            f"{path} has artifact version {version}; this plutflow reads up to "
-            f"{ARTIFACT_VERSION}. Upgrade plutflow to load it."
-        )
+    check_format_header(manifest, path, ARTIFACT_FORMAT, ARTIFACT_VERSION, "artifact")
