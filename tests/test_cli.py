@@ -25,6 +25,9 @@ def test_demo_prints_accuracy_memory_and_layers(capsys) -> None:
         "peak activations:",
         "/res_b/res_b.0/Conv",
         "global_avgpool",
+        "simulated KV260 overlay: int8 PEs, 16x16 array",
+        "images/s modelled",
+        "bit-exact with golden on 32 images: yes",
     ):
         assert text in out
 

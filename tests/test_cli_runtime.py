@@ -1,0 +1,111 @@
+"""CLI: compile, run, compare (with the first-mismatch report), report, selftest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from plutflow.cli import main
+from plutflow.pipeline import DATA_DIR, DemoAssets, quantize_model
+from plutflow.runtime import Artifact
+
+DATA = str(DATA_DIR / "fashion_mnist_test2000.npz")
+SMALL = ["--overlay", "int8", "--array", "8", "--stream-width", "64"]
+
+
+@pytest.fixture(scope="module")
+def pfq(tmp_path_factory):
+    a = DemoAssets()
+    model = quantize_model(
+        str(a.model), a.calib_set()[:64], preprocess=a.preprocess(), progress=False
+    )
+    return model.save(tmp_path_factory.mktemp("m") / "demo.pfq")
+
+
+@pytest.fixture(scope="module")
+def pfa(pfq, tmp_path_factory):
+    out = tmp_path_factory.mktemp("a") / "demo.pfa"
+    assert main(["compile", str(pfq), "-o", str(out), *SMALL]) == 0
+    return out
+
+
+def test_compile_prints_the_placement(pfq, tmp_path, capsys) -> None:
+    out = tmp_path / "x.pfa"
+    assert main(["compile", str(pfq), "-o", str(out), *SMALL]) == 0
+    text = capsys.readouterr().out
+    assert "6 of 9 layers on the overlay" in text
+    assert "| /Add | add | host | add runs on the host |" in text
+    assert Artifact.load(out).overlay.p == 8
+
+
+def test_run_golden_and_sim(pfa, tmp_path, capsys) -> None:
+    js = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "run",
+                str(pfa),
+                "--backend",
+                "golden",
+                "--data",
+                DATA,
+                "--limit",
+                "64",
+                "-q",
+                "--json",
+                str(js),
+            ]
+        )
+        == 0
+    )
+    assert "top-1:" in capsys.readouterr().out
+    assert main(["run", str(pfa), "--backend", "sim", "--data", DATA, "--limit", "4", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "overlay cycles per image" in out and "| /res_a/res_a.0/Conv | overlay |" in out
+
+
+def test_compare_reports_the_first_mismatch(pfa, tmp_path, capsys) -> None:
+    assert main(["compare", str(pfa), "--data", DATA, "--limit", "2", "-q"]) == 0
+    assert "golden vs sim: bit-exact on 2 images" in capsys.readouterr().out
+    art = Artifact.load(pfa)
+    first = next(p for p in art.plan if p.target == "overlay")
+    words = art.streams[first.layer].copy()
+    words[0] ^= np.uint64(1 << 20)  # channel 0's bias in the overlay's requant record
+    art.streams[first.layer] = words
+    bad = art.save(tmp_path / "bad.pfa")
+    assert main(["compare", str(bad), "--data", DATA, "--limit", "2", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert f"first mismatch in layer {first.layer}" in out
+    assert "channel 0" in out and "expected" in out and "actual" in out
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_report_writes_tables_and_plots(pfa, tmp_path, capsys, fmt) -> None:
+    out = tmp_path / "rep"
+    args = [
+        "report",
+        str(pfa),
+        "--backend",
+        "golden",
+        "--data",
+        DATA,
+        "--limit",
+        "64",
+        "-q",
+        "--out",
+        str(out),
+        "--reference",
+        str(DemoAssets().model),
+    ]
+    assert main(args + (["--html"] if fmt == "html" else [])) == 0
+    page = (out / f"report.{fmt}").read_text()
+    for text in ("float", "fake-quant", "golden (integer)", "Memory"):
+        assert text in page
+    assert (out / "accuracy.png").stat().st_size > 1000
+    assert (out / "memory.png").exists()
+
+
+def test_selftest_golden(capsys) -> None:
+    assert main(["selftest", "--backend", "golden", "--images", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS 4 images bit-exact with golden" in out and "selftest passed" in out
