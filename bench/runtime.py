@@ -124,7 +124,8 @@ def render(result: dict) -> list[str]:
         "",
         f"{IMAGES} bundled test images per format; every layer quantized in the format "
         "(first and last too); P = 16 (256 MACs/cycle), 128-bit stream. Layers the "
-        "overlay does not run (add, global pooling, flatten) run on the host golden code. onnxruntime int8 (QDQ, "
+        "overlay does not run (add, global pooling, flatten) run on the host golden "
+        "code. onnxruntime int8 (QDQ, "
         f"{result['threads']} thread, batch 64) on this CPU: {ort_ips:,.0f} images/s, "
         "measured in the same run. `make bench` -> `bench/runtime.py`.",
         "",

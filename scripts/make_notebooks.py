@@ -29,146 +29,163 @@ print("backend:", BACKEND)"""
 
 
 def quickstart() -> nbformat.NotebookNode:
-    return new_notebook(cells=[
-        new_markdown_cell(
-            "# plutflow quickstart\n\nLoad the overlay, run the bundled Fashion-MNIST model "
-            "on it, compare every output with the golden integer model, and look at some "
-            "predictions."
-        ),
-        new_code_cell(SETUP),
-        new_markdown_cell("## Quantize the bundled model and compile it for the overlay"),
-        new_code_cell(
-            "assets = DemoAssets()\n"
-            "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
-            "artifact = Artifact.compile(model, board_overlay())\n"
-            "for p in artifact.plan:\n"
-            "    print(f\"{p.layer:28s} {p.op:15s} {p.target}\")"
-        ),
-        new_markdown_cell("## Run on the overlay and on the golden model"),
-        new_code_cell(
-            "x, y = assets.test_set()\n"
-            "x, y = x[:32], y[:32]\n"
-            "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
-            "    result = acc.run(x)\n"
-            "golden = Accelerator(artifact, 'golden').run(x)\n"
-            "name = model.outputs[0]\n"
-            "exact = np.array_equal(result.outputs[name], golden.outputs[name])\n"
-            "print('bit-exact with golden:', exact)\n"
-            "assert exact\n"
-            "pred = result.logits.argmax(1)\n"
-            "print(f'top-1 on {len(y)} images: {(pred == y).mean() * 100:.1f} %')\n"
-            "print(f'overlay cycles per image: {result.cycles / len(x):,.0f} '\n"
-            "      f'({result.modelled_seconds() / len(x) * 1e3:.3f} ms at 250 MHz)')"
-        ),
-        new_markdown_cell("## Images and predictions"),
-        new_code_cell(
-            "import matplotlib.pyplot as plt\n"
-            "classes = assets.classes()\n"
-            "fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))\n"
-            "for ax, img, p, t in zip(axes.flat, x, pred, y):\n"
-            "    ax.imshow(img[0], cmap='gray')\n"
-            "    ax.set_title(classes[p], color='green' if p == t else 'red', fontsize=8)\n"
-            "    ax.axis('off')\n"
-            "plt.tight_layout()"
-        ),
-    ])
+    return new_notebook(
+        cells=[
+            new_markdown_cell(
+                "# plutflow quickstart\n\nLoad the overlay, run the bundled Fashion-MNIST model "
+                "on it, compare every output with the golden integer model, and look at some "
+                "predictions."
+            ),
+            new_code_cell(SETUP),
+            new_markdown_cell("## Quantize the bundled model and compile it for the overlay"),
+            new_code_cell(
+                "assets = DemoAssets()\n"
+                "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
+                "artifact = Artifact.compile(model, board_overlay())\n"
+                "for p in artifact.plan:\n"
+                '    print(f"{p.layer:28s} {p.op:15s} {p.target}")'
+            ),
+            new_markdown_cell("## Run on the overlay and on the golden model"),
+            new_code_cell(
+                "x, y = assets.test_set()\n"
+                "x, y = x[:32], y[:32]\n"
+                "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
+                "    result = acc.run(x)\n"
+                "golden = Accelerator(artifact, 'golden').run(x)\n"
+                "name = model.outputs[0]\n"
+                "exact = np.array_equal(result.outputs[name], golden.outputs[name])\n"
+                "print('bit-exact with golden:', exact)\n"
+                "assert exact\n"
+                "pred = result.logits.argmax(1)\n"
+                "print(f'top-1 on {len(y)} images: {(pred == y).mean() * 100:.1f} %')\n"
+                "print(f'overlay cycles per image: {result.cycles / len(x):,.0f} '\n"
+                "      f'({result.modelled_seconds() / len(x) * 1e3:.3f} ms at 250 MHz)')"
+            ),
+            new_markdown_cell("## Images and predictions"),
+            new_code_cell(
+                "import matplotlib.pyplot as plt\n"
+                "classes = assets.classes()\n"
+                "fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))\n"
+                "for ax, img, p, t in zip(axes.flat, x, pred, y):\n"
+                "    ax.imshow(img[0], cmap='gray')\n"
+                "    ax.set_title(classes[p], color='green' if p == t else 'red', fontsize=8)\n"
+                "    ax.axis('off')\n"
+                "plt.tight_layout()"
+            ),
+        ]
+    )
 
 
 def benchmark() -> nbformat.NotebookNode:
-    return new_notebook(cells=[
-        new_markdown_cell(
-            "# plutflow benchmark\n\nThroughput of the overlay on the bundled model and "
-            "where the time goes, layer by layer."
-        ),
-        new_code_cell(SETUP),
-        new_code_cell(
-            "from plutflow.runtime.evaluate import evaluate\n"
-            "assets = DemoAssets()\n"
-            "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
-            "artifact = Artifact.compile(model, board_overlay())\n"
-            "x, y = assets.test_set()\n"
-            "N = int(os.environ.get('PLUTFLOW_BENCH_IMAGES', '64'))\n"
-            "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
-            "    ev = evaluate(acc, x[:N], batch_size=32, progress=False)\n"
-            "print(f'{N} images in {ev.wall_s:.2f} s wall ({N / ev.wall_s:,.0f} images/s measured)')\n"
-            "print(f'overlay: {ev.cycles_per_image:,.0f} cycles/image -> '\n"
-            "      f'{ev.modelled_images_per_s():,.0f} images/s at 250 MHz')\n"
-            "host = ev.host_seconds_per_image()\n"
-            "print({k: f'{v * 1e3:.3f} ms' for k, v in host.items()})"
-        ),
-        new_markdown_cell("## Per-layer cycles and array utilisation"),
-        new_code_cell(
-            "p2 = artifact.overlay.macs_per_cycle\n"
-            "print(f\"{'layer':28s} {'on':8s} {'cycles/img':>11s} {'util %':>7s} {'wall ms':>8s}\")\n"
-            "for t in ev.layers:\n"
-            "    util = 100 * t.macs / (t.cycles * p2) if t.cycles else 0\n"
-            "    print(f'{t.name:28s} {t.target:8s} {t.cycles / N:11,.0f} {util:7.1f} '\n"
-            "          f'{1e3 * t.wall_s / N:8.3f}')"
-        ),
-        new_code_cell(
-            "import matplotlib.pyplot as plt\n"
-            "on = [t for t in ev.layers if t.cycles]\n"
-            "plt.figure(figsize=(8, 3))\n"
-            "plt.bar([t.name.strip('/').split('/')[0] for t in on], [t.cycles / N for t in on])\n"
-            "plt.ylabel('cycles per image')\n"
-            "plt.xticks(rotation=30)\n"
-            "plt.tight_layout()"
-        ),
-    ])
+    return new_notebook(
+        cells=[
+            new_markdown_cell(
+                "# plutflow benchmark\n\nThroughput of the overlay on the bundled model and "
+                "where the time goes, layer by layer."
+            ),
+            new_code_cell(SETUP),
+            new_code_cell(
+                "from plutflow.runtime.evaluate import evaluate\n"
+                "assets = DemoAssets()\n"
+                "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
+                "artifact = Artifact.compile(model, board_overlay())\n"
+                "x, y = assets.test_set()\n"
+                "N = int(os.environ.get('PLUTFLOW_BENCH_IMAGES', '64'))\n"
+                "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
+                "    ev = evaluate(acc, x[:N], batch_size=32, progress=False)\n"
+                "print(f'{N} images in {ev.wall_s:.2f} s wall '\n"
+                "      f'({N / ev.wall_s:,.0f} images/s measured)')\n"
+                "print(f'overlay: {ev.cycles_per_image:,.0f} cycles/image -> '\n"
+                "      f'{ev.modelled_images_per_s():,.0f} images/s at 250 MHz')\n"
+                "host = ev.host_seconds_per_image()\n"
+                "print({k: f'{v * 1e3:.3f} ms' for k, v in host.items()})"
+            ),
+            new_markdown_cell("## Per-layer cycles and array utilisation"),
+            new_code_cell(
+                "p2 = artifact.overlay.macs_per_cycle\n"
+                "print(f\"{'layer':28s} {'on':8s} {'cycles/img':>11s} \"\n"
+                "      f\"{'util %':>7s} {'wall ms':>8s}\")\n"
+                "for t in ev.layers:\n"
+                "    util = 100 * t.macs / (t.cycles * p2) if t.cycles else 0\n"
+                "    print(f'{t.name:28s} {t.target:8s} {t.cycles / N:11,.0f} {util:7.1f} '\n"
+                "          f'{1e3 * t.wall_s / N:8.3f}')"
+            ),
+            new_code_cell(
+                "import matplotlib.pyplot as plt\n"
+                "on = [t for t in ev.layers if t.cycles]\n"
+                "plt.figure(figsize=(8, 3))\n"
+                "names = [t.name.strip('/').split('/')[0] for t in on]\n"
+                "plt.bar(names, [t.cycles / N for t in on])\n"
+                "plt.ylabel('cycles per image')\n"
+                "plt.xticks(rotation=30)\n"
+                "plt.tight_layout()"
+            ),
+        ]
+    )
 
 
 def byom() -> nbformat.NotebookNode:
-    return new_notebook(cells=[
-        new_markdown_cell(
-            "# Bring your own model\n\nQuantize an ONNX CNN of your own, choose weight "
-            "formats per layer, compile it for the overlay and check it bit-exact. The "
-            "bundled model stands in for yours: replace `ONNX` and the calibration images."
-        ),
-        new_code_cell(SETUP),
-        new_code_cell(
-            "from plutflow.calib.preprocess import Preprocess\n"
-            "from plutflow.ir.importer import import_onnx\n"
-            "from plutflow.quant.builder import QuantConfig\n"
-            "from plutflow.quant.scheme import LayerScheme, SchemeConfig\n"
-            "assets = DemoAssets()\n"
-            "ONNX = str(assets.model)            # your model.onnx\n"
-            "calib = assets.calib_set()          # your unlabelled images, preprocessed\n"
-            "print(import_onnx(ONNX).summary())"
-        ),
-        new_markdown_cell(
-            "## Quantize\n\nINT8 everywhere by default. Low-bit formats need an overlay "
-            "built with the matching PE type (`shift` for PoT/UPoT, `plut` for P-LUT); "
-            "layers the overlay cannot run stay on the host, bit-exact either way."
-        ),
-        new_code_cell(
-            "schemes = SchemeConfig(default=LayerScheme.parse('int8'))\n"
-            "model = quantize_model(ONNX, calib, QuantConfig(schemes=schemes), progress=False)\n"
-            "artifact = Artifact.compile(model, board_overlay())\n"
-            "artifact.save('my_model.pfa')\n"
-            "for p in artifact.plan:\n"
-            "    print(f'{p.layer:28s} {p.target:8s} {p.reason}')"
-        ),
-        new_markdown_cell("## Run and compare with the golden model"),
-        new_code_cell(
-            "from plutflow.runtime.evaluate import first_mismatch\n"
-            "x, y = assets.test_set()\n"
-            "art = Artifact.load('my_model.pfa')\n"
-            "with Accelerator(art, BACKEND, **OPTIONS) as acc, Accelerator(art, 'golden') as gold:\n"
-            "    bad = first_mismatch(gold, acc, x[:16])\n"
-            "    result = acc.run(x[:16])\n"
-            "print('bit-exact' if bad is None else bad)\n"
-            "assert bad is None\n"
-            "print('predictions:', result.logits.argmax(1))"
-        ),
-    ])
+    return new_notebook(
+        cells=[
+            new_markdown_cell(
+                "# Bring your own model\n\nQuantize an ONNX CNN of your own, choose weight "
+                "formats per layer, compile it for the overlay and check it bit-exact. The "
+                "bundled model stands in for yours: replace `ONNX` and the calibration images."
+            ),
+            new_code_cell(SETUP),
+            new_code_cell(
+                "from plutflow.calib.preprocess import Preprocess\n"
+                "from plutflow.ir.importer import import_onnx\n"
+                "from plutflow.quant.builder import QuantConfig\n"
+                "from plutflow.quant.scheme import LayerScheme, SchemeConfig\n"
+                "assets = DemoAssets()\n"
+                "ONNX = str(assets.model)            # your model.onnx\n"
+                "calib = assets.calib_set()          # your unlabelled images, preprocessed\n"
+                "print(import_onnx(ONNX).summary())"
+            ),
+            new_markdown_cell(
+                "## Quantize\n\nINT8 everywhere by default. Low-bit formats need an overlay "
+                "built with the matching PE type (`shift` for PoT/UPoT, `plut` for P-LUT); "
+                "layers the overlay cannot run stay on the host, bit-exact either way."
+            ),
+            new_code_cell(
+                "schemes = SchemeConfig(default=LayerScheme.parse('int8'))\n"
+                "config = QuantConfig(schemes=schemes)\n"
+                "model = quantize_model(ONNX, calib, config, progress=False)\n"
+                "artifact = Artifact.compile(model, board_overlay())\n"
+                "artifact.save('my_model.pfa')\n"
+                "for p in artifact.plan:\n"
+                "    print(f'{p.layer:28s} {p.target:8s} {p.reason}')"
+            ),
+            new_markdown_cell("## Run and compare with the golden model"),
+            new_code_cell(
+                "from plutflow.runtime.evaluate import first_mismatch\n"
+                "x, y = assets.test_set()\n"
+                "art = Artifact.load('my_model.pfa')\n"
+                "gold = Accelerator(art, 'golden')\n"
+                "with Accelerator(art, BACKEND, **OPTIONS) as acc:\n"
+                "    bad = first_mismatch(gold, acc, x[:16])\n"
+                "    result = acc.run(x[:16])\n"
+                "print('bit-exact' if bad is None else bad)\n"
+                "assert bad is None\n"
+                "print('predictions:', result.logits.argmax(1))"
+            ),
+        ]
+    )
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, nb in (("quickstart", quickstart()), ("benchmark", benchmark()),
-                     ("bring_your_own_model", byom())):
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
+    for name, nb in (
+        ("quickstart", quickstart()),
+        ("benchmark", benchmark()),
+        ("bring_your_own_model", byom()),
+    ):
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         nbformat.write(nb, OUT / f"{name}.ipynb")
         print("wrote", OUT / f"{name}.ipynb")
 
