@@ -53,7 +53,7 @@ async def serve(dut) -> None:
                     words, timeout_cycles=int(header.get("timeout_cycles", 50_000_000))
                 )
                 count = int(dut.out_count.value)
-                out = tb.fetch(min(count, int(header["recv_words"]) // tb.lanes))
+                out = await tb.fetch(min(count, int(header["recv_words"]) // tb.lanes))
                 send_msg(
                     sock,
                     {

@@ -50,6 +50,8 @@ module pf_sim_top #(
     input  wire [7:0]  valid_gap,     // P(tvalid low) = valid_gap / 256
     input  wire [7:0]  ready_gap,     // P(tready low) = ready_gap / 256
     input  wire        clear_out,     // pulse: reset the capture counter
+    input  wire        load_mem,      // pulse: in_mem <- pf_in_mem.hex (bulk load)
+    input  wire        dump_mem,      // pulse: out_mem[0 .. out_count-1] -> pf_out_mem.hex
     output reg  [31:0] in_sent,
     output reg  [31:0] out_count,
     output reg  [31:0] out_last_at,   // index of the captured word with TLAST (or all ones)
@@ -57,6 +59,14 @@ module pf_sim_top #(
 );
     reg [DATA_W-1:0] in_mem [0:IN_DEPTH-1];
     reg [DATA_W-1:0] out_mem [0:OUT_DEPTH-1];
+
+    // bulk transfers through files in the simulator's working directory: one call per
+    // packet instead of one simulator access per word
+    always @(posedge clk) begin
+        if (load_mem) $readmemh("pf_in_mem.hex", in_mem);
+        if (dump_mem && out_count != 32'd0)
+            $writememh("pf_out_mem.hex", out_mem, 0, out_count - 32'd1);
+    end
 
     reg [31:0] lfsr;
     always @(posedge clk) begin
