@@ -50,10 +50,17 @@ LUTRAM_COST = {
 }
 
 
-def synth_cells(files: list[str], top: str, params: dict[str, int], tag: str) -> dict[str, int]:
-    """Synthesise ``top`` with yosys for xcup; LUT (including LUT RAM), FF, DSP, BRAM."""
+def synth_cells(
+    files: list[str], top: str, params: dict[str, int], tag: str, reuse: bool = False
+) -> dict[str, int] | None:
+    """Synthesise ``top`` with yosys for xcup; LUT (including LUT RAM), FF, DSP, BRAM.
+
+    With ``reuse``, an existing stat file of the same tag is read instead, and None is
+    returned when there is none (nothing is synthesised)."""
     WORK.mkdir(parents=True, exist_ok=True)
     stat = WORK / f"stat_{tag}.txt"
+    if reuse:
+        return cells_from_stat(stat) if stat.exists() else None
     rel = stat.relative_to(ROOT)
     sets = " ".join(f"-set {k} {v}" for k, v in params.items())
     script = (
@@ -66,17 +73,18 @@ def synth_cells(files: list[str], top: str, params: dict[str, int], tag: str) ->
     subprocess.run(
         [str(exe), "-q", "-p", script], cwd=ROOT, check=True, capture_output=True, text=True
     )
+    return cells_from_stat(stat)
+
+
+def cells_from_stat(stat: Path) -> dict[str, int]:
+    """LUT (including LUT RAM), FF, DSP, BRAM, URAM and carry cells of a yosys stat file."""
     cells: dict[str, int] = {}
     for line in stat.read_text().splitlines():
         m = CELL_RE.match(line)
         if m:
             cells[m.group(2)] = int(m.group(1))
     lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k))
-    lutram = sum(
-        v * LUTRAM_COST.get(k, 1)
-        for k, v in cells.items()
-        if k.startswith("RAM") and k in LUTRAM_COST
-    )
+    lutram = sum(v * LUTRAM_COST[k] for k, v in cells.items() if k in LUTRAM_COST)
     ff = sum(v for k, v in cells.items() if k.startswith("FD"))
     bram = cells.get("RAMB36E2", 0) + cells.get("RAMB18E2", 0) / 2
     return {

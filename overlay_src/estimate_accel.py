@@ -26,13 +26,20 @@ CONFIGS = [  # label, parameters
 ]
 
 
-def main(only: list[str]) -> None:
+def main(args: list[str]) -> None:
+    """``estimate_accel.py [--reuse] [LABEL-SUBSTRING ...]``: ``--reuse`` only collects
+    the stat files of earlier runs (no synthesis)."""
+    reuse = "--reuse" in args
+    only = [a for a in args if a != "--reuse"]
     rows = []
     for label, params in CONFIGS:
         if only and not any(o in label for o in only):
             continue
         tag = "accel_" + "_".join(f"{k}{v}" for k, v in params.items())
-        res = synth_cells(RTL, "pf_accel", params, tag)
+        res = synth_cells(RTL, "pf_accel", params, tag, reuse=reuse)
+        if res is None:
+            print(f"{label}: no synthesis result yet", flush=True)
+            continue
         macs = params["P"] ** 2
         res.update(
             config=label,
@@ -43,7 +50,7 @@ def main(only: list[str]) -> None:
         )
         rows.append(res)
         print(res, flush=True)
-    write_results(OUT, "accel_resources", rows, render(rows))
+        write_results(OUT, "accel_resources", rows, render(rows))  # after each config
 
 
 def render(rows: list[dict]) -> list[str]:
