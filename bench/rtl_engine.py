@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sim"))
 
-from harness import ACCEL_TEST_CONFIGS, run_accel  # noqa: E402
+from harness import ACCEL_TEST_CONFIGS, build_speed_tb, run_accel  # noqa: E402
 
 from plutflow.report.markdown import markdown_table, write_results  # noqa: E402
 
@@ -89,8 +89,63 @@ def filled_layers() -> dict:
     return rows
 
 
+def raw_verilator(pe: str, params: dict) -> dict:
+    """The same large layer on a pure Verilator C++ testbench (sim/cpp/speed_tb.cpp)."""
+    import subprocess
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "sim" / "cocotb"))
+    from layergen import random_layer
+
+    from plutflow.formats.accel import OverlayConfig, layer_packet
+
+    cfg = OverlayConfig.for_pe(
+        pe, **{"p": params["P"], "data_w": params.get("DATA_W", 64), "wbits": params["WBITS"]}
+    )
+    exe = build_speed_tb(params)
+    case = random_layer(np.random.default_rng(0), cfg, 0, batch=FILLED["batch"], fixed=FILLED)
+    words, _ = layer_packet(case.layer, case.x, case.in_spec, case.out_spec, cfg)
+    w = words.reshape(-1, cfg.data_w // 64)
+    if cfg.data_w == 128:
+        text = "\n".join(f"{hi:016x}{lo:016x}" for lo, hi in w.tolist())
+    else:
+        text = "\n".join(f"{v:016x}" for v in w[:, 0].tolist())
+    (exe.parent / "pf_in_mem.hex").write_text(text + "\n")
+    out = subprocess.run(
+        [str(exe), str(len(w)), "100000000"],
+        cwd=exe.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)
+
+
 def main() -> None:
-    result = {"sweep": sweep(), "filled_layer": FILLED, "efficiency": filled_layers()}
+    """``rtl_engine.py [--speed-only]``: the full benchmark, or only the speed rows (the
+    sweep and the efficiency table are kept from the last full run)."""
+    if "--speed-only" in sys.argv:
+        result = json.loads((RESULTS / "rtl_engine.json").read_text())
+    else:
+        result = {"sweep": sweep(), "filled_layer": FILLED, "efficiency": filled_layers()}
+    raw = {}
+    for label, pe, params in (
+        ("int8", "int8", BOARD["int8"]),
+        ("int8 P=8 (64 MACs)", "int8", dict(BOARD["int8"], P=8, DATA_W=64)),
+    ):
+        r = raw_verilator(pe, params)
+        cocotb = max(  # the cocotb harness on the same layer, same run, best of three
+            _report(pe, params, "simulation_speed", speed=json.dumps(FILLED))["sim_cycles_per_s"]
+            for _ in range(3)
+        )
+        raw[label] = {
+            **r,
+            "cocotb_cycles_per_s": cocotb,
+            "cocotb_over_raw": cocotb / r["cycles_per_s"],
+        }
+        print(label, raw[label], flush=True)
+    result["raw_verilator"] = raw
     write_results(RESULTS, "rtl_engine", result, render(result))
 
 
@@ -164,6 +219,30 @@ def render(result: dict) -> list[str]:
             for k, r in result["efficiency"].items()
         ),
     )
+    if "raw_verilator" in result:
+        md += [
+            "",
+            "## Raw Verilator speed (the peer of the cocotb harness)",
+            "",
+            "The same layer on a pure Verilator C++ testbench (`sim/cpp/speed_tb.cpp`: "
+            "clock, AXI4-Lite and the wrapper's bulk packet load in C++, no cocotb), built "
+            "from the same RTL with the same parameters, against the cocotb harness; both "
+            "measured in the same run, best of five and of three runs.",
+            "",
+        ]
+        md += markdown_table(
+            ["overlay", "cycles", "raw C++ cycles/s", "cocotb cycles/s", "cocotb / raw"],
+            (
+                [
+                    k,
+                    f"{r['cycles']:,}",
+                    f"{r['cycles_per_s']:,.0f}",
+                    f"{r['cocotb_cycles_per_s']:,.0f}",
+                    f"{r['cocotb_over_raw']:.2f}",
+                ]
+                for k, r in result["raw_verilator"].items()
+            ),
+        )
     return md
 
 

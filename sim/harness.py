@@ -150,3 +150,29 @@ def run_accel(
         testcase=testcase,
         extra_env={"PLUTFLOW_PE": pe, **{f"PLUTFLOW_{k.upper()}": v for k, v in env.items()}},
     )
+
+
+def build_speed_tb(params: Mapping[str, int]) -> Path:
+    """Build the pure Verilator C++ testbench ``sim/cpp/speed_tb.cpp`` of ``pf_sim_top``
+    with ``params`` (cached like the cocotb builds); returns the executable."""
+    import subprocess
+
+    main = Path(__file__).resolve().parent / "cpp" / "speed_tb.cpp"
+    paths = [Path(s) if Path(s).is_absolute() else RTL / s for s in ACCEL_SOURCES]
+    key = build_key([*paths, main], "speed_tb", dict(params))
+    out = BUILD / f"speed_tb-{key}"
+    exe = out / "speed_tb"
+    if exe.exists():
+        return exe
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **verilator_env()}
+    cmd = [
+        "verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
+        "--top-module", "pf_sim_top", "--prefix", "Vpf_sim_top", "-Mdir", str(out),
+        "-o", "speed_tb", "-CFLAGS", "-O2",
+        *[f"-G{k}={v}" for k, v in params.items()], *map(str, paths), str(main),
+    ]  # fmt: skip
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+    return exe
