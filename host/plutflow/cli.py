@@ -26,6 +26,7 @@ from plutflow.pipeline import (
     load_data,
     predict_float,
     predict_golden,
+    preprocess_for,
     quantize_model,
     top1,
 )
@@ -59,11 +60,7 @@ def _kib(n: float) -> str:
 
 
 def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Preprocess:
-    if getattr(args, "preprocess", None):
-        return Preprocess.from_file(args.preprocess)
-    if model is not None and "preprocess" in model.meta:
-        return Preprocess.from_dict(model.meta["preprocess"])
-    return Preprocess()
+    return preprocess_for(model, getattr(args, "preprocess", None))
 
 
 def quantize_from_args(

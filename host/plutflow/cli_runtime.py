@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plutflow.calib.preprocess import Preprocess
 from plutflow.errors import PlutflowError
 from plutflow.formats.accel import PE_TYPES, OverlayConfig
 from plutflow.intmodel.model import IntModel
-from plutflow.pipeline import load_data, top1
+from plutflow.pipeline import load_data, preprocess_for, top1
 from plutflow.report.markdown import markdown_table
 from plutflow.runtime import Accelerator, Artifact
 from plutflow.runtime.evaluate import Evaluation, evaluate, first_mismatch
@@ -30,16 +29,8 @@ def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
     return OverlayConfig.for_pe(args.overlay, p=args.array, data_w=args.stream_width)
 
 
-def _preprocess(model: IntModel, path: str | None) -> Preprocess:
-    if path:
-        return Preprocess.from_file(path)
-    if "preprocess" in model.meta:
-        return Preprocess.from_dict(model.meta["preprocess"])
-    return Preprocess()
-
-
 def _data(args: argparse.Namespace, model: IntModel) -> tuple[np.ndarray, np.ndarray | None]:
-    return load_data(args.data, _preprocess(model, args.preprocess), args.limit, args.labels)
+    return load_data(args.data, preprocess_for(model, args.preprocess), args.limit, args.labels)
 
 
 def _backend_options(args: argparse.Namespace, backend: str) -> dict:

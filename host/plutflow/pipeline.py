@@ -51,6 +51,16 @@ class DemoAssets:
             return z["calib_labels"].astype(np.int64)
 
 
+def preprocess_for(model: IntModel | None, path: str | Path | None = None) -> Preprocess:
+    """The preprocessing config at ``path``, else the one ``model`` was calibrated with,
+    else the default."""
+    if path:
+        return Preprocess.from_file(path)
+    if model is not None and "preprocess" in model.meta:
+        return Preprocess.from_dict(model.meta["preprocess"])
+    return Preprocess()
+
+
 def load_data(
     source: str | Path,
     preprocess: Preprocess,

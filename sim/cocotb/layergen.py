@@ -51,7 +51,7 @@ def _spec(rng, bits: int, dtype: str | None = None) -> TensorSpec:
     return TensorSpec((None,), dtype, zp, 0.05, bits)
 
 
-def _weights(rng, cfg: OverlayConfig, shape, name: str) -> tuple[dict, dict]:
+def _weights(rng, cfg: OverlayConfig, shape) -> tuple[dict, dict]:
     """Weights (or codes + levels) of a random format the overlay runs."""
     attrs: dict = {}
     params: dict = {}
@@ -152,7 +152,7 @@ def random_layer(
             group=group,
             pad_value=in_spec.zero_point,
         )
-    wattrs, params = _weights(rng, cfg, wshape, name)
+    wattrs, params = _weights(rng, cfg, wshape)
     attrs.update(wattrs)
     if "weight" in params:
         wv = params["weight"].astype(np.int64)

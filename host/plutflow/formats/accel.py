@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from plutflow.arith import code_range
 from plutflow.errors import PlutflowError
 from plutflow.formats.bitpack import pack_fields
 from plutflow.intmodel.model import IntLayer, TensorSpec
@@ -414,6 +413,12 @@ def layer_packet(
     return np.concatenate(parts), geo
 
 
+def activation_words(geo: LayerGeometry, batch: int, cfg: OverlayConfig) -> int:
+    """Number of 64-bit words of the activation section (section 6) for ``batch`` images."""
+    per_block = _ceil(cfg.p * 8, cfg.data_w) * cfg.data_w // 64
+    return batch * geo.h * geo.w * _ceil(geo.c, cfg.p) * per_block
+
+
 def output_words(geo: LayerGeometry, batch: int, cfg: OverlayConfig) -> int:
     """Number of 64-bit words of the output packet."""
     per_group = _ceil(cfg.p * 8, cfg.data_w) * cfg.data_w // 64
@@ -456,7 +461,7 @@ def cycle_model(
     if cfg.pe_type == "plut-lutram":
         entries = 1 << (k - 1 + abits)
         load += _ceil(entries * 16, dw) + entries
-    act = geo.h * geo.w * cg * _ceil(cfg.p * 8, dw)
+    act = activation_words(geo, 1, cfg) * 64 // dw
     compute = geo.oh * geo.ow * mg * max(taps * cgw, nwo) + 12
     total = load + act + 1 + (batch - 1) * (max(compute - 5, act) + 1) + compute + 3
     return {
@@ -466,7 +471,3 @@ def cycle_model(
         "total": total,
         "ideal": _ceil(geo.macs, cfg.macs_per_cycle) * batch,
     }
-
-
-def expected_output_dtype(spec: TensorSpec) -> tuple[int, int]:
-    return code_range(spec.dtype, spec.bits)

@@ -149,17 +149,23 @@ class IntModel:
             },
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to ``path`` (conventionally ``*.pfq``)."""
-        path = Path(path)
+    def to_bytes(self) -> bytes:
+        """The ``.pfq`` file's bytes."""
         desc = json.dumps(self.to_json(), indent=1).encode()
-        tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("__model__.json", desc)
             for key, arr in self._arrays().items():
                 buf = io.BytesIO()
                 np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
                 zf.writestr(key + ".npy", buf.getvalue())
+        return out.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path`` (conventionally ``*.pfq``)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(self.to_bytes())
         tmp.replace(path)  # never leave a half-written file under the real name
         return path
 
@@ -167,8 +173,16 @@ class IntModel:
     def load(cls, path: str | Path) -> IntModel:
         """Read and verify a model; corrupt, truncated or newer files raise ArtifactError."""
         path = Path(path)
+        if not path.exists():
+            raise ArtifactError(f"model file not found: {path}")
+        return cls.from_bytes(path.read_bytes(), str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "model") -> IntModel:
+        """Read and verify a model from a ``.pfq`` file's bytes (``name`` for messages)."""
+        path = name
         try:
-            with zipfile.ZipFile(path) as zf:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 desc = json.loads(zf.read("__model__.json"))
                 _check_header(desc, path)
                 arrays = {}
@@ -178,8 +192,6 @@ class IntModel:
                     if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
                         raise ArtifactError(f"{path}: checksum mismatch in array {key}")
                     arrays[key] = arr
-        except FileNotFoundError:
-            raise ArtifactError(f"model file not found: {path}") from None
         except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zipfile.LargeZipFile) as exc:
             raise ArtifactError(
                 f"{path} is not a valid plutflow model (corrupt or truncated): {exc}"

@@ -23,6 +23,7 @@ from plutflow.formats.accel import (
     ERROR_CODES,
     OverlayConfig,
     activation_stream,
+    activation_words,
     descriptor_words,
     output_words,
     parse_output,
@@ -76,6 +77,12 @@ class RunResult:
         return self.cycles / (clock_mhz * 1e6)
 
 
+def _significant(register: str, value: int) -> int:
+    """The part of an identity register that must match: VERSION's major number only (a
+    minor version keeps the register map and the stream format)."""
+    return value >> 16 if register == "VERSION" else value
+
+
 def open_transport(backend: str, overlay: OverlayConfig, **kw) -> Transport:
     if backend == "sim":
         from plutflow.runtime.sim_transport import SimTransport
@@ -110,6 +117,12 @@ class Accelerator:
         self.transport: Transport | None = transport
         if self.transport is None and backend != "golden":
             self.transport = open_transport(backend, self.artifact.overlay, **transport_options)
+        # the layers as the overlay runs them (lowered once, not per run)
+        self.hw_layers = {
+            p.layer: overlay_layer(self.model.layer(p.layer), p)
+            for p in self.artifact.plan
+            if p.target == "overlay"
+        }
         self._checked = False
 
     # ---------------------------------------------------------------- lifecycle
@@ -135,12 +148,7 @@ class Accelerator:
         }
         pe, buf = self.artifact.overlay.registers()
         want = {"ID": R.ID_VALUE, "VERSION": R.VERSION_VALUE, "PE_CONFIG": pe, "BUF_CONFIG": buf}
-        diff = [
-            k
-            for k in want
-            if (found[k] >> 16 if k == "VERSION" else found[k])
-            != (want[k] >> 16 if k == "VERSION" else want[k])
-        ]
+        diff = [k for k in want if _significant(k, found[k]) != _significant(k, want[k])]
         if diff:
             lines = [
                 f"  {k}: artifact expects 0x{want[k]:08x}, overlay has 0x{found[k]:08x}"
@@ -210,7 +218,7 @@ class Accelerator:
             return 65535
         lanes = cfg.data_w // 64
         params = self.artifact.streams[plan.layer].size // lanes + 512 // cfg.data_w
-        per_img_in = geo.h * geo.w * -(-geo.c // cfg.p) * -(-cfg.p * 8 // cfg.data_w)
+        per_img_in = activation_words(geo, 1, cfg) // lanes
         per_img_out = output_words(geo, 1, cfg) // lanes
         n_in = max((limit - params) // max(per_img_in, 1), 1)
         n_out = max(self.transport.out_depth // max(per_img_out, 1), 1)
@@ -222,7 +230,7 @@ class Accelerator:
         cfg = self.artifact.overlay
         geo = plan.geo
         timing = LayerTiming(lay.name, "overlay", macs=geo.macs * x.shape[0])
-        hw = overlay_layer(lay, plan)
+        hw = self.hw_layers[lay.name]
         parts = []
         step = self._chunk(plan)
         for s in range(0, x.shape[0], step):

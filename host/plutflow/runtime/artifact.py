@@ -76,11 +76,7 @@ class Artifact:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         buf = io.BytesIO()
-        tmp_model = path.with_name(path.name + ".model.tmp")
-        self.model.save(tmp_model)
-        model_bytes = tmp_model.read_bytes()
-        tmp_model.unlink()
-        members: dict[str, bytes] = {"model.pfq": model_bytes}
+        members: dict[str, bytes] = {"model.pfq": self.model.to_bytes()}
         for name, words in self.streams.items():
             b = io.BytesIO()
             np.lib.format.write_array(
@@ -118,12 +114,7 @@ class Artifact:
             raise ArtifactError(
                 f"{path} is not a valid plutflow artifact (corrupt or truncated): {exc}"
             ) from exc
-        tmp_model = path.with_name(path.name + ".model.tmp")
-        try:
-            tmp_model.write_bytes(data["model.pfq"])
-            model = IntModel.load(tmp_model)
-        finally:
-            tmp_model.unlink(missing_ok=True)
+        model = IntModel.from_bytes(data["model.pfq"], f"{path}:model.pfq")
         streams = {
             name: np.lib.format.read_array(io.BytesIO(data[member]), allow_pickle=False)
             for name, member in manifest["stream_members"].items()

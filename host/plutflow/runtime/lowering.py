@@ -35,17 +35,20 @@ def im2col_pays_off(geo: LayerGeometry, cfg: OverlayConfig) -> bool:
     return fits and _ceil(c2, cfg.p) < steps_now
 
 
-def lower_layer(layer: IntLayer, geo: LayerGeometry) -> tuple[IntLayer, LayerGeometry]:
+def lower_layer(layer: IntLayer) -> IntLayer:
     """The 1 x 1 convolution over (ky, kx, c) channels equivalent to ``layer``."""
     p = dict(layer.params)
     key = "weight" if "weight" in p else "weight_codes"
     w = p[key]
-    m = w.shape[0]
-    p[key] = np.ascontiguousarray(np.moveaxis(w, 1, -1)).reshape(m, -1, 1, 1)
+    p[key] = np.ascontiguousarray(np.moveaxis(w, 1, -1)).reshape(w.shape[0], -1, 1, 1)
     attrs = dict(layer.attrs, kernel=[1, 1], strides=[1, 1], pads=[0, 0, 0, 0], group=1)
+    return IntLayer(layer.name, layer.op, layer.inputs, layer.outputs, attrs, p)
+
+
+def lowered_geometry(geo: LayerGeometry) -> LayerGeometry:
+    """The geometry of :func:`lower_layer`'s convolution: one pixel per output pixel."""
     c2 = geo.kh * geo.kw * geo.c
-    new_geo = dataclasses.replace(geo, h=geo.oh, w=geo.ow, c=c2, kh=1, kw=1, sh=1, sw=1, pt=0, pl=0)
-    return IntLayer(layer.name, layer.op, layer.inputs, layer.outputs, attrs, p), new_geo
+    return dataclasses.replace(geo, h=geo.oh, w=geo.ow, c=c2, kh=1, kw=1, sh=1, sw=1, pt=0, pl=0)
 
 
 def lower_input(layer: IntLayer, x: np.ndarray) -> np.ndarray:

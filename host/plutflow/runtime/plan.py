@@ -12,7 +12,7 @@ from plutflow.formats.accel import (
     check_supported,
 )
 from plutflow.intmodel.model import IntLayer, IntModel
-from plutflow.runtime.lowering import im2col_pays_off, lower_layer
+from plutflow.runtime.lowering import im2col_pays_off, lower_layer, lowered_geometry
 
 
 @dataclass
@@ -63,7 +63,7 @@ def place_layer(model: IntModel, layer: IntLayer, cfg: OverlayConfig) -> LayerPl
         plan.reason = str(exc)
         return plan
     if im2col_pays_off(geo, cfg):
-        lowered, low_geo = lower_layer(layer, geo)
+        lowered, low_geo = lower_layer(layer), lowered_geometry(geo)
         try:
             geo = check_supported(lowered, in_spec, (1, low_geo.c, low_geo.h, low_geo.w), cfg)
             plan.lowering = "im2col"
@@ -77,7 +77,7 @@ def place_layer(model: IntModel, layer: IntLayer, cfg: OverlayConfig) -> LayerPl
 def overlay_layer(layer: IntLayer, plan: LayerPlan) -> IntLayer:
     """The layer as the overlay runs it (lowered if the plan says so)."""
     if plan.lowering == "im2col":
-        return lower_layer(layer, plan.geo)[0]
+        return lower_layer(layer)
     return layer
 
 
