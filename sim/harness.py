@@ -97,7 +97,7 @@ def run_cocotb(
     os.environ.update(env)
     if str(TESTBENCHES) not in sys.path:  # the runner passes sys.path as PYTHONPATH
         sys.path.insert(0, str(TESTBENCHES))
-    keyed = paths + ([control_file] if control_file is not None else [])
+    keyed = paths + sorted(RTL.glob("*.vh")) + ([control_file] if control_file is not None else [])
     build_dir = BUILD / f"{toplevel}-{build_key(keyed, toplevel, parameters)}"
     runner = _runner(public_all=control_file is None)
     extra = [str(control_file)] if control_file is not None else []
@@ -106,6 +106,7 @@ def run_cocotb(
         fcntl.flock(lock, fcntl.LOCK_EX)
         runner.build(
             sources=paths,
+            includes=[RTL],
             hdl_toplevel=toplevel,
             parameters=parameters,
             build_dir=build_dir,

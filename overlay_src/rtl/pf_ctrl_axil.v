@@ -1,29 +1,16 @@
-// plutflow control block: AXI4-Lite slave with the HLS-style register map
-// (docs/spec.md section 8).
-//
-//   0x00 AP_CTRL   bit0 ap_start (RW, held until the core is ready, unless auto_restart)
-//                  bit1 ap_done (RO, clear on read)  bit2 ap_idle (RO)
-//                  bit3 ap_ready (RO, clear on read) bit7 auto_restart (RW)
-//   0x04 GIE       bit0 global interrupt enable
-//   0x08 IER       bit0 done, bit1 ready
-//   0x0C ISR       bit0 done, bit1 ready (a written 1 toggles the bit)
-//   0x10 ID        "PLUF" (0x504C5546)
-//   0x14 VERSION   major << 16 | minor
-//   0x18 PE_CONFIG the PE_CONFIG parameter (layout in the spec)
-//   0x1C STATUS    error code of the last run (0 = none)
-//   0x20/0x24      CYCLES low/high: clock cycles of the last (or current) run
-//   0x28/0x2C      STALLS low/high: cycles of that run in which the core was stalled
-//   0x30 BUF_CONFIG the BUF_CONFIG parameter (buffer sizes, layout in the spec)
-//   0x34 COMPUTE   cycles of that run spent in the compute phase
-//   0x38 IN_WORDS  input stream words the core accepted in that run
-//   0x3C OUT_WORDS output stream words the core sent in that run
-// Unmapped addresses read 0; writes to read-only registers are ignored.
+// plutflow control block: AXI4-Lite slave with the HLS-style register map of
+// docs/spec.md section 8. Offsets, fields and codes come from pf_contract.vh (generated
+// from host/plutflow/data/overlay.json). Unmapped addresses read 0; writes to read-only
+// registers are ignored; every register write honours WSTRB.
 `default_nettype none
+`include "pf_contract.vh"
 
 module pf_ctrl_axil #(
-    parameter [31:0] VERSION = 32'h0001_0000,
     parameter [31:0] PE_CONFIG = 32'h0000_0000,
-    parameter [31:0] BUF_CONFIG = 32'h0000_0000
+    parameter [31:0] BUF_CONFIG = 32'h0000_0000,
+    parameter [31:0] BUF_CONFIG2 = 32'h0000_0000,
+    parameter integer BEAT_LOG2 = 4,             // log2 bytes per memory beat
+    parameter [31:0] TIMEOUT_RESET = 32'h0100_0000
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -47,68 +34,125 @@ module pf_ctrl_axil #(
     input  wire        s_axil_rready,
     // core handshake (ap_ctrl_hs)
     output wire        ap_start,
-    input  wire        ap_done,    // one-cycle pulse at the end of a run
+    input  wire        ap_done,       // one-cycle pulse at the end of a run
     input  wire        ap_idle,
-    input  wire        ap_ready,   // one-cycle pulse when the core takes ap_start
-    input  wire        core_stall,
-    input  wire        core_compute, // the engine is in its compute phase
-    input  wire [7:0]  core_error, // valid with ap_done
-    input  wire [31:0] core_in_words,
-    input  wire [31:0] core_out_words,
+    input  wire        ap_ready,      // one-cycle pulse when the core takes ap_start
+    // run configuration
+    output reg  [31:0] prog_addr,
+    output reg  [31:0] prog_count,
+    output reg  [63:0] mem_base,
+    output reg  [31:0] mem_size,
+    output reg  [31:0] timeout,
+    // core status and events
+    input  wire [15:0] core_status,   // {unit, error}, valid with ap_done
+    input  wire [31:0] core_cur_desc,
+    input  wire [31:0] core_done_desc,
+    input  wire [31:0] core_err_addr,
+    input  wire        ev_stall,      // the compute stage waits for a load
+    input  wire        ev_compute,    // the compute stage issues work
+    input  wire        ev_rd_beat,    // a memory read beat arrived
+    input  wire        ev_wr_beat,    // a memory write beat left
     output wire        irq
 );
-    localparam [31:0] MAGIC = 32'h504C_5546;
-
     reg start_r, auto_restart, done_r, ready_r, gie;
     reg [1:0] ier, isr;
-    reg [7:0] status;
-    reg [63:0] cycles, stalls;
-    reg [31:0] compute;
+    reg [15:0] status;
+    reg [63:0] cycles, stalls, compute, rd_beats, wr_beats;
     reg running;
 
     assign ap_start = start_r;
     assign irq = gie & |(ier & isr);
 
     // ------------------------------------------------------------------ write channel
-    reg [5:0] awaddr_q;  // word address
+    reg [7:0] awaddr_q;
+    reg [31:0] wdata_q;
+    reg [3:0] wstrb_q;
     reg aw_have, w_have;
-    reg [2:0] wbits_q;  // the written bits 7, 1 and 0: every writable field
-    reg wlane0;          // byte lane 0 was written
     wire do_write = aw_have && w_have && !s_axil_bvalid;
 
-    // byte offsets within a word, and data bits no register holds, are ignored
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, s_axil_awaddr[1:0], s_axil_araddr[1:0], s_axil_wdata[31:8],
-                       s_axil_wdata[6:2], s_axil_wstrb[3:1]};
+    wire unused_ok = &{1'b0, s_axil_awaddr[1:0], s_axil_araddr[1:0]};
     /* verilator lint_on UNUSEDSIGNAL */
     wire [31:0] ctrl_word = {24'd0, auto_restart, 3'd0, ready_r, ap_idle, done_r, start_r};
 
+    // a byte-lane merge of the written word into a register's old value
+    function automatic [31:0] merge(input [31:0] old, input [31:0] d, input [3:0] s);
+        integer b;
+        begin
+            merge = old;
+            for (b = 0; b < 4; b = b + 1)
+                if (s[b]) merge[b*8 +: 8] = d[b*8 +: 8];
+        end
+    endfunction
+
     // ------------------------------------------------------------------ read channel
-    wire [5:0] arword = s_axil_araddr[7:2];
-    wire read_ctrl = s_axil_arvalid && s_axil_arready && arword == 6'h00;
+    wire [7:0] araddr = {s_axil_araddr[7:2], 2'b00};
+    wire read_ctrl = s_axil_arvalid && s_axil_arready && araddr == `PF_REG_AP_CTRL;
+    wire [63:0] rd_bytes = rd_beats << BEAT_LOG2;
+    wire [63:0] wr_bytes = wr_beats << BEAT_LOG2;
     reg [31:0] rdata_next;
     always @(*) begin
-        case (arword)
-            6'h00: rdata_next = ctrl_word;
-            6'h01: rdata_next = {31'd0, gie};
-            6'h02: rdata_next = {30'd0, ier};
-            6'h03: rdata_next = {30'd0, isr};
-            6'h04: rdata_next = MAGIC;
-            6'h05: rdata_next = VERSION;
-            6'h06: rdata_next = PE_CONFIG;
-            6'h07: rdata_next = {24'd0, status};
-            6'h08: rdata_next = cycles[31:0];
-            6'h09: rdata_next = cycles[63:32];
-            6'h0A: rdata_next = stalls[31:0];
-            6'h0B: rdata_next = stalls[63:32];
-            6'h0C: rdata_next = BUF_CONFIG;
-            6'h0D: rdata_next = compute;
-            6'h0E: rdata_next = core_in_words;
-            6'h0F: rdata_next = core_out_words;
-            default: rdata_next = 32'd0;
+        case (araddr)
+            `PF_REG_AP_CTRL:     rdata_next = ctrl_word;
+            `PF_REG_GIE:         rdata_next = {31'd0, gie};
+            `PF_REG_IER:         rdata_next = {30'd0, ier};
+            `PF_REG_ISR:         rdata_next = {30'd0, isr};
+            `PF_REG_ID:          rdata_next = `PF_ID;
+            `PF_REG_VERSION:     rdata_next = `PF_VERSION;
+            `PF_REG_PE_CONFIG:   rdata_next = PE_CONFIG;
+            `PF_REG_STATUS:      rdata_next = {16'd0, status};
+            `PF_REG_CYCLES_LO:   rdata_next = cycles[31:0];
+            `PF_REG_CYCLES_HI:   rdata_next = cycles[63:32];
+            `PF_REG_STALLS_LO:   rdata_next = stalls[31:0];
+            `PF_REG_STALLS_HI:   rdata_next = stalls[63:32];
+            `PF_REG_BUF_CONFIG:  rdata_next = BUF_CONFIG;
+            `PF_REG_BUF_CONFIG2: rdata_next = BUF_CONFIG2;
+            `PF_REG_COMPUTE_LO:  rdata_next = compute[31:0];
+            `PF_REG_COMPUTE_HI:  rdata_next = compute[63:32];
+            `PF_REG_PROG_ADDR:   rdata_next = prog_addr;
+            `PF_REG_PROG_COUNT:  rdata_next = prog_count;
+            `PF_REG_MEM_BASE_LO: rdata_next = mem_base[31:0];
+            `PF_REG_MEM_BASE_HI: rdata_next = mem_base[63:32];
+            `PF_REG_MEM_SIZE:    rdata_next = mem_size;
+            `PF_REG_CUR_DESC:    rdata_next = core_cur_desc;
+            `PF_REG_RD_BYTES_LO: rdata_next = rd_bytes[31:0];
+            `PF_REG_RD_BYTES_HI: rdata_next = rd_bytes[63:32];
+            `PF_REG_WR_BYTES_LO: rdata_next = wr_bytes[31:0];
+            `PF_REG_WR_BYTES_HI: rdata_next = wr_bytes[63:32];
+            `PF_REG_ERR_ADDR:    rdata_next = core_err_addr;
+            `PF_REG_TIMEOUT:     rdata_next = timeout;
+            `PF_REG_DONE_DESC:   rdata_next = core_done_desc;
+            default:             rdata_next = 32'd0;
         endcase
     end
 
+    // ------------------------------------------------------------------ run counters
+    always @(posedge clk) begin
+        if (rst) begin
+            running <= 1'b0;
+            cycles <= 64'd0;
+            stalls <= 64'd0;
+            compute <= 64'd0;
+            rd_beats <= 64'd0;
+            wr_beats <= 64'd0;
+        end else if (ap_ready) begin
+            running <= 1'b1;
+            cycles <= 64'd0;
+            stalls <= 64'd0;
+            compute <= 64'd0;
+            rd_beats <= 64'd0;
+            wr_beats <= 64'd0;
+        end else begin
+            if (ap_done) running <= 1'b0;
+            if (running) cycles <= cycles + 64'd1;
+            if (ev_stall) stalls <= stalls + 64'd1;
+            if (ev_compute) compute <= compute + 64'd1;
+            if (ev_rd_beat) rd_beats <= rd_beats + 64'd1;
+            if (ev_wr_beat) wr_beats <= wr_beats + 64'd1;
+        end
+    end
+
+    // ------------------------------------------------------------------ registers
     always @(posedge clk) begin
         if (rst) begin
             s_axil_awready <= 1'b0;
@@ -121,9 +165,9 @@ module pf_ctrl_axil #(
             s_axil_rdata <= 32'd0;
             aw_have <= 1'b0;
             w_have <= 1'b0;
-            awaddr_q <= 6'd0;
-            wbits_q <= 3'd0;
-            wlane0 <= 1'b0;
+            awaddr_q <= 8'd0;
+            wdata_q <= 32'd0;
+            wstrb_q <= 4'd0;
             start_r <= 1'b0;
             auto_restart <= 1'b0;
             done_r <= 1'b0;
@@ -131,24 +175,25 @@ module pf_ctrl_axil #(
             gie <= 1'b0;
             ier <= 2'b00;
             isr <= 2'b00;
-            status <= 8'd0;
-            cycles <= 64'd0;
-            stalls <= 64'd0;
-            compute <= 32'd0;
-            running <= 1'b0;
+            status <= 16'd0;
+            prog_addr <= 32'd0;
+            prog_count <= 32'd0;
+            mem_base <= 64'd0;
+            mem_size <= 32'd0;
+            timeout <= TIMEOUT_RESET;
         end else begin
             // address and data may arrive in either order
             s_axil_awready <= !aw_have && !s_axil_awready;
             if (s_axil_awvalid && s_axil_awready) begin
                 aw_have <= 1'b1;
-                awaddr_q <= s_axil_awaddr[7:2];
+                awaddr_q <= {s_axil_awaddr[7:2], 2'b00};
                 s_axil_awready <= 1'b0;
             end
             s_axil_wready <= !w_have && !s_axil_wready;
             if (s_axil_wvalid && s_axil_wready) begin
                 w_have <= 1'b1;
-                wbits_q <= {s_axil_wdata[7], s_axil_wdata[1:0]};
-                wlane0 <= s_axil_wstrb[0];
+                wdata_q <= s_axil_wdata;
+                wstrb_q <= s_axil_wstrb;
                 s_axil_wready <= 1'b0;
             end
             if (s_axil_bvalid && s_axil_bready) s_axil_bvalid <= 1'b0;
@@ -158,20 +203,11 @@ module pf_ctrl_axil #(
                 ready_r <= 1'b1;
                 if (!auto_restart) start_r <= 1'b0;
                 isr[1] <= isr[1] | ier[1];
-                running <= 1'b1;
-                cycles <= 64'd0;
-                stalls <= 64'd0;
-                compute <= 32'd0;
-            end else if (running) begin
-                cycles <= cycles + 64'd1;
-                if (core_stall) stalls <= stalls + 64'd1;
-                if (core_compute) compute <= compute + 32'd1;
             end
             if (ap_done) begin
                 done_r <= 1'b1;
-                status <= core_error;
+                status <= core_status;
                 isr[0] <= isr[0] | ier[0];
-                running <= ap_ready;  // auto-restart: a new run starts at once
             end
 
             if (do_write) begin
@@ -180,13 +216,21 @@ module pf_ctrl_axil #(
                 s_axil_bvalid <= 1'b1;
                 s_axil_bresp <= 2'b00;
                 case (awaddr_q)
-                    6'h00: if (wlane0) begin
-                        if (wbits_q[0]) start_r <= 1'b1;
-                        auto_restart <= wbits_q[2];
+                    `PF_REG_AP_CTRL: if (wstrb_q[0]) begin
+                        if (wdata_q[0]) start_r <= 1'b1;
+                        auto_restart <= wdata_q[7];
                     end
-                    6'h01: if (wlane0) gie <= wbits_q[0];
-                    6'h02: if (wlane0) ier <= wbits_q[1:0];
-                    6'h03: if (wlane0) isr <= isr ^ wbits_q[1:0];
+                    `PF_REG_GIE: if (wstrb_q[0]) gie <= wdata_q[0];
+                    `PF_REG_IER: if (wstrb_q[0]) ier <= wdata_q[1:0];
+                    `PF_REG_ISR: if (wstrb_q[0]) isr <= isr ^ wdata_q[1:0];
+                    `PF_REG_PROG_ADDR: prog_addr <= merge(prog_addr, wdata_q, wstrb_q);
+                    `PF_REG_PROG_COUNT: prog_count <= merge(prog_count, wdata_q, wstrb_q);
+                    `PF_REG_MEM_BASE_LO:
+                        mem_base[31:0] <= merge(mem_base[31:0], wdata_q, wstrb_q);
+                    `PF_REG_MEM_BASE_HI:
+                        mem_base[63:32] <= merge(mem_base[63:32], wdata_q, wstrb_q);
+                    `PF_REG_MEM_SIZE: mem_size <= merge(mem_size, wdata_q, wstrb_q);
+                    `PF_REG_TIMEOUT: timeout <= merge(timeout, wdata_q, wstrb_q);
                     default: ;
                 endcase
             end

@@ -1,19 +1,19 @@
 // plutflow PE array: P_OUT output channels x P_IN input channels of multiply-accumulate
-// per cycle, in one of three PE types (docs/rtl.md):
+// per cycle, in one of four PE types (docs/rtl.md), plus (INT8_PATH) int8 multipliers so
+// that a low-bit overlay also runs int8 layers:
 //
-//   PE_TYPE 0 (int8)  : DSP/LUT multipliers, weights are WBITS-bit two's complement values
-//   PE_TYPE 1 (shift) : weights are sign-magnitude shift codes (spec 6.2): sign | i1 | i2;
+//   PE_TYPE 0 (int8)  : weights are 8-bit two's complement (DSP multipliers)
+//   PE_TYPE 1 (shift) : native shift codes sign | i1 | i2 (WBITS bits, B2 bits for i2);
 //                       each product is +-((x << e1[i1]) + (x << e2[i2]))
-//   PE_TYPE 2 (plut)  : weights are sign-magnitude codes into LEVELS magnitudes (spec 6.1/6.3);
-//                       each activation's products with every level are formed once per
-//                       row (the row's product table) and every PE only selects by its code
-//                       and adds or subtracts: lookup and addition, no per-PE multiplier.
-//   PE_TYPE 3 (plut-lutram): every PE holds the layer's product table
-//                       T[magnitude][activation index] in LUT RAM (written through the
-//                       tab_* port) and reads T[w & mag_mask][act]; act carries the ABITS-bit
-//                       activation index (code - qmin). One LUT RAM bit per table bit column.
+//   PE_TYPE 2 (plut)  : sign | magnitude index into 2^(WBITS-1) levels; each activation's
+//                       products with every level are formed once per row and the PEs of
+//                       the row only select by their code and add or subtract
+//   PE_TYPE 3 (plut-lutram): every PE holds T[magnitude][index] in LUT RAM (written through
+//                       tab_*) and reads T[code][act - aqmin]: lookup and add, no multiplier
 //
-// out[o] = sum_i act[i] * w(o, i), registered after an adder tree (latency 2 cycles).
+// Weights arrive as 8-bit lanes, w(o, i) at [(o*P_IN + i)*8 +: 8]; native codes sit in the
+// low WBITS bits. Stages: input registers, products, signed products, then the adder trees
+// (two levels per stage). Registers load only with a valid beat.
 `default_nettype none
 
 module pf_pe_array #(
@@ -21,124 +21,191 @@ module pf_pe_array #(
     parameter integer P_IN = 4,
     parameter integer P_OUT = 4,
     parameter integer AW = 9,        // activation width (signed; holds int8 and uint8 codes)
-    parameter integer WBITS = 8,     // weight value / code width
-    parameter integer B2 = 1,        // shift: magnitude bits of the second term
+    parameter integer WBITS = 8,     // native code width of the low-bit PEs
+    parameter integer B2 = 1,        // shift: index bits of the second term
     parameter integer LW = 8,        // plut: level width (unsigned magnitudes)
     parameter integer ABITS = 4,     // plut-lutram: activation index width
-    parameter integer TBW = 14,      // plut-lutram: table entry width (signed)
-    parameter integer SUM_W = 24
+    parameter integer TBW = 16,      // plut-lutram: table entry width (signed)
+    parameter integer INT8_PATH = 0, // low-bit types: also int8 multipliers
+    parameter integer SUM_W = 32
 ) (
     input  wire                          clk,
     input  wire                          rst,
-    input  wire                          en,
     input  wire                          in_valid,
+    input  wire                          int8_mode,  // use the int8 multipliers
     input  wire [P_IN*AW-1:0]            act,
-    input  wire [P_OUT*P_IN*WBITS-1:0]   wgt,       // w(o, i) at [(o*P_IN + i)*WBITS +: WBITS]
-    input  wire [(1<<(WBITS-1))*3-1:0]   exps,      // shift: e1 list then e2 list (3 bits each)
-    input  wire [(1<<(WBITS-1))*LW-1:0]  levels,    // plut: level j at [j*LW +: LW]
-    input  wire                          tab_we,    // plut-lutram: table write port
-    input  wire [WBITS-1+ABITS-1:0]      tab_addr,  // {magnitude, activation index}
+    input  wire [P_OUT*P_IN*8-1:0]       wgt,
+    input  wire [AW-1:0]                 aqmin,      // plut-lutram: index = act - aqmin
+    input  wire [(1<<(WBITS-1))*3-1:0]   exps,       // shift: e1 list then e2 list (3 bits)
+    input  wire [(1<<(WBITS-1))*LW-1:0]  levels,     // plut: level j at [j*LW +: LW]
+    input  wire                          tab_we,     // plut-lutram: table write port
+    input  wire [WBITS-1+ABITS-1:0]      tab_addr,   // {magnitude, activation index}
     input  wire [TBW-1:0]                tab_data,
-    output reg                           out_valid,
-    output reg  [P_OUT*SUM_W-1:0]        sums
+    output wire                          out_valid,
+    output wire [P_OUT*SUM_W-1:0]        sums
 );
-    localparam integer MB = WBITS - 1;          // magnitude bits
-    localparam integer NLEV = 1 << MB;          // magnitude codes
+    localparam integer MB = WBITS - 1;              // magnitude bits
+    localparam integer NLEV = 1 << MB;
     localparam integer B1 = MB - B2;
-    // natural product widths: x * w, x << 7 + x << 7, x * level (plus a sign bit)
-    localparam integer PW = (PE_TYPE == 0) ? AW + WBITS
-                          : (PE_TYPE == 1) ? AW + 9
-                          : (PE_TYPE == 2) ? AW + LW + 1
-                          : TBW + 1;
-    localparam integer TW = PW + $clog2(P_IN) + 1;   // adder tree width
+    localparam integer HAS8 = (PE_TYPE == 0 || INT8_PATH != 0) ? 1 : 0;
+    localparam integer LOWBIT = PE_TYPE != 0 ? 1 : 0;
+    // widths of the signed products
+    localparam integer PW8 = AW + 8;
+    localparam integer PWL = (PE_TYPE == 1) ? AW + 9
+                           : (PE_TYPE == 2) ? AW + LW + 1
+                           : (PE_TYPE == 3) ? TBW + 1 : 1;
+    localparam integer PW = (HAS8 != 0 && PW8 > PWL) ? PW8 : PWL;
+    localparam integer TW = PW + $clog2(P_IN);
 
-    // configuration inputs of the other PE types are unused
+    generate
+        if (SUM_W < TW) begin : narrow_sum
+            $error("pf_pe_array: SUM_W too narrow for the adder trees");
+        end
+        if (WBITS < 2 || WBITS > 8) begin : bad_wbits
+            $error("pf_pe_array: WBITS must be 2..8");
+        end
+        if (PE_TYPE == 1 && (B2 < 0 || B2 >= MB)) begin : bad_b2
+            $error("pf_pe_array: shift PEs need 0 <= B2 < WBITS - 1");
+        end
+    endgenerate
+
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, exps, levels, tab_we, tab_addr, tab_data, act};
+    wire unused_ok = &{1'b0, exps, levels, tab_we, tab_addr, tab_data, aqmin, int8_mode, act,
+                       wgt, tree_valid_unused};
     /* verilator lint_on UNUSEDSIGNAL */
 
-    // ---------------------------------------------------------------- products
-    wire signed [PW-1:0] prod [0:P_OUT*P_IN-1];
+    wire tree_valid_unused;
+    reg v1, v2, v3;
+    always @(posedge clk) begin
+        if (rst) {v1, v2, v3} <= 3'b000;
+        else {v1, v2, v3} <= {in_valid, v1, v2};
+    end
+    // (which of the signals below a configuration uses depends on PE_TYPE and INT8_PATH)
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg mode1, mode2;
+    always @(posedge clk) begin
+        if (in_valid) mode1 <= int8_mode;
+        if (v1) mode2 <= mode1;
+    end
+
+    // stage 3 products, per (o, i) at [(o*P_IN + i)*PW +: PW]
+    wire [P_OUT*P_IN*PW-1:0] prod;
 
     genvar o, i, j;
     generate
         for (i = 0; i < P_IN; i = i + 1) begin : row
-            /* verilator lint_off UNUSEDSIGNAL */  // plut-lutram reads only the index bits
-            wire signed [AW-1:0] x = act[i*AW +: AW];
-            /* verilator lint_on UNUSEDSIGNAL */
-            if (PE_TYPE == 2) begin : plut_row
-                // this activation's products with every level, shared by the P_OUT PEs
-                wire signed [PW-1:0] table_col [0:NLEV-1];
-                for (j = 0; j < NLEV; j = j + 1) begin : lev
-                    assign table_col[j] = x * $signed({1'b0, levels[j*LW +: LW]});
+            // stage 1: the activation and (plut-lutram) its table index
+            reg signed [AW-1:0] x1;
+            reg [AW-1:0] idx1;
+            always @(posedge clk) begin
+                if (in_valid) begin
+                    x1 <= act[i*AW +: AW];
+                    idx1 <= act[i*AW +: AW] - aqmin;
                 end
             end
+            // stage 2 (shared by the row): products with every level
+            wire [NLEV*PWL-1:0] colv;
+            if (PE_TYPE == 2) begin : plut_row
+                for (j = 0; j < NLEV; j = j + 1) begin : lev
+                    reg signed [PWL-1:0] c;
+                    always @(posedge clk)
+                        if (v1) c <= x1 * $signed({1'b0, levels[j*LW +: LW]});
+                    assign colv[j*PWL +: PWL] = c;
+                end
+            end else begin : no_row
+                assign colv = {NLEV*PWL{1'b0}};
+            end
             for (o = 0; o < P_OUT; o = o + 1) begin : pe
-                wire [WBITS-1:0] w = wgt[(o*P_IN + i)*WBITS +: WBITS];
-                if (PE_TYPE == 0) begin : int8_pe
-                    assign prod[o*P_IN + i] = x * $signed(w);
-                end else if (PE_TYPE == 1) begin : shift_pe
-                    wire [MB-1:0] mag = w[MB-1:0];
-                    wire [B1-1:0] i1 = mag[MB-1 -: B1];
-                    wire [2:0] e1 = (i1 == 0) ? 3'd0 : exps[(i1-1)*3 +: 3];
-                    wire signed [PW-1:0] xe = {{(PW-AW){x[AW-1]}}, x};
-                    wire signed [PW-1:0] t1 = (i1 == 0) ? {PW{1'b0}} : (xe <<< e1);
-                    wire signed [PW-1:0] t2;
-                    if (B2 > 0) begin : second
-                        wire [B2-1:0] i2 = mag[B2-1:0];
-                        wire [2:0] e2 = (i2 == 0) ? 3'd0
-                                                  : exps[(NLEV/2 + {{(32-B2){1'b0}}, i2} - 1)*3 +: 3];
-                        assign t2 = (i2 == 0) ? {PW{1'b0}} : (xe <<< e2);
-                    end else begin : single
-                        assign t2 = {PW{1'b0}};
+                reg [7:0] w1;
+                always @(posedge clk) if (in_valid) w1 <= wgt[(o*P_IN + i)*8 +: 8];
+                wire [MB-1:0] mag1 = w1[MB-1:0];
+                wire sgn1 = w1[MB];
+                reg sgn2;
+                reg [MB-1:0] mag2;
+                always @(posedge clk) if (v1) begin
+                    sgn2 <= sgn1;
+                    mag2 <= mag1;
+                end
+                // ---- int8 path: DSP multiply (input, M and P registers)
+                wire signed [PW-1:0] p8;
+                if (HAS8 != 0) begin : m8
+                    reg signed [PW8-1:0] m2, m3;
+                    always @(posedge clk) begin
+                        if (v1) m2 <= x1 * $signed(w1);
+                        if (v2) m3 <= m2;
                     end
-                    wire signed [PW-1:0] m = t1 + t2;
-                    assign prod[o*P_IN + i] = w[MB] ? -m : m;
+                    assign p8 = {{(PW-PW8){m3[PW8-1]}}, m3};
+                end else begin : no8
+                    assign p8 = {PW{1'b0}};
+                end
+                // ---- low-bit path
+                wire signed [PW-1:0] pl;
+                if (PE_TYPE == 1) begin : shift_pe
+                    wire [B1-1:0] i1 = mag1[MB-1 -: B1];
+                    wire [2:0] e1 = exps[(i1 == 0 ? 0 : i1 - 1)*3 +: 3];
+                    wire signed [PWL-1:0] xe = {{(PWL-AW){x1[AW-1]}}, x1};
+                    reg signed [PWL-1:0] t1, t2;
+                    wire signed [PWL-1:0] t2n;
+                    if (B2 > 0) begin : second
+                        wire [B2-1:0] i2 = mag1[B2-1:0];
+                        wire [31:0] k2 = i2 == 0 ? 32'd0 : {{(32-B2){1'b0}}, i2} - 32'd1;
+                        wire [2:0] e2 = exps[(NLEV/2 + k2)*3 +: 3];
+                        assign t2n = (i2 == 0) ? {PWL{1'b0}} : (xe <<< e2);
+                    end else begin : single
+                        assign t2n = {PWL{1'b0}};
+                    end
+                    always @(posedge clk) if (v1) begin
+                        t1 <= (i1 == 0) ? {PWL{1'b0}} : (xe <<< e1);
+                        t2 <= t2n;
+                    end
+                    wire signed [PWL-1:0] m = t1 + t2;
+                    reg signed [PWL-1:0] q3;
+                    always @(posedge clk) if (v2) q3 <= sgn2 ? -m : m;
+                    assign pl = {{(PW-PWL){q3[PWL-1]}}, q3};
                 end else if (PE_TYPE == 2) begin : plut_pe
-                    wire signed [PW-1:0] sel = plut_row.table_col[w[MB-1:0]];
-                    assign prod[o*P_IN + i] = w[MB] ? -sel : sel;
-                end else begin : lutram_pe
+                    reg signed [PWL-1:0] q3;
+                    wire signed [PWL-1:0] sel = colv[mag2*PWL +: PWL];
+                    always @(posedge clk) if (v2) q3 <= sgn2 ? -sel : sel;
+                    assign pl = {{(PW-PWL){q3[PWL-1]}}, q3};
+                end else if (PE_TYPE == 3) begin : lutram_pe
                     reg [TBW-1:0] tab [0:(1<<(MB+ABITS))-1];
                     always @(posedge clk) begin
                         if (tab_we) tab[tab_addr] <= tab_data;
                     end
-                    wire [ABITS-1:0] a_idx = x[ABITS-1:0];
-                    wire signed [TBW-1:0] t = tab[{w[MB-1:0], a_idx}];
-                    wire signed [PW-1:0] te = {t[TBW-1], t};
-                    assign prod[o*P_IN + i] = w[MB] ? -te : te;
+                    reg signed [TBW-1:0] t2r;
+                    always @(posedge clk) if (v1) t2r <= tab[{mag1, idx1[ABITS-1:0]}];
+                    wire signed [PWL-1:0] te = {t2r[TBW-1], t2r};
+                    reg signed [PWL-1:0] q3;
+                    always @(posedge clk) if (v2) q3 <= sgn2 ? -te : te;
+                    assign pl = {{(PW-PWL){q3[PWL-1]}}, q3};
+                end else begin : none
+                    assign pl = {PW{1'b0}};
+                end
+                // stage 3 output: the product of this PE
+                if (HAS8 != 0 && LOWBIT != 0) begin : mixed
+                    reg mode3;
+                    always @(posedge clk) if (v2) mode3 <= mode2;
+                    assign prod[(o*P_IN + i)*PW +: PW] = mode3 ? p8 : pl;
+                end else if (HAS8 != 0) begin : only8
+                    assign prod[(o*P_IN + i)*PW +: PW] = p8;
+                end else begin : onlylow
+                    assign prod[(o*P_IN + i)*PW +: PW] = pl;
                 end
             end
         end
-    endgenerate
 
-    // ---------------------------------------------------------------- adder trees
-    reg signed [PW-1:0] stage [0:P_OUT*P_IN-1];
-    reg v1;
-    integer k;
-    always @(posedge clk) begin
-        if (rst) begin
-            v1 <= 1'b0;
-            out_valid <= 1'b0;
-        end else if (en) begin
-            for (k = 0; k < P_OUT*P_IN; k = k + 1)
-                stage[k] <= prod[k];
-            v1 <= in_valid;
-            out_valid <= v1;
-        end
-    end
-
-    generate
+        /* verilator lint_on UNUSEDSIGNAL */
+        // adder trees, one per output channel (all in step: the first one's valid)
+        wire [P_OUT-1:0] tv;
+        assign out_valid = tv[0];
+        assign tree_valid_unused = &tv;
         for (o = 0; o < P_OUT; o = o + 1) begin : tree
-            reg signed [TW-1:0] acc;
-            integer n;
-            always @(*) begin
-                acc = {TW{1'b0}};
-                for (n = 0; n < P_IN; n = n + 1)
-                    acc = acc + {{(TW-PW){stage[o*P_IN + n][PW-1]}}, stage[o*P_IN + n]};
-            end
-            always @(posedge clk) begin
-                if (en) sums[o*SUM_W +: SUM_W] <= {{(SUM_W-TW){acc[TW-1]}}, acc};
-            end
+            wire [TW-1:0] s;
+            pf_addtree #(.N(P_IN), .W(PW), .LEVELS_PER_STAGE(2)) add (
+                .clk(clk), .rst(rst), .in_valid(v3), .in(prod[o*P_IN*PW +: P_IN*PW]),
+                .out_valid(tv[o]), .sum(s)
+            );
+            assign sums[o*SUM_W +: SUM_W] = {{(SUM_W-TW){s[TW-1]}}, s};
         end
     endgenerate
 endmodule

@@ -1,0 +1,84 @@
+// plutflow pipelined adder tree: the sum of N signed W-bit values, with a register after
+// every LEVELS_PER_STAGE adder levels and at the output. Latency: STAGES cycles (a valid
+// travels with the data; registers load only with a valid beat).
+`default_nettype none
+
+module pf_addtree #(
+    parameter integer N = 16,
+    parameter integer W = 18,
+    parameter integer LEVELS_PER_STAGE = 2
+) (
+    input  wire                         clk,
+    input  wire                         rst,
+    input  wire                         in_valid,
+    input  wire [N*W-1:0]               in,
+    output wire                         out_valid,
+    output wire [W+$clog2(N)-1:0]       sum
+);
+    localparam integer LEVELS = $clog2(N);
+    localparam integer OW = W + LEVELS;
+    localparam integer STAGES = LEVELS == 0 ? 1 : (LEVELS + LEVELS_PER_STAGE - 1) / LEVELS_PER_STAGE;
+
+    generate
+        if (N < 1 || LEVELS_PER_STAGE < 1) begin : bad_n
+            $error("pf_addtree: N and LEVELS_PER_STAGE must be at least 1");
+        end
+    endgenerate
+
+    // vs[s]: the beat in register stage s is valid; ld[s]: stage s loads this cycle
+    reg [STAGES-1:0] vs;
+    wire [STAGES-1:0] ld;
+    generate
+        if (STAGES == 1) begin : ld1
+            assign ld = in_valid;
+        end else begin : ldn
+            assign ld = {vs[STAGES-2:0], in_valid};
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (rst) vs <= {STAGES{1'b0}};
+        else vs <= ld;
+    end
+    assign out_valid = vs[STAGES-1];
+
+    genvar l, i;
+    generate
+        if (LEVELS == 0) begin : single
+            reg [OW-1:0] r;
+            always @(posedge clk) if (in_valid) r <= in;
+            assign sum = r;
+        end else begin : tree
+            // level l holds ceil(N / 2^l) values of OW bits
+            for (l = 0; l <= LEVELS; l = l + 1) begin : lvl
+                localparam integer CNT = (N + (1 << l) - 1) >> l;
+                wire [CNT*OW-1:0] v;
+            end
+            for (i = 0; i < N; i = i + 1) begin : leaf
+                assign lvl[0].v[i*OW +: OW] = {{LEVELS{in[i*W + W - 1]}}, in[i*W +: W]};
+            end
+            for (l = 1; l <= LEVELS; l = l + 1) begin : add
+                localparam integer CNT = (N + (1 << l) - 1) >> l;
+                localparam integer PREV = (N + (1 << (l - 1)) - 1) >> (l - 1);
+                localparam integer STAGE = (l + LEVELS_PER_STAGE - 1) / LEVELS_PER_STAGE - 1;
+                for (i = 0; i < CNT; i = i + 1) begin : node
+                    wire [OW-1:0] s;
+                    if (2 * i + 1 < PREV) begin : pair
+                        assign s = lvl[l-1].v[2*i*OW +: OW] + lvl[l-1].v[(2*i+1)*OW +: OW];
+                    end else begin : pass
+                        assign s = lvl[l-1].v[2*i*OW +: OW];
+                    end
+                    if (l % LEVELS_PER_STAGE == 0 || l == LEVELS) begin : reg_stage
+                        reg [OW-1:0] r;
+                        always @(posedge clk) if (ld[STAGE]) r <= s;
+                        assign lvl[l].v[i*OW +: OW] = r;
+                    end else begin : comb
+                        assign lvl[l].v[i*OW +: OW] = s;
+                    end
+                end
+            end
+            assign sum = lvl[LEVELS].v[OW-1:0];
+        end
+    endgenerate
+endmodule
+
+`default_nettype wire
