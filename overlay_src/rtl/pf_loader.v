@@ -10,8 +10,11 @@
 // Sections: the parameter block (requant records, activation tables, LUT-RAM P-LUT
 // product table, weight tiles) into weight bank WBANK; operand A (rows with their
 // padding, written by this stage) into activation bank ABANK; operand B into the other.
-// Memory reads go through pf_axi_rd as 4 KB-safe bursts; the consumer writes one buffer
-// word per cycle.
+//
+// Three decoupled parts, built for 250 MHz: the run generator turns sections into
+// 4 KB-safe bursts for pf_axi_rd; read beats land in a small FIFO; the consumer decides
+// what each beat (or padding word) is for in one cycle and moves it in the next. Loop
+// limits are registers computed while the descriptor is checked.
 `default_nettype none
 `include "pf_contract.vh"
 
@@ -91,6 +94,10 @@ module pf_loader #(
     localparam integer TILEW = 8 * P * P;
     localparam integer MAXTB = TILEW / BEATW;         // beats of a full tile (P)
     localparam integer HAS8 = (PE_TYPE == 0 || INT8_PATH != 0) ? 1 : 0;
+    localparam integer NDBI = NDB - 1;
+    localparam integer RQBI = RQB - 1;
+    localparam [7:0] RQB_M1 = RQBI[7:0];
+    localparam [23:0] NDB_M1 = NDBI[23:0];
     localparam [39:0] AD40 = {8'd0, ADEPTH[31:0]}, WD40 = {8'd0, WDEPTH[31:0]};
     localparam [39:0] MD40 = {8'd0, MDEPTH[31:0]}, PD40 = {8'd0, PDEPTH[31:0]};
     localparam [39:0] TS40 = {8'd0, TSLOTS[31:0]};
@@ -130,17 +137,20 @@ module pf_loader #(
     wire vector = kind != `PF_K_CONV;
 
     // ------------------------------------------------------------------ states
-    localparam [3:0] L_IDLE = 4'd0, L_FETCH = 4'd1, L_DECODE = 4'd2, L_MUL = 4'd3,
-                     L_CHECK1 = 4'd4, L_CHECK2 = 4'd5, L_WAIT = 4'd6, L_LOAD = 4'd7,
-                     L_HAND = 4'd8, L_ERR = 4'd9, L_DRAIN = 4'd10, L_NEXT = 4'd11;
+    localparam [3:0] L_IDLE = 4'd0, L_NEXT = 4'd1, L_FETCH = 4'd2, L_DECODE = 4'd3,
+                     L_FORMAT = 4'd4, L_MUL = 4'd5, L_CHECK1 = 4'd6, L_CHECK2 = 4'd7,
+                     L_CHECK3 = 4'd8, L_CHECK4 = 4'd9, L_WAIT = 4'd10, L_LOAD = 4'd11,
+                     L_HAND = 4'd12, L_ERR = 4'd13, L_DRAIN = 4'd14, L_START = 4'd15;
     reg [3:0] state;
-    reg [31:0] idx;
+    reg [31:0] idx, count_m1;
+    reg [40:0] prog_end;
+    reg [31:0] desc_addr;         // offset of descriptor idx
     reg [7:0] e_code, e_unit;
     reg [31:0] e_addr;
 
     // ------------------------------------------------------------------ products
     // one product per cycle through a pipelined multiplier (latency 3)
-    reg [4:0] mstep;  // products 0..17, one per cycle
+    reg [4:0] mstep;  // products 0..17
     reg [23:0] ma;
     reg [15:0] mb;
     wire [39:0] mp;
@@ -149,38 +159,38 @@ module pf_loader #(
     function automatic [23:0] sat24(input [39:0] v);
         sat24 = |v[39:24] ? 24'hFF_FFFF : v[23:0];
     endfunction
-    always @(*) begin
+    always @(posedge clk) begin
         case (mstep)
-            5'd0:  begin ma = {8'd0, IH};      mb = IW; end
-            5'd1:  begin ma = {8'd0, IW};      mb = ICG; end
-            5'd2:  begin ma = {8'd0, OH};      mb = OW; end
-            5'd3:  begin ma = {8'd0, ntiles};  mb = {8'd0, tile_beats}; end
-            5'd4:  begin ma = A_RS;            mb = A_ROWS - 16'd1; end
-            5'd5:  begin ma = A_PS;            mb = A_COLS - 16'd1; end
-            5'd6:  begin ma = B_RS;            mb = OH - 16'd1; end
-            5'd7:  begin ma = B_PS;            mb = OW - 16'd1; end
-            5'd8:  begin ma = O_RS;            mb = OH - 16'd1; end
-            5'd9:  begin ma = O_PS;            mb = OW - 16'd1; end
-            5'd10: begin ma = sat24(res[0]);   mb = ICG; end
-            5'd11: begin ma = sat24(res[2]);   mb = OMG; end
-            5'd12: begin ma = sat24(res[1]);   mb = {12'd0, SH}; end
-            5'd13: begin ma = sat24(res[1]);   mb = {12'd0, DH}; end
-            5'd14: begin ma = {8'd0, ICG};     mb = {12'd0, SW}; end
-            5'd15: begin ma = {8'd0, ICG};     mb = {12'd0, DWd}; end
-            5'd16: begin ma = {8'd0, A_COLS};  mb = ICG; end
-            default: begin ma = {8'd0, OW};    mb = OMG; end
+            5'd0:  begin ma <= {8'd0, IH};      mb <= IW; end
+            5'd1:  begin ma <= {8'd0, IW};      mb <= ICG; end
+            5'd2:  begin ma <= {8'd0, OH};      mb <= OW; end
+            5'd3:  begin ma <= {8'd0, ntiles};  mb <= {8'd0, tile_beats}; end
+            5'd4:  begin ma <= A_RS;            mb <= A_ROWS - 16'd1; end
+            5'd5:  begin ma <= A_PS;            mb <= A_COLS - 16'd1; end
+            5'd6:  begin ma <= B_RS;            mb <= OH - 16'd1; end
+            5'd7:  begin ma <= B_PS;            mb <= OW - 16'd1; end
+            5'd8:  begin ma <= O_RS;            mb <= OH - 16'd1; end
+            5'd9:  begin ma <= O_PS;            mb <= OW - 16'd1; end
+            5'd10: begin ma <= sat24(res[0]);   mb <= ICG; end
+            5'd11: begin ma <= sat24(res[2]);   mb <= OMG; end
+            5'd12: begin ma <= sat24(res[1]);   mb <= {12'd0, SH}; end
+            5'd13: begin ma <= sat24(res[1]);   mb <= {12'd0, DH}; end
+            5'd14: begin ma <= {8'd0, ICG};     mb <= {12'd0, SW}; end
+            5'd15: begin ma <= {8'd0, ICG};     mb <= {12'd0, DWd}; end
+            5'd16: begin ma <= {8'd0, A_COLS};  mb <= ICG; end
+            default: begin ma <= {8'd0, OW};    mb <= OMG; end
         endcase
     end
-    reg [4:0] mres, mres1, mres2;  // the step whose product arrives (latency 3)
-    reg mres_v, mres_v1, mres_v2;
+    // (operands registered here, then pf_mul's three stages: result 4 cycles after mstep)
+    reg [4:0] mq [0:3];
+    reg [3:0] mqv;
     always @(posedge clk) begin
-        mres_v1 <= state == L_MUL && mstep < 5'd18;
-        mres1 <= mstep;
-        mres_v2 <= mres_v1;
-        mres2 <= mres1;
-        mres_v <= mres_v2;
-        mres <= mres2;
-        if (mres_v) res[mres] <= mp;
+        mqv <= {mqv[2:0], state == L_MUL && mstep < 5'd18};
+        mq[0] <= mstep;
+        mq[1] <= mq[0];
+        mq[2] <= mq[1];
+        mq[3] <= mq[2];
+        if (mqv[3]) res[mq[3]] <= mp;
     end
 
     // ------------------------------------------------------------------ checks
@@ -188,8 +198,9 @@ module pf_loader #(
     wire psum = !(f_first && f_last);
     reg [40:0] w_end, a_end, b_end, o_end;
     reg [40:0] a_mid, b_mid, o_mid;
-    reg [31:0] w_beats;
+    reg [31:0] w_beats, w_part;
     reg fmt_ok, size_ok, align_ok;
+    reg fmt_ok_r, size_ok_r, align_ok_r, w_bad, a_bad, b_bad, o_bad;
     wire [40:0] msize = {9'd0, mem_size};
     /* verilator lint_off UNUSEDSIGNAL */
     function automatic aligned(input [31:0] v);
@@ -206,8 +217,7 @@ module pf_loader #(
                     fmt_ok = !f_wsigned && field_w == WBITS[3:0]
                              && (PE_TYPE != 3 || (abits != 0 && abits <= ABITS[3:0]));
             end
-            `PF_K_DW: fmt_ok = f_first && f_last;
-            `PF_K_MAXPOOL, `PF_K_SUMPOOL, `PF_K_ADD, `PF_K_MUL, `PF_K_COPY:
+            `PF_K_DW, `PF_K_MAXPOOL, `PF_K_SUMPOOL, `PF_K_ADD, `PF_K_MUL, `PF_K_COPY:
                 fmt_ok = f_first && f_last;
             default: fmt_ok = 1'b0;
         endcase
@@ -226,28 +236,34 @@ module pf_loader #(
     end
 
     // ------------------------------------------------------------------ hazards
-    wire conflict = c_busy && (
-        (f_load_a && (c_abank == f_abank || c_binary))
-        || (f_load_b && (c_abank == !f_abank || c_binary))
-        || (f_load_w && c_uses_w && c_wbank == f_wbank)
-        || (f_load_w && ptab_beats != 0 && c_ptab));
-    wire may_load = !conflict && (!f_barrier || (!c_busy && store_idle));
+    reg may_load;
+    always @(posedge clk) begin
+        may_load <= !(c_busy && (
+            (f_load_a && (c_abank == f_abank || c_binary))
+            || (f_load_b && (c_abank == !f_abank || c_binary))
+            || (f_load_w && c_uses_w && c_wbank == f_wbank)
+            || (f_load_w && ptab_beats != 0 && c_ptab)))
+            && (!f_barrier || (!c_busy && store_idle));
+    end
+
+    // ------------------------------------------------------------------ loop limits
+    // (registered in L_CHECK2, used by the generator and the consumer)
+    reg [15:0] a_rows_m1, a_cols_m1, oh_m1, ow_m1, icg_m1;
+    reg [15:0] c_len [0:2];
+    reg [15:0] r_len [0:2];
+    reg [23:0] a_row_beats, b_row_beats, b_total, tab_total, pt_total, w_total, a_total;
+    reg a_contig, b_contig;
+    reg [15:0] rq_m1, nt_m1;
+    reg [7:0] tb_m1;
 
     // ------------------------------------------------------------------ run generator
-    // sections of the current load: 0 parameters, 1 operand A, 2 operand B
-    reg g_act;                 // generating runs
-    reg [1:0] g_sec;
-    reg [31:0] g_row, g_pix;   // offsets of the current row / pixel
-    reg [15:0] g_r, g_c;
-    reg g_valid;
+    reg g_act, g_valid;
+    reg [1:0] g_sec;              // 0 parameters, 1 operand A, 2 operand B
+    reg [31:0] g_row, g_pix;      // offsets of the current row / pixel
+    reg [15:0] g_r, g_c;          // rows / columns left after this one
+    reg g_rz, g_cz;
     reg [31:0] g_off;
     reg [23:0] g_beats;
-    wire g_take;
-    wire [23:0] icg_bytes = {8'd0, ICG} << LOGP;
-    wire [23:0] omg_bytes = {8'd0, OMG} << LOGP;
-    wire a_contig = A_PS == icg_bytes;   // a row of operand A is one run
-    wire b_contig = B_PS == omg_bytes;
-    wire [23:0] a_row_beats = res[16][23:0], b_row_beats = res[17][23:0];
 
     // ------------------------------------------------------------------ burst splitter
     reg s_busy, s_calc;
@@ -256,57 +272,94 @@ module pf_loader #(
     reg [8:0] s_len;
     wire [12:0] to_page = 13'h1000 - {1'b0, s_off[11:0]};
     wire [12:0] page_beats = to_page >> LOGP;
-    assign g_take = g_valid && !s_busy;
+    wire g_take = g_valid && !s_busy;
 
-    // ------------------------------------------------------------------ consumer
-    reg k_act;
-    reg [2:0] k_sec;           // 0 rq, 1 tables, 2 ptab, 3 tiles, 4 operand A, 5 operand B
-    reg [23:0] k_cnt;          // word / block within the section
-    reg [7:0] k_beat;          // beat within the block
-    reg [23:0] k_addr;
-    reg [15:0] k_r, k_c, k_j;
-    reg [64*P-1:0] rq_blk;
-    reg [TILEW-1:0] tile;
-    reg [7:0] t_e;
-    reg [7:0] t_s;
+    // ------------------------------------------------------------------ read FIFO
+    reg [BEATW-1:0] fq [0:3];
+    reg [2:0] fq_wp, fq_rp, fq_n;
+    reg rdy, fq_has;  // fq_has: the FIFO holds a beat (registered)
+    wire [BEATW-1:0] fq_head = fq[fq_rp[1:0]];
+    wire push = rd_valid && rdy;
+    wire pop;
+    assign rd_ready = rdy;
+    always @(posedge clk) begin
+        if (push) fq[fq_wp[1:0]] <= rd_data;
+    end
+
+    // ------------------------------------------------------------------ consumer: decide
+    localparam [2:0] K_FETCH = 3'd0, K_RQ = 3'd1, K_TAB = 3'd2, K_PT = 3'd3, K_TILE = 3'd4,
+                     K_A = 3'd5, K_B = 3'd6, K_OFF = 3'd7;
+    reg [2:0] k_sec;
+    reg [23:0] k_cnt;             // beats / words done in the section
+    reg k_lz;                     // this is the section's last beat / word
+    reg [7:0] k_beat;             // beat within its block
+    reg k_bz;                     // ... the block's last
+    reg [15:0] k_blk;             // block (requant group, tile) within the section
+    reg [23:0] k_left;            // beats (words) of the section left after this one
+    reg [7:0] kb_left;            // beats of the block left after this one
+    reg [15:0] k_j;               // operand A: groups of the pixel left after this one
+    reg k_jz;
+    // operand A's columns and rows pass through phases: 0 padding before, 1 real,
+    // 2 padding after; each phase's length is known when the descriptor is checked
+    reg [1:0] c_ph, r_ph, c_first, r_first;
+    reg [15:0] c_left, r_left;    // columns / rows of the phase left after this one
+    reg c_lz, r_lz, c_real, r_real;
+    reg [15:0] c_len_m1 [0:3];
+    reg [15:0] r_len_m1 [0:3];
+    reg [1:0] c_next [0:3];
+    reg [1:0] r_next [0:3];
+    reg [3:0] c_one, r_one, c_wrap, c_has, r_has;
+    wire r_wrap_unused = 1'b0;
     reg pt_busy;
     reg [BEATW-1:0] pt_word;
     reg [7:0] pt_j;
     reg [15:0] pt_e;
-    reg [`PF_DESC_BITS-1:0] d_asm;
-    reg [7:0] f_beat;
-    wire a_row_pad = k_r < {8'd0, PAD_T} || k_r >= {8'd0, PAD_T} + A_ROWS;
-    wire a_col_pad = k_c < {8'd0, PAD_L} || k_c >= {8'd0, PAD_L} + A_COLS;
-    wire a_pad = a_row_pad || a_col_pad;
-    // the consumer takes a beat this cycle only where its section uses one
-    wire [23:0] b_words = f_bcast ? {8'd0, OMG} : npg[23:0];
-    reg k_want;
+    wire a_pad = !(c_real && r_real);
+    reg k_take;   // combinational: the consumer moves a beat (or a padding word) now
     always @(*) begin
         case (k_sec)
-            3'd0: k_want = k_cnt != {8'd0, rq_groups};
-            3'd1: k_want = t_s != tslots;
-            3'd2: k_want = !pt_busy && k_cnt != {8'd0, ptab_beats};
-            3'd3: k_want = k_cnt != {8'd0, ntiles} && k_beat != tile_beats;
-            3'd4: k_want = f_load_a && k_r != IH && !a_pad;
-            3'd5: k_want = f_load_b && k_cnt != b_words;
-            default: k_want = 1'b0;
+            K_FETCH, K_RQ, K_TAB, K_TILE, K_B: k_take = fq_has;
+            K_PT: k_take = !pt_busy && fq_has;
+            K_A: k_take = a_pad || fq_has;
+            default: k_take = 1'b0;
         endcase
     end
-    wire want_beat = (state == L_FETCH && f_beat != NDB[7:0]) || (k_act && k_want)
-                     || state == L_DRAIN;
-    assign rd_ready = want_beat;
-    wire beat = rd_valid && rd_ready;
+    assign pop = (k_take && !(k_sec == K_A && a_pad)) || (state == L_DRAIN && fq_has);
+
+    // the move, one cycle later
+    reg mv, mv_pad, mv_bz;
+    reg [2:0] mv_sec;
+    reg [BEATW-1:0] mv_data;
+    reg [7:0] mv_beat;
+    reg [23:0] mv_cnt;
+    reg [15:0] mv_blk;
+    reg mv_last;                  // the section's last beat
+
+    // the sections of the current load, in order: their lengths and successors
+    // (registered while the descriptor is checked)
+    reg [2:0] nxt [0:7];
+    reg [23:0] lm1 [0:7];         // beats (words) of the section, minus one
+    reg [7:0] lz1;                // ... is zero
+    reg [7:0] has;                // the load has the section
+    reg [23:0] tile_total;
+    wire [TILEW-1:0] tile_x;
+    reg [TILEW-1:0] tile;
+    reg tile_full;
+    reg [15:0] tile_addr;
+    reg [64*P-1:0] rq_blk;
+    reg [`PF_DESC_BITS-1:0] d_asm;
+    reg desc_in;                   // the fetched descriptor is complete in d_asm
     reg [31:0] idle_cnt;
+    reg load_done;                 // the consumer finished the current load
 
     // the expanded wbuf word of a tile (8-bit lanes; low-bit codes zero-extended)
-    wire [TILEW-1:0] tile_x;
+    reg expand;
     genvar gf;
     generate
-        for (gf = 0; gf < P * P; gf = gf + 1) begin : expand
+        for (gf = 0; gf < P * P; gf = gf + 1) begin : expand_lane
             if (WBITS < 8) begin : narrow
-                assign tile_x[gf*8 +: 8] = field_w == WBITS[3:0]
-                                           ? {{(8-WBITS){1'b0}}, tile[gf*WBITS +: WBITS]}
-                                           : tile[gf*8 +: 8];
+                assign tile_x[gf*8 +: 8] = expand ? {{(8-WBITS){1'b0}}, tile[gf*WBITS +: WBITS]}
+                                                  : tile[gf*8 +: 8];
             end else begin : full
                 assign tile_x[gf*8 +: 8] = tile[gf*8 +: 8];
             end
@@ -324,19 +377,28 @@ module pf_loader #(
             g_valid <= 1'b0;
             s_busy <= 1'b0;
             s_calc <= 1'b0;
-            k_act <= 1'b0;
+            k_sec <= K_OFF;
             pt_busy <= 1'b0;
             a_we <= 1'b0;
             w_we <= 1'b0;
             r_we <= 1'b0;
             t_we <= 1'b0;
             p_we <= 1'b0;
+            mv <= 1'b0;
+            tile_full <= 1'b0;
+            desc_in <= 1'b0;
             err_code <= 8'd0;
             err_unit <= 8'd0;
             err_addr <= 32'd0;
             cur_desc <= 32'd0;
             idle_cnt <= 32'd0;
             mstep <= 5'd0;
+            fq_wp <= 3'd0;
+            fq_rp <= 3'd0;
+            fq_n <= 3'd0;
+            fq_has <= 1'b0;
+            rdy <= 1'b0;
+            load_done <= 1'b0;
         end else begin
             done <= 1'b0;
             a_we <= 1'b0;
@@ -344,10 +406,19 @@ module pf_loader #(
             r_we <= 1'b0;
             t_we <= 1'b0;
             p_we <= 1'b0;
+            desc_in <= 1'b0;
             if (req_valid && req_ready) req_valid <= 1'b0;
 
-            // ---------------- memory watchdog: waiting for a beat that does not come
-            if (want_beat && !rd_valid && state != L_DRAIN) idle_cnt <= idle_cnt + 32'd1;
+            // ---------------- read FIFO
+            if (push) fq_wp <= fq_wp + 3'd1;
+            if (pop) fq_rp <= fq_rp + 3'd1;
+            fq_n <= fq_n + {2'd0, push} - {2'd0, pop};
+            fq_has <= fq_n + {2'd0, push} - {2'd0, pop} != 3'd0;
+            rdy <= fq_n <= 3'd1;  // at most two more beats arrive before it is seen
+
+            // ---------------- memory watchdog: a beat is due and does not come
+            if (k_sec != K_OFF && !fq_has && !(k_sec == K_A && a_pad) && state != L_DRAIN)
+                idle_cnt <= idle_cnt + 32'd1;
             else idle_cnt <= 32'd0;
 
             // ---------------- run generator: sections into runs (offset, beats)
@@ -356,83 +427,76 @@ module pf_loader #(
                 case (g_sec)
                     2'd0: begin  // the parameter block: one run
                         g_off <= W_ADDR;
-                        g_beats <= w_beats[23:0];
-                        g_valid <= w_beats != 32'd0;
+                        g_beats <= w_total;
+                        g_valid <= f_load_w && w_total != 24'd0;
                         g_sec <= 2'd1;
                         g_row <= A_ADDR;
                         g_pix <= A_ADDR;
-                        g_r <= 16'd0;
-                        g_c <= 16'd0;
-                        if (!f_load_w) g_valid <= 1'b0;
-                    end
-                    2'd1: begin  // operand A: a run per row, or per pixel
+                        g_r <= a_rows_m1;
+                        g_c <= a_cols_m1;
+                        g_rz <= a_rows_m1 == 16'd0;
+                        g_cz <= a_cols_m1 == 16'd0;
                         if (!f_load_a || A_ROWS == 16'd0) begin
                             g_sec <= 2'd2;
                             g_row <= B_ADDR;
                             g_pix <= B_ADDR;
-                            g_r <= 16'd0;
-                            g_c <= 16'd0;
-                        end else begin
-                            g_valid <= 1'b1;
-                            if (a_contig) begin
-                                g_off <= g_row;
-                                g_beats <= a_row_beats;
-                                g_row <= g_row + {8'd0, A_RS};
-                                g_r <= g_r + 16'd1;
-                            end else begin
-                                g_off <= g_pix;
-                                g_beats <= {8'd0, ICG};
-                                if (g_c == A_COLS - 16'd1) begin
-                                    g_c <= 16'd0;
-                                    g_r <= g_r + 16'd1;
-                                    g_row <= g_row + {8'd0, A_RS};
-                                    g_pix <= g_row + {8'd0, A_RS};
-                                end else begin
-                                    g_c <= g_c + 16'd1;
-                                    g_pix <= g_pix + {8'd0, A_PS};
-                                end
-                            end
-                            if ((a_contig || g_c == A_COLS - 16'd1) && g_r == A_ROWS - 16'd1) begin
-                                g_sec <= 2'd2;
-                                g_row <= B_ADDR;
-                                g_pix <= B_ADDR;
-                                g_r <= 16'd0;
-                                g_c <= 16'd0;
-                            end
+                            g_r <= oh_m1;
+                            g_c <= ow_m1;
+                            g_rz <= oh_m1 == 16'd0;
+                            g_cz <= ow_m1 == 16'd0;
                         end
                     end
-                    2'd2: begin  // operand B: per row, per pixel, or one run (broadcast)
+                    2'd1: begin  // operand A: a run per row, or per pixel
+                        g_valid <= 1'b1;
+                        g_off <= a_contig ? g_row : g_pix;
+                        g_beats <= a_contig ? a_row_beats : {8'd0, ICG};
+                        if (a_contig || g_cz) begin
+                            g_r <= g_r - 16'd1;
+                            g_rz <= g_r == 16'd1;
+                            g_c <= a_cols_m1;
+                            g_cz <= a_cols_m1 == 16'd0;
+                            g_row <= g_row + {8'd0, A_RS};
+                            g_pix <= g_row + {8'd0, A_RS};
+                        end else begin
+                            g_c <= g_c - 16'd1;
+                            g_cz <= g_c == 16'd1;
+                            g_pix <= g_pix + {8'd0, A_PS};
+                        end
+                        if ((a_contig || g_cz) && g_rz) begin
+                            g_sec <= 2'd2;
+                            g_row <= B_ADDR;
+                            g_pix <= B_ADDR;
+                            g_r <= oh_m1;
+                            g_c <= ow_m1;
+                            g_rz <= oh_m1 == 16'd0;
+                            g_cz <= ow_m1 == 16'd0;
+                        end
+                    end
+                    default: begin  // operand B: per row, per pixel, or one run
                         if (!f_load_b) begin
                             g_act <= 1'b0;
                         end else begin
                             g_valid <= 1'b1;
+                            g_off <= (f_bcast || b_contig) ? g_row : g_pix;
+                            g_beats <= f_bcast ? {8'd0, OMG} : b_contig ? b_row_beats
+                                                             : {8'd0, OMG};
                             if (f_bcast) begin
-                                g_off <= B_ADDR;
-                                g_beats <= {8'd0, OMG};
                                 g_act <= 1'b0;
-                            end else if (b_contig) begin
-                                g_off <= g_row;
-                                g_beats <= b_row_beats;
+                            end else if (b_contig || g_cz) begin
+                                g_r <= g_r - 16'd1;
+                                g_rz <= g_r == 16'd1;
+                                g_c <= ow_m1;
+                                g_cz <= ow_m1 == 16'd0;
                                 g_row <= g_row + {8'd0, B_RS};
-                                g_r <= g_r + 16'd1;
-                                if (g_r == OH - 16'd1) g_act <= 1'b0;
+                                g_pix <= g_row + {8'd0, B_RS};
+                                if (g_rz) g_act <= 1'b0;
                             end else begin
-                                g_off <= g_pix;
-                                g_beats <= {8'd0, OMG};
-                                if (g_c == OW - 16'd1) begin
-                                    g_c <= 16'd0;
-                                    g_r <= g_r + 16'd1;
-                                    g_row <= g_row + {8'd0, B_RS};
-                                    g_pix <= g_row + {8'd0, B_RS};
-                                    if (g_r == OH - 16'd1) g_act <= 1'b0;
-                                end else begin
-                                    g_c <= g_c + 16'd1;
-                                    g_pix <= g_pix + {8'd0, B_PS};
-                                end
+                                g_c <= g_c - 16'd1;
+                                g_cz <= g_c == 16'd1;
+                                g_pix <= g_pix + {8'd0, B_PS};
                             end
                         end
                     end
-                    default: g_act <= 1'b0;
                 endcase
             end
 
@@ -443,7 +507,6 @@ module pf_loader #(
                 s_off <= g_off;
                 s_left <= g_beats;
             end else if (s_busy && s_calc) begin
-                // the burst length: what is left, capped at the page and at 256 beats
                 if ({11'd0, page_beats} <= s_left && page_beats <= 13'd256)
                     s_len <= page_beats[8:0];
                 else if (s_left <= 24'd256)
@@ -461,132 +524,164 @@ module pf_loader #(
                 if (s_left == {15'd0, s_len}) s_busy <= 1'b0;
             end
 
-            // ---------------- consumer: read data into the buffers
-            if (k_act) begin
-                case (k_sec)
-                    3'd0: begin  // requant records: RQB beats per group
-                        if (k_cnt == {8'd0, rq_groups}) begin
-                            k_sec <= 3'd1;
-                            k_cnt <= 24'd0;
-                            k_beat <= 8'd0;
-                        end else if (beat) begin
-                            rq_blk[k_beat*BEATW +: BEATW] <= rd_data;
-                            if (k_beat == RQB[7:0] - 8'd1) begin
-                                k_beat <= 8'd0;
-                                r_we <= 1'b1;
-                                r_bank <= f_wbank;
-                                r_addr <= k_cnt[15:0];
-                                r_data <= {rd_data, rq_blk[0 +: (RQB-1)*BEATW]};
-                                k_cnt <= k_cnt + 24'd1;
-                            end else begin
-                                k_beat <= k_beat + 8'd1;
-                            end
-                        end
-                    end
-                    3'd1: begin  // activation tables: 256 beats per slot
-                        if ({16'd0, t_s} == {16'd0, tslots}) begin
-                            k_sec <= 3'd2;
-                            k_cnt <= 24'd0;
-                        end else if (beat) begin
-                            t_we <= 1'b1;
-                            t_bank <= f_wbank;
-                            t_addr <= {t_s, t_e};
-                            t_data <= rd_data;
-                            t_e <= t_e + 8'd1;
-                            if (t_e == 8'd255) t_s <= t_s + 8'd1;
-                        end
-                    end
-                    3'd2: begin  // LUT-RAM P-LUT product table: P/2 entries per beat
-                        if (pt_busy) begin
-                            p_we <= 1'b1;
-                            p_addr <= pt_e;
-                            p_data <= pt_word[pt_j*16 +: 16];
-                            pt_e <= pt_e + 16'd1;
-                            pt_j <= pt_j + 8'd1;
-                            if ({24'd0, pt_j} == P / 2 - 1) pt_busy <= 1'b0;
-                        end else if (k_cnt == {8'd0, ptab_beats}) begin
-                            k_sec <= 3'd3;
-                            k_cnt <= 24'd0;
-                            k_beat <= 8'd0;
-                        end else if (beat) begin
-                            pt_word <= rd_data;
-                            pt_busy <= 1'b1;
-                            pt_j <= 8'd0;
-                            k_cnt <= k_cnt + 24'd1;
-                        end
-                    end
-                    3'd3: begin  // weight tiles
-                        if (k_cnt == {8'd0, ntiles}) begin
-                            k_sec <= 3'd4;
-                            k_cnt <= 24'd0;
-                            k_addr <= 24'd0;
-                            k_r <= 16'd0;
-                            k_c <= 16'd0;
-                            k_j <= 16'd0;
-                        end else if (k_beat == tile_beats) begin
-                            w_we <= 1'b1;
-                            w_bank <= f_wbank;
-                            w_addr <= k_cnt[15:0];
-                            w_data <= tile_x;
-                            k_cnt <= k_cnt + 24'd1;
-                            k_beat <= 8'd0;
-                            tile <= {TILEW{1'b0}};
-                        end else if (beat) begin
-                            for (q = 0; q < MAXTB; q = q + 1)
-                                if (k_beat == q[7:0]) tile[q*BEATW +: BEATW] <= rd_data;
-                            k_beat <= k_beat + 8'd1;
-                        end
-                    end
-                    3'd4: begin  // operand A with its padding, one word per cycle
-                        if (!f_load_a || k_r == IH) begin
-                            k_sec <= 3'd5;
-                            k_cnt <= 24'd0;
-                        end else if (a_pad || beat) begin
-                            a_we <= 1'b1;
-                            a_bank <= f_abank;
-                            a_addr <= k_addr;
-                            a_data <= a_pad ? {P{padv[7:0]}} : rd_data;
-                            k_addr <= k_addr + 24'd1;
-                            if (k_j == ICG - 16'd1) begin
-                                k_j <= 16'd0;
-                                if (k_c == IW - 16'd1) begin
-                                    k_c <= 16'd0;
-                                    k_r <= k_r + 16'd1;
+            // ---------------- consumer, decide: what this beat (or padding word) is for
+            mv <= k_take;
+            if (k_take) begin
+                mv_sec <= k_sec;
+                mv_data <= fq_head;
+                mv_pad <= k_sec == K_A && a_pad;
+                mv_beat <= k_beat;
+                mv_bz <= k_bz;
+                mv_cnt <= k_cnt;
+                mv_blk <= k_blk;
+                mv_last <= k_lz;
+                k_cnt <= k_cnt + 24'd1;
+                // the position within blocks (requant groups, tiles): beats left count down
+                if (k_bz) begin
+                    k_beat <= 8'd0;
+                    kb_left <= k_sec == K_RQ ? RQB_M1 : tb_m1;
+                    k_bz <= k_sec == K_RQ ? RQB_M1 == 8'd0 : tb_m1 == 8'd0;
+                    k_blk <= k_blk + 16'd1;
+                end else begin
+                    k_beat <= k_beat + 8'd1;
+                    kb_left <= kb_left - 8'd1;
+                    k_bz <= kb_left == 8'd1;
+                end
+                // operand A: group, column phase and row phase (padding or real)
+                if (k_sec == K_A) begin
+                    if (!k_jz) begin
+                        k_j <= k_j - 16'd1;
+                        k_jz <= k_j == 16'd1;
+                    end else begin
+                        k_j <= icg_m1;
+                        k_jz <= icg_m1 == 16'd0;
+                        if (!c_lz) begin
+                            c_left <= c_left - 16'd1;
+                            c_lz <= c_left == 16'd1;
+                        end else begin
+                            c_ph <= c_wrap[c_ph] ? c_first : c_next[c_ph];
+                            c_left <= c_wrap[c_ph] ? c_len_m1[c_first] : c_len_m1[c_next[c_ph]];
+                            c_lz <= c_wrap[c_ph] ? c_one[c_first] : c_one[c_next[c_ph]];
+                            c_real <= (c_wrap[c_ph] ? c_first : c_next[c_ph]) == 2'd1;
+                            if (c_wrap[c_ph]) begin  // the row's last column: next row
+                                if (!r_lz) begin
+                                    r_left <= r_left - 16'd1;
+                                    r_lz <= r_left == 16'd1;
                                 end else begin
-                                    k_c <= k_c + 16'd1;
+                                    r_ph <= r_next[r_ph];
+                                    r_left <= r_len_m1[r_next[r_ph]];
+                                    r_lz <= r_one[r_next[r_ph]];
+                                    r_real <= r_next[r_ph] == 2'd1;
                                 end
-                            end else begin
-                                k_j <= k_j + 16'd1;
                             end
                         end
                     end
-                    3'd5: begin  // operand B into the other bank
-                        if (!f_load_b || k_cnt == b_words) begin
-                            k_act <= 1'b0;
-                        end else if (beat) begin
-                            a_we <= 1'b1;
-                            a_bank <= !f_abank;
-                            a_addr <= k_cnt;
-                            a_data <= rd_data;
-                            k_cnt <= k_cnt + 24'd1;
+                end
+                // the section's end: on to the next; else count the beats left down
+                if (k_lz) begin
+                    k_sec <= nxt[k_sec];
+                    k_cnt <= 24'd0;
+                    k_beat <= 8'd0;
+                    k_blk <= 16'd0;
+                    k_left <= lm1[nxt[k_sec]];
+                    k_lz <= lz1[nxt[k_sec]];
+                    kb_left <= nxt[k_sec] == K_RQ ? RQB_M1 : tb_m1;
+                    k_bz <= nxt[k_sec] == K_RQ ? RQB_M1 == 8'd0 : tb_m1 == 8'd0;
+                end else begin
+                    k_left <= k_left - 24'd1;
+                    k_lz <= k_left == 24'd1;
+                end
+                if (k_sec == K_PT) begin
+                    pt_busy <= 1'b1;
+                    pt_word <= fq_head;
+                    pt_j <= 8'd0;
+                end
+            end
+            // LUT-RAM product table: P/2 entries per beat
+            if (pt_busy) begin
+                p_we <= 1'b1;
+                p_addr <= pt_e;
+                p_data <= pt_word[pt_j*16 +: 16];
+                pt_e <= pt_e + 16'd1;
+                pt_j <= pt_j + 8'd1;
+                if ({24'd0, pt_j} == P / 2 - 1) pt_busy <= 1'b0;
+            end
+
+            // ---------------- consumer, move: into the registers and buffers
+            if (tile_full) begin
+                w_we <= 1'b1;
+                w_bank <= f_wbank;
+                w_addr <= tile_addr;
+                w_data <= tile_x;
+            end
+            tile_full <= 1'b0;
+            if (mv) begin
+                case (mv_sec)
+                    K_FETCH: begin
+                        for (q = 0; q < NDB; q = q + 1)
+                            if (mv_cnt[7:0] == q[7:0]) d_asm[q*BEATW +: BEATW] <= mv_data;
+                        desc_in <= mv_last;
+                    end
+                    K_RQ: begin
+                        for (q = 0; q < RQB; q = q + 1)
+                            if (mv_beat == q[7:0]) rq_blk[q*BEATW +: BEATW] <= mv_data;
+                        if (mv_bz) begin
+                            r_we <= 1'b1;
+                            r_bank <= f_wbank;
+                            r_addr <= mv_blk;
+                            r_data <= {mv_data, rq_blk[0 +: (RQB-1)*BEATW]};
                         end
                     end
-                    default: k_act <= 1'b0;
+                    K_TAB: begin
+                        t_we <= 1'b1;
+                        t_bank <= f_wbank;
+                        t_addr <= mv_cnt[15:0];
+                        t_data <= mv_data;
+                    end
+                    K_TILE: begin
+                        for (q = 0; q < MAXTB; q = q + 1)
+                            if (mv_beat == q[7:0]) tile[q*BEATW +: BEATW] <= mv_data;
+                            else if (mv_beat == 8'd0) tile[q*BEATW +: BEATW] <= {BEATW{1'b0}};
+                        if (mv_bz) begin
+                            tile_full <= 1'b1;
+                            tile_addr <= mv_blk;
+                        end
+                    end
+                    K_A: begin
+                        a_we <= 1'b1;
+                        a_bank <= f_abank;
+                        a_addr <= mv_cnt;
+                        a_data <= mv_pad ? {P{padv[7:0]}} : mv_data;
+                    end
+                    K_B: begin
+                        a_we <= 1'b1;
+                        a_bank <= !f_abank;
+                        a_addr <= mv_cnt;
+                        a_data <= mv_data;
+                    end
+                    default: ;
                 endcase
+                if (mv_last && mv_sec != K_FETCH && nxt[mv_sec] == K_OFF) load_done <= 1'b1;
             end
 
             // ---------------- the descriptor sequence
             case (state)
                 L_IDLE: if (start) begin
                     idx <= 32'd0;
+                    count_m1 <= prog_count - 32'd1;
                     cur_desc <= 32'd0;
                     err_code <= 8'd0;
                     err_unit <= 8'd0;
                     err_addr <= 32'd0;
-                    if (prog_count == 32'd0) begin
+                    prog_end <= {9'd0, prog_addr} + {2'd0, prog_count, 7'd0};
+                    desc_addr <= prog_addr;
+                    state <= L_START;
+                end
+                L_START: begin  // the program itself must lie in the window
+                    if (count_m1 == 32'hFFFF_FFFF) begin
                         done <= 1'b1;
-                    end else if (prog_addr[6:0] != 7'd0
-                                 || {9'd0, prog_addr} + {2'd0, prog_count, 7'd0} > msize) begin
+                        state <= L_IDLE;
+                    end else if (prog_addr[6:0] != 7'd0 || prog_end > msize) begin
                         e_code <= `PF_E_ADDR;
                         e_unit <= `PF_U_FETCH;
                         e_addr <= prog_addr;
@@ -598,99 +693,199 @@ module pf_loader #(
                 L_NEXT: begin  // fetch descriptor idx: one burst (128 bytes, one page)
                     cur_desc <= idx;
                     req_valid <= 1'b1;
-                    req_off <= prog_addr + {idx[24:0], 7'd0};
+                    req_off <= desc_addr;
                     req_len1 <= NDB[7:0] - 8'd1;
-                    f_beat <= 8'd0;
+                    k_sec <= K_FETCH;
+                    k_cnt <= 24'd0;
+                    k_left <= NDB_M1;
+                    k_lz <= NDB == 1;
+                    nxt[K_FETCH] <= K_OFF;
+                    lm1[K_FETCH] <= NDB_M1;
+                    lm1[K_OFF] <= 24'd0;
+                    nxt[K_OFF] <= K_OFF;
                     state <= L_FETCH;
                 end
-                L_FETCH: if (beat) begin
-                    d_asm[f_beat*BEATW +: BEATW] <= rd_data;
-                    f_beat <= f_beat + 8'd1;
-                    if (f_beat == NDB[7:0] - 8'd1) begin
-                        d <= {rd_data, d_asm[0 +: `PF_DESC_BITS - BEATW]};
-                        state <= L_DECODE;
-                    end
+                L_FETCH: if (desc_in) begin
+                    d <= d_asm;
+                    state <= L_DECODE;
                 end
                 L_DECODE: begin
+                    fmt_ok_r <= fmt_ok;
+                    e_unit <= `PF_U_LOAD;
+                    e_addr <= desc_addr;
                     if (`PF_D_MAGIC(d) != `PF_DESC_MAGIC || `PF_D_VERSION(d) != `PF_DESC_VERSION) begin
                         e_code <= `PF_E_MAGIC;
                         state <= L_ERR;
                     end else if (kind == 4'd0 || kind > `PF_K_COPY) begin
                         e_code <= `PF_E_KIND;
                         state <= L_ERR;
-                    end else if (!fmt_ok) begin
+                    end else begin
+                        state <= L_FORMAT;
+                    end
+                end
+                L_FORMAT: begin
+                    if (!fmt_ok_r) begin
                         e_code <= `PF_E_FORMAT;
                         state <= L_ERR;
                     end else begin
                         mstep <= 5'd0;
                         state <= L_MUL;
                     end
-                    e_unit <= `PF_U_LOAD;
-                    e_addr <= prog_addr + {idx[24:0], 7'd0};
                 end
                 L_MUL: begin
                     mstep <= mstep + 5'd1;
-                    if (mstep == 5'd21) state <= L_CHECK1;
+                    if (mstep == 5'd22) state <= L_CHECK1;
                 end
                 L_CHECK1: begin
-                    w_beats <= ({16'd0, rq_groups} << 3) + ({24'd0, tslots} << 8)
-                               + {16'd0, ptab_beats} + res[3][31:0];
+                    w_part <= ({16'd0, rq_groups} << 3) + ({24'd0, tslots} << 8);
                     a_mid <= {9'd0, A_ADDR} + {1'b0, res[4]};
                     b_mid <= {9'd0, B_ADDR} + (f_bcast ? 41'd0 : {1'b0, res[6]});
                     o_mid <= {9'd0, O_ADDR} + {1'b0, res[8]};
+                    size_ok_r <= size_ok;
+                    align_ok_r <= align_ok;
+                    a_rows_m1 <= A_ROWS - 16'd1;
+                    a_cols_m1 <= A_COLS - 16'd1;
+                    oh_m1 <= OH - 16'd1;
+                    ow_m1 <= OW - 16'd1;
+                    icg_m1 <= ICG - 16'd1;
+                    c_len[0] <= {8'd0, PAD_L};
+                    c_len[1] <= A_COLS;
+                    c_len[2] <= IW - {8'd0, PAD_L} - A_COLS;
+                    r_len[0] <= {8'd0, PAD_T};
+                    r_len[1] <= A_ROWS;
+                    r_len[2] <= IH - {8'd0, PAD_T} - A_ROWS;
+                    a_row_beats <= res[16][23:0];
+                    b_row_beats <= res[17][23:0];
+                    a_contig <= A_PS == ({8'd0, ICG} << LOGP);
+                    b_contig <= B_PS == ({8'd0, OMG} << LOGP);
+                    rq_m1 <= rq_groups - 16'd1;
+                    tile_total <= res[3][23:0];
+                    nt_m1 <= ntiles - 16'd1;
+                    tb_m1 <= tile_beats - 8'd1;
+                    tab_total <= {8'd0, tslots, 8'd0};
+                    pt_total <= {8'd0, ptab_beats};
+                    a_total <= res[10][23:0];
+                    b_total <= f_bcast ? {8'd0, OMG} : res[11][23:0];
+                    expand <= field_w == WBITS[3:0] && WBITS != 8;
                     state <= L_CHECK2;
                 end
                 L_CHECK2: begin
-                    w_end <= {9'd0, W_ADDR} + ({9'd0, w_beats} << LOGP);
+                    for (q = 0; q < 3; q = q + 1) begin
+                        c_len_m1[q] <= c_len[q] - 16'd1;
+                        r_len_m1[q] <= r_len[q] - 16'd1;
+                        c_one[q] <= c_len[q] == 16'd1;
+                        r_one[q] <= r_len[q] == 16'd1;
+                        c_has[q] <= c_len[q] != 16'd0;
+                        r_has[q] <= r_len[q] != 16'd0;
+                    end
+                    w_beats <= w_part + {16'd0, ptab_beats} + res[3][31:0];
                     a_end <= a_mid + {1'b0, res[5]} + ({25'd0, ICG} << LOGP);
                     b_end <= b_mid + (f_bcast ? 41'd0 : {1'b0, res[7]}) + ({25'd0, OMG} << LOGP);
                     o_end <= o_mid + {1'b0, res[9]} + ({25'd0, OMG} << LOGP);
+                    state <= L_CHECK3;
+                end
+                L_CHECK3: begin
+                    w_end <= {9'd0, W_ADDR} + ({9'd0, w_beats} << LOGP);
+                    w_total <= w_beats[23:0];
+                    has[K_RQ] <= f_load_w && rq_groups != 16'd0;
+                    has[K_TAB] <= f_load_w && tslots != 8'd0;
+                    has[K_PT] <= f_load_w && ptab_beats != 16'd0;
+                    has[K_TILE] <= f_load_w && tile_total != 24'd0;
+                    has[K_A] <= f_load_a && a_total != 24'd0;
+                    has[K_B] <= f_load_b && b_total != 24'd0;
+                    has[K_OFF] <= 1'b1;
+                    lm1[K_RQ] <= {5'd0, rq_m1, 3'd7};
+                    lm1[K_TAB] <= tab_total - 24'd1;
+                    lm1[K_PT] <= pt_total - 24'd1;
+                    lm1[K_TILE] <= tile_total - 24'd1;
+                    lm1[K_A] <= a_total - 24'd1;
+                    lm1[K_B] <= b_total - 24'd1;
+                    state <= L_CHECK4;
+                end
+                L_CHECK4: begin
+                    w_bad <= f_load_w && w_end > msize;
+                    a_bad <= f_load_a && A_ROWS != 0 && a_end > msize;
+                    b_bad <= f_load_b && b_end > msize;
+                    o_bad <= f_last && o_end > msize;
+                    // each phase's successor within a row (or a row within the rows)
+                    c_first <= c_has[0] ? 2'd0 : c_has[1] ? 2'd1 : 2'd2;
+                    r_first <= r_has[0] ? 2'd0 : r_has[1] ? 2'd1 : 2'd2;
+                    c_next[0] <= c_has[1] ? 2'd1 : 2'd2;
+                    c_next[1] <= 2'd2;
+                    r_next[0] <= r_has[1] ? 2'd1 : 2'd2;
+                    r_next[1] <= 2'd2;
+                    c_wrap[0] <= !c_has[1] && !c_has[2];
+                    c_wrap[1] <= !c_has[2];
+                    c_wrap[2] <= 1'b1;
+                    c_wrap[3] <= 1'b1;
+                    for (q = 0; q < 8; q = q + 1) lz1[q] <= lm1[q] == 24'd0;
+                    // each section's successor: the next one the load has
+                    for (q = 0; q < 7; q = q + 1) begin
+                        nxt[q] <= K_OFF;
+                        if (q < K_B && has[K_B]) nxt[q] <= K_B;
+                        if (q < K_A && has[K_A]) nxt[q] <= K_A;
+                        if (q < K_TILE && has[K_TILE]) nxt[q] <= K_TILE;
+                        if (q < K_PT && has[K_PT]) nxt[q] <= K_PT;
+                        if (q < K_TAB && has[K_TAB]) nxt[q] <= K_TAB;
+                        if (q < K_RQ && has[K_RQ]) nxt[q] <= K_RQ;
+                    end
                     state <= L_WAIT;
                 end
                 L_WAIT: begin
-                    if (!size_ok) begin
+                    if (!size_ok_r) begin
                         e_code <= `PF_E_SIZE;
                         state <= L_ERR;
-                    end else if (!align_ok) begin
+                    end else if (!align_ok_r) begin
                         e_code <= `PF_E_ADDR;
                         state <= L_ERR;
-                    end else if (f_load_w && w_end > msize) begin
+                    end else if (w_bad) begin
                         e_code <= `PF_E_ADDR;
                         e_addr <= W_ADDR;
                         state <= L_ERR;
-                    end else if (f_load_a && A_ROWS != 0 && a_end > msize) begin
+                    end else if (a_bad) begin
                         e_code <= `PF_E_ADDR;
                         e_addr <= A_ADDR;
                         state <= L_ERR;
-                    end else if (f_load_b && b_end > msize) begin
+                    end else if (b_bad) begin
                         e_code <= `PF_E_ADDR;
                         e_addr <= B_ADDR;
                         state <= L_ERR;
-                    end else if (f_last && o_end > msize) begin
+                    end else if (o_bad) begin
                         e_code <= `PF_E_ADDR;
                         e_addr <= O_ADDR;
                         state <= L_ERR;
                     end else if (may_load) begin
-                        g_act <= 1'b1;
+                        g_act <= f_load_w || f_load_a || f_load_b;
                         g_sec <= 2'd0;
-                        k_act <= 1'b1;
-                        k_sec <= 3'd0;
+                        k_sec <= nxt[K_FETCH];
                         k_cnt <= 24'd0;
+                        k_left <= lm1[nxt[K_FETCH]];
+                        k_lz <= lz1[nxt[K_FETCH]];
                         k_beat <= 8'd0;
-                        t_e <= 8'd0;
-                        t_s <= 8'd0;
+                        kb_left <= nxt[K_FETCH] == K_RQ ? RQB_M1 : tb_m1;
+                        k_bz <= nxt[K_FETCH] == K_RQ ? RQB_M1 == 8'd0 : tb_m1 == 8'd0;
+                        k_blk <= 16'd0;
+                        k_j <= icg_m1;
+                        k_jz <= icg_m1 == 16'd0;
+                        c_ph <= c_first;
+                        c_left <= c_len_m1[c_first];
+                        c_lz <= c_one[c_first];
+                        c_real <= c_first == 2'd1;
+                        r_ph <= r_first;
+                        r_left <= r_len_m1[r_first];
+                        r_lz <= r_one[r_first];
+                        r_real <= r_first == 2'd1;
                         pt_e <= 16'd0;
-                        tile <= {TILEW{1'b0}};
-                        if (!f_load_w) k_sec <= 3'd4;
-                        k_addr <= 24'd0;
-                        k_r <= 16'd0;
-                        k_c <= 16'd0;
-                        k_j <= 16'd0;
+                        load_done <= nxt[K_FETCH] == K_OFF;
                         state <= L_LOAD;
                     end
                 end
-                L_LOAD: if (!k_act && !g_act && !g_valid && !s_busy) state <= L_HAND;
+                L_LOAD: if (load_done && !g_act && !g_valid && !s_busy && !tile_full
+                            && !pt_busy && !mv) begin
+                    state <= L_HAND;
+                end
                 L_HAND: begin
+                    load_done <= 1'b0;
                     if (!h_valid && !c_busy) begin
                         h_valid <= 1'b1;
                         h_desc <= d;
@@ -700,7 +895,8 @@ module pf_loader #(
                     if (h_valid && h_ready) begin
                         h_valid <= 1'b0;
                         idx <= idx + 32'd1;
-                        if (idx + 32'd1 == prog_count) begin
+                        desc_addr <= desc_addr + 32'd128;
+                        if (idx == count_m1) begin
                             done <= 1'b1;
                             state <= L_IDLE;
                         end else begin
@@ -712,7 +908,7 @@ module pf_loader #(
                     g_act <= 1'b0;
                     g_valid <= 1'b0;
                     s_busy <= 1'b0;
-                    k_act <= 1'b0;
+                    k_sec <= K_OFF;
                     pt_busy <= 1'b0;
                     h_valid <= 1'b0;
                     state <= L_DRAIN;
@@ -720,7 +916,7 @@ module pf_loader #(
                 end
                 L_DRAIN: begin
                     idle_cnt <= idle_cnt + 32'd1;
-                    if ((!rd_busy && !req_valid) || idle_cnt == timeout) begin
+                    if ((!rd_busy && !req_valid && !fq_has) || idle_cnt == timeout) begin
                         err_code <= e_code;
                         err_unit <= e_unit;
                         err_addr <= e_addr;
@@ -732,13 +928,13 @@ module pf_loader #(
             endcase
 
             // ---------------- errors from the memory or another stage
-            if (state != L_IDLE && state != L_ERR && state != L_DRAIN) begin
+            if (state != L_IDLE && state != L_START && state != L_ERR && state != L_DRAIN) begin
                 if (rd_err) begin
                     e_code <= `PF_E_RRESP;
                     e_unit <= state == L_FETCH ? `PF_U_FETCH : `PF_U_LOAD;
                     e_addr <= req_off;
                     state <= L_ERR;
-                end else if (want_beat && idle_cnt == timeout) begin
+                end else if (idle_cnt == timeout) begin
                     e_code <= `PF_E_TIMEOUT;
                     e_unit <= state == L_FETCH ? `PF_U_FETCH : `PF_U_LOAD;
                     e_addr <= req_off;
@@ -752,8 +948,10 @@ module pf_loader #(
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, KH, KW, na[39:24], npg[39:24], t_e, flags, padv[8],
-                       rq_blk[64*P-1 -: BEATW], d_asm[`PF_DESC_BITS-1 -: BEATW]};
+    wire unused_ok = &{1'b0, KH, KW, na[39:24], npg[39:24], flags, padv[8],
+                       rq_blk[64*P-1 -: BEATW], nt_m1, has[0], expand, c_len_m1[3],
+                       r_len_m1[3], c_next[3], r_next[3], c_next[2], r_next[2], c_one[3],
+                       r_one[3], c_wrap[3], c_has[3], r_has[3:2], r_wrap_unused};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

@@ -76,6 +76,21 @@ module pf_pe_array #(
 
     wire tree_valid_unused;
     reg v1, v2, v3;
+
+    // x << e for e in 0..7, as a mux (never a multiplier)
+    function automatic [PWL-1:0] shl(input [PWL-1:0] x, input [2:0] e);
+        case (e)
+            3'd0: shl = x;
+            3'd1: shl = x << 1;
+            3'd2: shl = x << 2;
+            3'd3: shl = x << 3;
+            3'd4: shl = x << 4;
+            3'd5: shl = x << 5;
+            3'd6: shl = x << 6;
+            default: shl = x << 7;
+        endcase
+    endfunction
+
     always @(posedge clk) begin
         if (rst) {v1, v2, v3} <= 3'b000;
         else {v1, v2, v3} <= {in_valid, v1, v2};
@@ -141,22 +156,43 @@ module pf_pe_array #(
                 // ---- low-bit path
                 wire signed [PW-1:0] pl;
                 if (PE_TYPE == 1) begin : shift_pe
-                    wire [B1-1:0] i1 = mag1[MB-1 -: B1];
-                    wire [2:0] e1 = exps[(i1 == 0 ? 0 : i1 - 1)*3 +: 3];
+                    // stage 1: each term's exponent, selected by its index (static wiring:
+                    // entry 0 is "term off")
+                    wire [B1-1:0] i1n = wgt[(o*P_IN + i)*8 + B2 +: B1];
+                    wire [(1<<B1)*3-1:0] e1_of;
+                    assign e1_of[2:0] = 3'd0;
+                    for (j = 1; j < (1 << B1); j = j + 1) begin : e1w
+                        assign e1_of[j*3 +: 3] = exps[(j-1)*3 +: 3];
+                    end
+                    reg [2:0] e1s, e2s;
+                    reg on1, on2;
+                    always @(posedge clk) if (in_valid) begin
+                        e1s <= e1_of[i1n*3 +: 3];
+                        on1 <= i1n != 0;
+                    end
+                    if (B2 > 0) begin : second
+                        wire [B2-1:0] i2n = wgt[(o*P_IN + i)*8 +: B2];
+                        wire [(1<<B2)*3-1:0] e2_of;
+                        assign e2_of[2:0] = 3'd0;
+                        for (j = 1; j < (1 << B2); j = j + 1) begin : e2w
+                            assign e2_of[j*3 +: 3] = exps[(NLEV/2 + j - 1)*3 +: 3];
+                        end
+                        always @(posedge clk) if (in_valid) begin
+                            e2s <= e2_of[i2n*3 +: 3];
+                            on2 <= i2n != 0;
+                        end
+                    end else begin : single
+                        always @(posedge clk) if (in_valid) begin
+                            e2s <= 3'd0;
+                            on2 <= 1'b0;
+                        end
+                    end
+                    // stage 2: the terms x << e (8-way muxes), stage 3: sum and sign
                     wire signed [PWL-1:0] xe = {{(PWL-AW){x1[AW-1]}}, x1};
                     reg signed [PWL-1:0] t1, t2;
-                    wire signed [PWL-1:0] t2n;
-                    if (B2 > 0) begin : second
-                        wire [B2-1:0] i2 = mag1[B2-1:0];
-                        wire [31:0] k2 = i2 == 0 ? 32'd0 : {{(32-B2){1'b0}}, i2} - 32'd1;
-                        wire [2:0] e2 = exps[(NLEV/2 + k2)*3 +: 3];
-                        assign t2n = (i2 == 0) ? {PWL{1'b0}} : (xe <<< e2);
-                    end else begin : single
-                        assign t2n = {PWL{1'b0}};
-                    end
                     always @(posedge clk) if (v1) begin
-                        t1 <= (i1 == 0) ? {PWL{1'b0}} : (xe <<< e1);
-                        t2 <= t2n;
+                        t1 <= on1 ? shl(xe, e1s) : {PWL{1'b0}};
+                        t2 <= on2 ? shl(xe, e2s) : {PWL{1'b0}};
                     end
                     wire signed [PWL-1:0] m = t1 + t2;
                     reg signed [PWL-1:0] q3;

@@ -5,10 +5,12 @@
 //     w_addr = the step's index within the output pixel (tiles are stored in this order)
 //     b_addr = the group's index in the tile (or g for a broadcast operand B)
 //
-// Addresses are kept as running sums (no multiplier on the path): each loop level owns a
-// base register; a step adds one precomputed stride (RS*SH, ICG*SW, RS*DH, ICG*DW from the
-// loader) to the base of the level that advances and resets the levels below it. `hold`
-// stops the issue of a group's last step (the output credit); other steps always issue.
+// Built for 250 MHz: no multiplier and no wide compare on the step path. Each loop level
+// owns a base address register; a step adds one precomputed stride (RS*SH, ICG*SW, RS*DH,
+// ICG*DW from the loader) to the base of the level that advances and resets the levels
+// below. Each loop counter counts down, and whether it is at its last value is a register
+// computed one step ahead. `hold` (registered by the caller) stops the issue of a group's
+// last step (the output credit); other steps always issue.
 `default_nettype none
 
 module pf_seq (
@@ -39,47 +41,84 @@ module pf_seq (
     output reg         s_last,     // last step of an output group
     output reg         s_end       // last step of the tile
 );
-    reg run;
-    reg [15:0] oy, ox, g, cg, cgn;
-    reg [7:0] ky, kx;
+    // ------------------------------------------------------------------ tile constants
+    reg run, vec, bc;
+    reg [15:0] n_cg, n_g, n_ox, n_oy;         // loop lengths minus one
+    reg [7:0] n_kx, n_ky;
+    reg [23:0] st_oy, st_ky, st_ox, st_kx;
+    reg setup;                                 // the cycle after start: constants settle
+
+
+    // ------------------------------------------------------------------ loop state
+    // level k (0 cg, 1 kx, 2 ky, 3 g, 4 ox, 5 oy) counts down c[k]; z[k]: it is at its last
+    // iteration; adv (one-hot, 6 = the tile's last step): the level the current step
+    // advances, computed one step ahead so every update below is a one-hot select
+    reg [15:0] c_cg, c_g, c_ox, c_oy;
+    reg [7:0] c_kx, c_ky;
+    reg [5:0] z;
+    reg [6:0] adv;
+    reg ge3, ge4, any;             // adv >= group end, >= new pixel, adv != 0 (registered)
+    reg [5:0] one;
     reg [23:0] a_row, a_pix, a_grp, a_tapy, a_tap, a_cur;
     reg [23:0] b_cur, grp;
-    reg [15:0] w_cur;
-    reg vec;
+    reg [15:0] w_cur, g_cur;
+    reg first;
 
-    wire l_cg = cg == cgn - 16'd1;
-    wire l_kx = kx == kw - 8'd1;
-    wire l_ky = ky == kh - 8'd1;
-    wire l_g = g == omg - 16'd1;
-    wire l_ox = ox == ow - 16'd1;
-    wire l_oy = oy == oh - 16'd1;
-    wire grp_last = l_cg && l_kx && l_ky;
-    wire issue = run && !(hold && grp_last);
+    wire grp_last = ge3;
+    wire issue = run && any && !(hold && grp_last);
     assign busy = run;
 
-    // the new base of each level (one adder each) and the level that advances
-    wire [23:0] n_kx = a_tap + dw_ps;
-    wire [23:0] n_ky = a_tapy + dh_rs;
-    wire [23:0] n_g = a_grp + {23'd0, vec};
-    wire [23:0] n_ox = a_pix + sw_ps;
-    wire [23:0] n_oy = a_row + sh_rs;
+    // the next base of each level: one adder each, from registers
+    wire [23:0] n_kx_a = a_tap + st_kx;
+    wire [23:0] n_ky_a = a_tapy + st_ky;
+    wire [23:0] n_g_a = a_grp + {23'd0, vec};
+    wire [23:0] n_ox_a = a_pix + st_ox;
+    wire [23:0] n_oy_a = a_row + st_oy;
+
+    // the last-iteration flags after this step, and the level the next step advances
+    wire [5:0] at_one = {c_oy == 16'd1, c_ox == 16'd1, c_g == 16'd1, c_ky == 8'd1,
+                         c_kx == 8'd1, c_cg == 16'd1};
+    wire [6:0] above = {adv[6], |adv[6:6], |adv[6:5], |adv[6:4], |adv[6:3], |adv[6:2],
+                        |adv[6:1]};  // above[k]: a level above k advances
+    reg [5:0] z_next;
+    reg [6:0] adv_next;
+    integer k;
+    always @(*) begin
+        for (k = 0; k < 6; k = k + 1)
+            z_next[k] = adv[k] ? at_one[k] : above[k] ? one[k] : z[k];
+        adv_next = 7'b1000000;
+        for (k = 5; k >= 0; k = k - 1)
+            if (!z_next[k]) adv_next = 7'd1 << k;
+    end
+    reg [6:0] adv_first;
+    always @(*) begin
+        adv_first = 7'b1000000;
+        for (k = 5; k >= 0; k = k - 1)
+            if (!one[k]) adv_first = 7'd1 << k;
+    end
 
     always @(posedge clk) begin
         if (rst) begin
             run <= 1'b0;
             s_valid <= 1'b0;
+            setup <= 1'b0;
         end else begin
             s_valid <= issue;
+            setup <= start;
             if (start) begin
                 run <= 1'b1;
                 vec <= !conv;
-                cgn <= conv ? icg : 16'd1;
-                oy <= 16'd0;
-                ox <= 16'd0;
-                g <= 16'd0;
-                ky <= 8'd0;
-                kx <= 8'd0;
-                cg <= 16'd0;
+                bc <= bcast;
+                n_cg <= conv ? icg - 16'd1 : 16'd0;
+                n_kx <= kw - 8'd1;
+                n_ky <= kh - 8'd1;
+                n_g <= omg - 16'd1;
+                n_ox <= ow - 16'd1;
+                n_oy <= oh - 16'd1;
+                st_oy <= sh_rs;
+                st_ky <= dh_rs;
+                st_ox <= sw_ps;
+                st_kx <= dw_ps;
                 a_row <= 24'd0;
                 a_pix <= 24'd0;
                 a_grp <= 24'd0;
@@ -88,72 +127,61 @@ module pf_seq (
                 a_cur <= 24'd0;
                 b_cur <= 24'd0;
                 w_cur <= 16'd0;
+                g_cur <= 16'd0;
                 grp <= 24'd0;
+                first <= 1'b1;
+                adv <= 7'd0;
+                {ge3, ge4, any} <= 3'b000;
+            end else if (setup) begin
+                one <= {n_oy == 16'd0, n_ox == 16'd0, n_g == 16'd0, n_ky == 8'd0,
+                        n_kx == 8'd0, n_cg == 16'd0};
+                {c_cg, c_kx, c_ky, c_g, c_ox, c_oy} <= {n_cg, n_kx, n_ky, n_g, n_ox, n_oy};
             end else if (issue) begin
                 s_a_addr <= a_cur;
                 s_b_addr <= b_cur;
                 s_w_addr <= w_cur;
-                s_g <= g;
+                s_g <= g_cur;
                 s_grp <= grp;
-                s_first <= cg == 16'd0 && kx == 8'd0 && ky == 8'd0;
+                s_first <= first;
                 s_last <= grp_last;
-                s_end <= grp_last && l_g && l_ox && l_oy;
-                w_cur <= w_cur + 16'd1;
-                if (grp_last) grp <= grp + 24'd1;
-                if (!l_cg) begin
-                    cg <= cg + 16'd1;
-                    a_cur <= a_cur + 24'd1;
-                end else begin
-                    cg <= 16'd0;
-                    if (!l_kx) begin
-                        kx <= kx + 8'd1;
-                        a_tap <= n_kx;
-                        a_cur <= n_kx;
-                    end else begin
-                        kx <= 8'd0;
-                        if (!l_ky) begin
-                            ky <= ky + 8'd1;
-                            a_tapy <= n_ky;
-                            a_tap <= n_ky;
-                            a_cur <= n_ky;
-                        end else begin
-                            ky <= 8'd0;
-                            b_cur <= b_cur + 24'd1;
-                            if (!l_g) begin
-                                g <= g + 16'd1;
-                                a_grp <= n_g;
-                                a_tapy <= n_g;
-                                a_tap <= n_g;
-                                a_cur <= n_g;
-                            end else begin
-                                g <= 16'd0;
-                                w_cur <= 16'd0;
-                                if (bcast) b_cur <= 24'd0;
-                                if (!l_ox) begin
-                                    ox <= ox + 16'd1;
-                                    a_pix <= n_ox;
-                                    a_grp <= n_ox;
-                                    a_tapy <= n_ox;
-                                    a_tap <= n_ox;
-                                    a_cur <= n_ox;
-                                end else begin
-                                    ox <= 16'd0;
-                                    if (!l_oy) begin
-                                        oy <= oy + 16'd1;
-                                        a_row <= n_oy;
-                                        a_pix <= n_oy;
-                                        a_grp <= n_oy;
-                                        a_tapy <= n_oy;
-                                        a_tap <= n_oy;
-                                        a_cur <= n_oy;
-                                    end else begin
-                                        run <= 1'b0;
-                                    end
-                                end
-                            end
-                        end
-                    end
+                s_end <= adv[6];
+                first <= grp_last;
+                z <= z_next;
+                adv <= adv_next;
+                ge3 <= |adv_next[6:3];
+                ge4 <= |adv_next[6:4];
+                any <= 1'b1;
+                if (adv[6]) run <= 1'b0;
+                // counters: the advancing level counts down, the ones below reload
+                c_cg <= adv[0] ? c_cg - 16'd1 : n_cg;
+                if (|adv[6:1]) c_kx <= adv[1] ? c_kx - 8'd1 : n_kx;
+                if (|adv[6:2]) c_ky <= adv[2] ? c_ky - 8'd1 : n_ky;
+                if (|adv[6:3]) c_g <= adv[3] ? c_g - 16'd1 : n_g;
+                if (|adv[6:4]) c_ox <= adv[4] ? c_ox - 16'd1 : n_ox;
+                if (adv[5]) c_oy <= c_oy - 16'd1;
+                // addresses: the advancing level's base moves, the bases below follow
+                a_cur <= adv[0] ? a_cur + 24'd1 : adv[1] ? n_kx_a : adv[2] ? n_ky_a
+                       : adv[3] ? n_g_a : adv[4] ? n_ox_a : n_oy_a;
+                if (|adv[5:1]) a_tap <= adv[1] ? n_kx_a : adv[2] ? n_ky_a : adv[3] ? n_g_a
+                                      : adv[4] ? n_ox_a : n_oy_a;
+                if (|adv[5:2]) a_tapy <= adv[2] ? n_ky_a : adv[3] ? n_g_a : adv[4] ? n_ox_a
+                                       : n_oy_a;
+                if (|adv[5:3]) a_grp <= adv[3] ? n_g_a : adv[4] ? n_ox_a : n_oy_a;
+                if (|adv[5:4]) a_pix <= adv[4] ? n_ox_a : n_oy_a;
+                if (adv[5]) a_row <= n_oy_a;
+                // weights: per output pixel; group index; operand B
+                w_cur <= ge4 ? 16'd0 : w_cur + 16'd1;
+                if (grp_last) begin
+                    grp <= grp + 24'd1;
+                    g_cur <= ge4 ? 16'd0 : g_cur + 16'd1;
+                    b_cur <= (bc && ge4) ? 24'd0 : b_cur + 24'd1;
                 end
+            end else if (run && !any) begin  // after setup: the first step's level
+                z <= one;
+                adv <= adv_first;
+                ge3 <= |adv_first[6:3];
+                ge4 <= |adv_first[6:4];
+                any <= 1'b1;
             end
         end
     end

@@ -73,6 +73,7 @@ class Emulator:
     def __init__(self, cfg: OverlayConfig, memory: np.ndarray) -> None:
         self.cfg = cfg
         self.mem = memory
+        self.size = memory.size  # the window (MEM_SIZE) every access is checked against
         self.buf = Buffers(cfg)
         self.stats = {"read_bytes": 0, "write_bytes": 0}
 
@@ -86,10 +87,11 @@ class Emulator:
         self.mem[off : off + data.size] = data
 
     # ---------------------------------------------------------------- program
-    def run(self, prog_addr: int, count: int) -> int:
-        """Run ``count`` descriptors starting at byte ``prog_addr``; returns the number
-        run. A failure raises :class:`OverlayFault` with what the registers would say."""
-        size = self.mem.size
+    def run(self, prog_addr: int, count: int, size: int | None = None) -> int:
+        """Run ``count`` descriptors starting at byte ``prog_addr`` in a window of
+        ``size`` bytes (default: the whole memory); returns the number run. A failure
+        raises :class:`OverlayFault` with what the registers would say."""
+        self.size = size = min(self.mem.size, self.mem.size if size is None else size)
         if prog_addr % 128 or prog_addr + count * DESC_BYTES > size:
             raise OverlayFault(E["ADDR"], "fetch", 0, prog_addr)
         for i in range(count):
@@ -143,7 +145,7 @@ class Emulator:
                      "O_RS", "O_PS"):  # fmt: skip
             if d[name] % p:
                 raise OverlayFault(E["ADDR"], "load", i, off)
-        size = self.mem.size
+        size = self.size
         if d.has("LOAD_W") and d["W_ADDR"] + self.param_beats(d) * p > size:
             raise OverlayFault(E["ADDR"], "load", i, d["W_ADDR"])
         if d.has("LOAD_A") and d["A_ROWS"]:

