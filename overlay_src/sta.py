@@ -39,8 +39,8 @@ MODEL: dict[str, float] = {
     "carry_entry": 0.22,  # S/DI of a carry cell to its outputs
     "carry_bit": 0.02,  # per bit position inside a carry cell
     "carry_cascade": 0.06,  # CI to the outputs of the next carry cell (4 bits)
-    "net": 0.40,  # routing of a net with one sink
-    "net_fanout": 0.12,  # extra routing per doubling of the fanout
+    "net": 0.30,  # routing of a net with one sink
+    "net_fanout": 0.07,  # extra routing per doubling of the fanout
     "srl_clk_to_q": 0.95,  # SRL16E/SRLC32E clock to Q
     "srl_addr": 0.30,  # SRL address to Q
     "lutram_clk_to_out": 1.00,  # LUT RAM write clock to read data
@@ -64,6 +64,7 @@ MODEL: dict[str, float] = {
     "dsp_comb": 3.20,  # A/B pins to P, no register on the way
     "dsp_c_comb": 1.30,  # C pins to P, no register
     "uncertainty": 0.10,  # clock jitter and skew
+    "margin": 0.20,  # demanded on top: placement and congestion the model cannot see
 }
 
 #: port groups of DSP48E2 inputs and the register parameter that captures them
@@ -217,10 +218,45 @@ class Analyzer:
         self.endpoints: list[tuple[float, float, int, str, str]] = []
         self.internal: list[tuple[float, str]] = []  # DSP register-to-register stages
         self._capture_pins: list[tuple[int, float, str, str]] = []
+        self._dsp_regs = self._absorbed_dsp_registers()
         self._run()
 
+    def _absorbed_dsp_registers(self) -> dict[str, dict[str, int]]:
+        """DSP48E2 register settings after the packing Vivado does and yosys (0.70) does
+        not: a fabric register whose only load is a DSP's A or B input becomes AREG/BREG,
+        and registers that are the only loads of the P outputs become PREG."""
+        nl = self.nl
+        out: dict[str, dict[str, int]] = {}
+        for cname, cell in nl.cells.items():
+            if cell["type"] != "DSP48E2":
+                continue
+            regs = {k: _param(cell, k) for k in ("AREG", "BREG", "MREG", "PREG", "CREG",
+                                                   "ADREG")}  # fmt: skip
+            conns = cell["connections"]
+            for pin, reg in (("A", "AREG"), ("B", "BREG")):
+                bits = [b for b in conns.get(pin, []) if isinstance(b, int)]
+                if regs[reg] or not bits:
+                    continue
+                if all(
+                    nl.drivers.get(b, ("", ""))[1] == "Q"
+                    and nl.cells[nl.drivers[b][0]]["type"] in _FF
+                    and len(nl.sinks.get(b, [])) == 1
+                    for b in bits
+                ):
+                    regs[reg] = 1
+            p_bits = [b for b in conns.get("P", []) if isinstance(b, int) and nl.sinks.get(b)]
+            if not regs["PREG"] and p_bits and all(
+                len(nl.sinks[b]) == 1
+                and nl.sinks[b][0][1] == "D"
+                and nl.cells[nl.sinks[b][0][0]]["type"] in _FF
+                for b in p_bits
+            ):
+                regs["PREG"] = 1
+            out[cname] = regs
+        return out
+
     # ---------------------------------------------------------------- cell timing
-    def _classify(self, cell: dict[str, Any]):
+    def _classify(self, cell: dict[str, Any], name: str = ""):
         """(launch: {out pin: t}, capture: {in pin: setup}, arcs: [(in, out, d)])."""
         t = cell["type"]
         m = self.m
@@ -276,7 +312,7 @@ class Analyzer:
                 launch[p] = m["uram_clk_to_out_reg"] if reg else m["uram_clk_to_out"]
             capture = {p: m["uram_setup"] for p in ins if not p.startswith("CAS")}
         elif t == "DSP48E2":
-            return self._dsp(cell, ins, outs)
+            return self._dsp(cell, ins, outs, name)
         else:
             raise ValueError(f"no timing model for cell type {t}")
         return launch, capture, arcs, 0.0
@@ -298,9 +334,11 @@ class Analyzer:
                         arcs.append((pin, f"{o}{j}", entry + m["carry_bit"] * (j - start)))
         return arcs
 
-    def _dsp(self, cell, ins, outs):
+    def _dsp(self, cell, ins, outs, name: str = ""):
         m = self.m
-        reg = {k: _param(cell, k) for k in ("AREG", "BREG", "MREG", "PREG", "CREG", "ADREG")}
+        reg = self._dsp_regs.get(name) or {
+            k: _param(cell, k) for k in ("AREG", "BREG", "MREG", "PREG", "CREG", "ADREG")
+        }
         launch: dict[str, float] = {}
         capture: dict[str, float] = {}
         arcs: list[tuple[str, str, float]] = []
@@ -312,7 +350,7 @@ class Analyzer:
                 capture[p] = m["ff_setup_ce"]
                 continue
             regp = _DSP_REG_OF.get(g, "")
-            if regp and _param(cell, regp):
+            if regp and (reg.get(regp) if regp in reg else _param(cell, regp)):
                 capture[p] = m["dsp_setup"]
             elif g in ("A", "ACIN", "B", "BCIN", "D"):
                 if reg["MREG"]:
@@ -356,7 +394,7 @@ class Analyzer:
         for cname, cell in nl.cells.items():
             if cell["type"] in _IGNORE:
                 continue
-            launch, capture, arcs, internal = self._classify(cell)
+            launch, capture, arcs, internal = self._classify(cell, cname)
             if internal > 0:
                 self.internal.append((internal, cname))
             conns = cell["connections"]

@@ -20,16 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "overlay_src" / "rtl"
 TESTBENCHES = Path(__file__).resolve().parent / "cocotb"
-SIM_RTL = Path(__file__).resolve().parent / "rtl"
-ACCEL_SOURCES = [
-    str(SIM_RTL / "pf_sim_top.v"),
-    "pf_accel.v",
-    "pf_engine.v",
-    "pf_ctrl_axil.v",
-    "pf_pe_array.v",
-    "pf_requant.v",
-]
-ACCEL_CONTROL = SIM_RTL / "pf_sim_top.vlt"
 BUILD = ROOT / "build" / "sim"
 
 
@@ -129,32 +119,38 @@ def run_cocotb(
     return Path(results)
 
 
-# overlay configurations the layer tests run (name: PE type name, RTL parameters)
-ACCEL_TEST_CONFIGS: dict[str, tuple[str, dict[str, int]]] = {
-    "int8-p4": ("int8", {"PE_TYPE": 0, "P": 4, "WBITS": 8}),
-    "int8-p8-128bit": ("int8", {"PE_TYPE": 0, "P": 8, "WBITS": 8, "DATA_W": 128}),
-    "shift-p4": ("shift", {"PE_TYPE": 1, "P": 4, "WBITS": 7, "B2": 3}),
-    "plut-p4": ("plut", {"PE_TYPE": 2, "P": 4, "WBITS": 5}),
-    "plut-lutram-p4": ("plut-lutram", {"PE_TYPE": 3, "P": 4, "WBITS": 4, "ABITS": 4}),
-}
+def accel_sources() -> list[str]:
+    """The overlay's Verilog files (names under overlay_src/rtl), from the contract."""
+    from plutflow.overlay.contract import CONTRACT
+
+    return [f for f in CONTRACT.rtl if f.endswith(".v")]
 
 
-def run_accel(
-    pe: str,
-    params: Mapping[str, int],
-    testcase: str | None = None,
-    **env: str,
-) -> Path:
+def accel_test_configs() -> dict[str, dict[str, int]]:
+    """Overlay configurations the whole-accelerator tests run (name: RTL parameters):
+    small buffers, so that tiles with every flag fit quickly."""
+    from plutflow.overlay.config import OverlayConfig
+
+    small = {"p": 4, "adepth": 256, "wdepth": 64, "mdepth": 16, "pdepth": 64, "tslots": 2}
+    out = {
+        "small": OverlayConfig.named("small").rtl_parameters(),
+        "int8-p8": OverlayConfig.for_pe("int8", **{**small, "p": 8}).rtl_parameters(),
+    }
+    for pe in ("int8", "shift", "plut", "plut-lutram"):
+        out[f"{pe}-p4"] = OverlayConfig.for_pe(pe, **small).rtl_parameters()
+    return out
+
+
+def run_accel(params: Mapping[str, int], testcase: str | None = None, **env: str) -> Path:
     """Run the accelerator testbench (``sim/cocotb/test_pf_accel.py``) on an overlay with
-    PE type name ``pe`` and RTL ``params``; ``env`` sets PLUTFLOW_* options."""
+    RTL ``params``; ``env`` sets PLUTFLOW_* options."""
     return run_cocotb(
-        "pf_sim_top",
-        ACCEL_SOURCES,
+        "pf_accel",
+        accel_sources(),
         "test_pf_accel",
         parameters=params,
-        control_file=ACCEL_CONTROL,
         testcase=testcase,
-        extra_env={"PLUTFLOW_PE": pe, **{f"PLUTFLOW_{k.upper()}": v for k, v in env.items()}},
+        extra_env={f"PLUTFLOW_{k.upper()}": v for k, v in env.items()},
     )
 
 
@@ -215,29 +211,3 @@ def _stamp_ok(lib: Path, stamp: Path) -> bool:
         return lib.is_file() and json.loads(stamp.read_text())["sha256"] == _sha256(lib)
     except (OSError, ValueError, KeyError):
         return False
-
-
-def build_speed_tb(params: Mapping[str, int]) -> Path:
-    """Build the pure Verilator C++ testbench ``sim/cpp/speed_tb.cpp`` of ``pf_sim_top``
-    with ``params`` (cached like the cocotb builds); returns the executable."""
-    import subprocess
-
-    main = Path(__file__).resolve().parent / "cpp" / "speed_tb.cpp"
-    paths = rtl_paths(ACCEL_SOURCES)
-    key = build_key([*paths, main], "speed_tb", dict(params))
-    out = BUILD / f"speed_tb-{key}"
-    exe = out / "speed_tb"
-    if exe.exists():
-        return exe
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **verilator_env()}
-    cmd = [
-        "verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
-        "--top-module", "pf_sim_top", "--prefix", "Vpf_sim_top", "-Mdir", str(out),
-        "-o", "speed_tb", "-CFLAGS", "-O2",
-        *[f"-G{k}={v}" for k, v in params.items()], *map(str, paths), str(main),
-    ]  # fmt: skip
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run(cmd, check=True, env=env, capture_output=True)
-    return exe

@@ -1,32 +1,28 @@
-"""The runtime: artifacts, placement, the sim backend end to end (bit-exact with golden in
-every format), simulator failures, and the pynq transport against a mock PYNQ device."""
+"""The runtime: artifacts, placement, whole networks on the emulated and simulated overlay
+(every tensor bit-exact with golden, every overlay type), the driver's error reports
+(refused descriptors, timeouts, mismatched overlays, memory windows) and the simulator
+build."""
 
 from __future__ import annotations
 
-import os
-import signal
+import json
 import zipfile
 from functools import cache
 
 import numpy as np
 import pytest
 
-from plutflow.errors import ArtifactError
-from plutflow.formats.accel import OverlayConfig
+from plutflow.errors import ArtifactError, PlutflowError
 from plutflow.golden.executor import GoldenExecutor
+from plutflow.overlay.config import OverlayConfig
+from plutflow.overlay.contract import CONTRACT
+from plutflow.overlay.ports import EmulatorPort, SimPort
 from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.quant.builder import QuantConfig
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
-from plutflow.runtime import (
-    Accelerator,
-    AcceleratorError,
-    Artifact,
-    OverlayMismatch,
-    TransportError,
-)
-from plutflow.runtime.sim_transport import SimTransport
+from plutflow.runtime import Accelerator, Artifact, OverlayMismatch, OverlayRunError
 
-# overlay per format: P = 8 keeps the simulated demo fast
+# overlay per weight format; P = 8 keeps the simulated demo fast
 FORMATS = {
     "int8": ("int8", OverlayConfig.for_pe("int8", p=8)),
     "shift": ("upot:4:8", OverlayConfig.for_pe("shift", p=8)),
@@ -39,9 +35,9 @@ FORMATS = {
 def demo_model(scheme: str):
     a = DemoAssets()
     schemes = SchemeConfig(default=LayerScheme.parse(scheme), ends_at_8bit=False)
-    return quantize_model(
-        str(a.model), a.calib_set()[:64], QuantConfig(schemes=schemes), progress=False
-    )
+    cfg = QuantConfig(schemes=schemes) if scheme != "int8" else QuantConfig()
+    return quantize_model(str(a.model), a.calib_set()[:64], cfg, preprocess=a.preprocess(),
+                          progress=False)  # fmt: skip
 
 
 @cache
@@ -49,129 +45,168 @@ def demo_images() -> np.ndarray:
     return DemoAssets().test_set()[0]
 
 
+@cache
+def int8_artifact() -> Artifact:
+    return Artifact.compile(demo_model("int8"), FORMATS["int8"][1])
+
+
+def _golden(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    return GoldenExecutor(model).run(model.tensors[model.inputs[0]].quantize(x), keep=True)
+
+
 # ---------------------------------------------------------------- artifact
 def test_artifact_round_trip(tmp_path) -> None:
-    art = Artifact.compile(demo_model("int8"), FORMATS["int8"][1])
+    art = int8_artifact()
     path = art.save(tmp_path / "m.pfa")
     back = Artifact.load(path)
     assert back.overlay == art.overlay
-    assert [p.target for p in back.plan] == [p.target for p in art.plan]
-    for name, words in art.streams.items():
-        assert np.array_equal(back.streams[name], words)
-    x = demo_images()[:4]
-    g1 = Accelerator(art, "golden").run(x).outputs
-    g2 = Accelerator(back, "golden").run(x).outputs
-    assert all(np.array_equal(g1[k], g2[k]) for k in g1)
+    assert back.placement == art.placement
+    assert back.compiled.params == art.compiled.params
+    assert back.compiled.program(3).bytes() == art.compiled.program(3).bytes()
+    with zipfile.ZipFile(path) as zf:
+        man = json.loads(zf.read("manifest.json"))
+    assert man["registers"] == art.overlay.registers()
+    assert man["program_batch1"]["descriptors"] == len(art.compiled.program(1).descriptors)
 
 
 def test_artifact_corruption_is_refused(tmp_path) -> None:
-    art = Artifact.compile(demo_model("int8"), FORMATS["int8"][1])
-    path = art.save(tmp_path / "m.pfa")
+    path = int8_artifact().save(tmp_path / "m.pfa")
     raw = path.read_bytes()
     (tmp_path / "trunc.pfa").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ArtifactError, match="corrupt or truncated"):
         Artifact.load(tmp_path / "trunc.pfa")
-    # a flipped stream: rewrite one member, keep the manifest
     with zipfile.ZipFile(path) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
-    stream = next(n for n in members if n.startswith("streams/"))
-    members[stream] = members[stream][:-1] + bytes([members[stream][-1] ^ 1])
-    with zipfile.ZipFile(tmp_path / "flip.pfa", "w") as zf:
-        for n, v in members.items():
-            zf.writestr(n, v)
-    with pytest.raises(ArtifactError, match=f"checksum mismatch in {stream}"):
-        Artifact.load(tmp_path / "flip.pfa")
-    # a newer format version
-    import json
 
+    def write(name: str, changed: dict[str, bytes]) -> str:
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            for n, v in {**members, **changed}.items():
+                zf.writestr(n, v)
+        return str(tmp_path / name)
+
+    flipped = bytearray(members["params.bin"])
+    flipped[7] ^= 1
+    with pytest.raises(ArtifactError, match="checksum mismatch in params.bin"):
+        Artifact.load(write("flip.pfa", {"params.bin": bytes(flipped)}))
     man = json.loads(members["manifest.json"])
     man["version"] = 99
-    members["manifest.json"] = json.dumps(man).encode()
-    with zipfile.ZipFile(tmp_path / "new.pfa", "w") as zf:
-        for n, v in members.items():
-            zf.writestr(n, v)
     with pytest.raises(ArtifactError, match="version 99"):
-        Artifact.load(tmp_path / "new.pfa")
+        Artifact.load(write("new.pfa", {"manifest.json": json.dumps(man).encode()}))
+    man = json.loads(members["manifest.json"])
+    man["overlay"]["p"] = 5
+    with pytest.raises(ArtifactError, match="bad overlay configuration"):
+        Artifact.load(write("badp.pfa", {"manifest.json": json.dumps(man).encode()}))
     with pytest.raises(ArtifactError, match="not found"):
         Artifact.load(tmp_path / "missing.pfa")
 
 
-def test_placement_names_the_reason() -> None:
-    art = Artifact.compile(demo_model("int8"), FORMATS["plut"][1])
-    convs = [p for p in art.plan if p.op in ("conv", "gemm")]
-    assert convs and all(p.target == "host" for p in convs)
-    assert "int8 weights on a plut overlay" in convs[0].reason
-    art = Artifact.compile(demo_model("int8"), FORMATS["int8"][1])
-    assert all(p.target == "overlay" for p in art.plan if p.op in ("conv", "gemm"))
-    assert all(p.target == "host" for p in art.plan if p.op not in ("conv", "gemm"))
+def test_placement_puts_the_whole_demo_on_the_overlay() -> None:
+    rows = int8_artifact().placement
+    assert all(r["target"] == "overlay" and not r["reason"] for r in rows), rows
+    kinds = {r["op"]: r.get("kind") for r in rows}
+    assert kinds["add"] == "ADD" and kinds["global_avgpool"] == "SUMPOOL"
+    assert kinds["gemm"] == "CONV" and kinds["flatten"] == "view"
 
 
-# ---------------------------------------------------------------- sim backend
+def test_placement_names_the_reason_for_the_host() -> None:
+    """Without the int8 path, a P-LUT overlay cannot run int8 layers: they go to the
+    host, and the placement says why."""
+    cfg = OverlayConfig.for_pe("plut", p=8, int8_path=0)
+    rows = Artifact.compile(demo_model("int8"), cfg).placement
+    convs = [r for r in rows if r["op"] in ("conv", "gemm")]
+    assert convs and all(r["target"] == "host" for r in convs)
+    assert all("int8" in r["reason"] for r in convs), convs
+
+
+# ---------------------------------------------------------------- whole networks
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_demo_network_on_sim_is_bit_exact(fmt: str) -> None:
+@pytest.mark.parametrize("backend", ["emu", "sim"])
+def test_demo_network_is_bit_exact(fmt: str, backend: str) -> None:
     scheme, overlay = FORMATS[fmt]
     model = demo_model(scheme)
     art = Artifact.compile(model, overlay)
-    on_overlay = [p.layer for p in art.plan if p.target == "overlay"]
-    assert len(on_overlay) >= 4, art.plan
     x = demo_images()[:3]
-    with Accelerator(art, "sim") as acc:
+    with Accelerator(art, backend) as acc:
         result = acc.run(x, keep=True)
-    golden = GoldenExecutor(model).run(model.tensors[model.inputs[0]].quantize(x), keep=True)
+    golden = _golden(model, x)
     for lay in model.layers:
         name = lay.outputs[0]
         assert np.array_equal(result.tensors[name], golden[name]), f"{fmt}: layer {lay.name}"
-    timed = {t.name: t for t in result.layers}
-    assert all(timed[n].cycles > 0 and timed[n].target == "overlay" for n in on_overlay)
+    assert result.stats.descriptors == len(art.compiled.program(3).descriptors)
+    if backend == "sim":
+        assert result.stats.cycles > 0 and result.stats.read_bytes > 0
 
 
-def _alive(pgid: int, wait_s: float = 5.0) -> bool:
-    """Whether any live (non-zombie) process is left in the process group."""
-    import time
-    from pathlib import Path
-
-    deadline = time.monotonic() + wait_s
-    while True:
-        live = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                text = stat.read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                live.append(stat.parent.name)
-        if not live or time.monotonic() > deadline:
-            return bool(live)
-        time.sleep(0.1)
+def test_batches_larger_than_the_program_are_split() -> None:
+    model = demo_model("int8")
+    x = demo_images()[:5]
+    with Accelerator(int8_artifact(), "emu", max_batch=2) as acc:
+        out = acc.run(x).outputs
+    gold = _golden(model, x)
+    assert all(np.array_equal(out[k], gold[k]) for k in out)
 
 
-def test_sim_server_crash_is_reported_and_cleaned_up() -> None:
-    t = SimTransport(FORMATS["int8"][1])
-    pgid = t.proc.pid
-    assert t.read(0x10) == 0x504C5546
-    os.killpg(pgid, signal.SIGKILL)
-    t.proc.wait()
-    with pytest.raises(TransportError, match="connection broke"):
-        t.read(0x10)
-    assert not _alive(pgid)
+# ---------------------------------------------------------------- errors
+def test_a_refused_descriptor_names_the_layer_and_the_check() -> None:
+    """A descriptor the overlay refuses (here: an unknown kind written over one in device
+    memory) ends the run with the layer and tile, the error and what moved."""
+    art = int8_artifact()
+    with Accelerator(art, "sim", max_batch=1) as acc:
+        acc.run(demo_images()[:1])  # loads the program for batch 1
+        prog = acc.executor.program(1)
+        k = 2
+        f = CONTRACT.fields["KIND"]
+        at = prog.prog_offset + 128 * k + 4 * f.word
+        word = int(acc.port.mem_read(at, 4).view("<u4")[0])
+        bad = (word & ~(((1 << f.width) - 1) << f.lo)) | (((1 << f.width) - 1) << f.lo)
+        acc.port.mem_write(at, np.array([bad], "<u4"))
+        with pytest.raises(OverlayRunError) as info:
+            acc.run(demo_images()[:1])
+    msg = str(info.value)
+    assert prog.descriptors[k].note in msg
+    assert "kind" in msg.lower() and "descriptors done" in msg and "bytes read" in msg
 
 
-def test_sim_server_timeout_is_reported_and_cleaned_up() -> None:
-    t = SimTransport(FORMATS["int8"][1], timeout_s=0.05)
-    pgid = t.proc.pid
-    # a packet that keeps the simulator busy longer than the timeout
-    words = np.zeros(20000, dtype=np.uint64)
-    with pytest.raises(TransportError, match="did not answer within"):
-        t.transfer(words, 4, timeout_s=0.05)
-    assert t.proc.poll() is not None
-    assert not _alive(pgid)
+def test_a_timeout_reports_where_the_run_stood_and_resets() -> None:
+    art = int8_artifact()
+    with Accelerator(art, "sim", max_batch=1, timeout_s=0.05) as acc:
+        acc.port.set_memory_model(latency=200_000, gap=0)
+        with pytest.raises(OverlayRunError, match="did not finish within") as info:
+            acc.run(demo_images()[:1])
+        assert "descriptors done" in str(info.value) and "reset it" in str(info.value)
+        acc.port.set_memory_model(latency=40, gap=0)
+        acc.executor.timeout_s = 60.0
+        out = acc.run(demo_images()[:2]).outputs  # the reset overlay works again
+    gold = _golden(demo_model("int8"), demo_images()[:2])
+    assert all(np.array_equal(out[k], gold[k]) for k in out)
+
+
+def test_mismatched_overlay_is_refused_with_a_diff() -> None:
+    art = Artifact.compile(demo_model("int8"), OverlayConfig.for_pe("int8", p=4))
+    need = art.compiled.program(1).mem_size
+    port = SimPort(FORMATS["int8"][1], need)  # a P = 8 overlay
+    with Accelerator(art, "sim", port=port) as acc, pytest.raises(OverlayMismatch) as info:
+        acc.run(demo_images()[:1])
+    assert "p: artifact 4, overlay 8" in str(info.value)
+
+
+def test_a_memory_window_too_small_is_refused() -> None:
+    art = int8_artifact()
+    port = EmulatorPort(art.overlay, 4096)
+    with Accelerator(art, "emu", port=port) as acc, pytest.raises(PlutflowError,
+                                                                  match="memory"):  # fmt: skip
+        acc.run(demo_images()[:1])
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(PlutflowError, match="unknown backend"):
+        Accelerator(int8_artifact(), "fpga")
 
 
 def test_sim_build_error_is_reported(monkeypatch, tmp_path) -> None:
     import shutil
 
-    from plutflow.runtime.sim_transport import repo_root
+    from plutflow.overlay.simbuild import repo_root
 
     root = repo_root()
     fake = tmp_path / "tree"
@@ -180,28 +215,5 @@ def test_sim_build_error_is_reported(monkeypatch, tmp_path) -> None:
     broken = fake / "overlay_src" / "rtl" / "pf_engine.v"
     broken.write_text(broken.read_text().replace("endmodule", "endmodul"))
     monkeypatch.setenv("PLUTFLOW_ROOT", str(fake))
-    with pytest.raises(TransportError, match="exited before it connected"):
-        SimTransport(FORMATS["int8"][1])
-
-
-def test_accelerator_error_status_is_raised() -> None:
-    """A packet the overlay refuses (here: a truncated parameter stream, so TLAST comes
-    early) ends with a clear error naming the layer, the status and the bytes moved."""
-    model = demo_model("int8")
-    art = Artifact.compile(model, FORMATS["int8"][1])
-    first = next(p for p in art.plan if p.target == "overlay")
-    art.streams[first.layer] = art.streams[first.layer][:-3]  # a short packet
-    with (
-        Accelerator(art, "sim", timeout_cycles=200_000) as acc,
-        pytest.raises(AcceleratorError, match="short stream") as info,
-    ):
-        acc.run(demo_images()[:1])
-    assert first.layer in str(info.value) and "bytes sent" in str(info.value)
-
-
-def test_overlay_mismatch_is_refused_with_a_diff() -> None:
-    art = Artifact.compile(demo_model("int8"), OverlayConfig.for_pe("int8", p=4))
-    t = SimTransport(FORMATS["int8"][1])  # a P = 8 overlay
-    with Accelerator(art, "sim", transport=t) as acc, pytest.raises(OverlayMismatch) as info:
-        acc.run(demo_images()[:1])
-    assert "p: artifact 4, overlay 8" in str(info.value)
+    with pytest.raises(PlutflowError, match="pf_engine.v"):
+        SimPort(OverlayConfig.named("small"), 1 << 16)

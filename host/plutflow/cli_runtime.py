@@ -1,4 +1,5 @@
-"""The runtime commands of the ``plutflow`` CLI: compile, run, compare, report."""
+"""The runtime commands of the ``plutflow`` CLI: compile, run, compare, report, selftest,
+deploy."""
 
 from __future__ import annotations
 
@@ -9,24 +10,28 @@ from pathlib import Path
 import numpy as np
 
 from plutflow.errors import PlutflowError
-from plutflow.formats.accel import PE_TYPES, OverlayConfig
 from plutflow.intmodel.model import IntModel
+from plutflow.overlay.config import PE_TYPES, OverlayConfig
+from plutflow.overlay.cycles import program_estimate
 from plutflow.pipeline import load_data, preprocess_for, top1
 from plutflow.report.markdown import markdown_table
-from plutflow.runtime import Accelerator, Artifact
+from plutflow.runtime import BACKENDS, Accelerator, Artifact
+from plutflow.runtime.accelerator import CLOCK_MHZ
 from plutflow.runtime.evaluate import Evaluation, evaluate, first_mismatch
-from plutflow.runtime.registers import CLOCK_MHZ, board_overlay
 
 OVERLAY_HELP = (
     "overlay to compile for: board (the KV260 bitstream's configuration, default), or a "
-    f"PE type ({', '.join(PE_TYPES)}) with --array and --stream-width"
+    f"PE type ({', '.join(PE_TYPES)}) with its contract defaults, changed by --array"
 )
 
 
 def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
     if args.overlay == "board":
-        return board_overlay()
-    return OverlayConfig.for_pe(args.overlay, p=args.array, data_w=args.stream_width)
+        return OverlayConfig.named("board")
+    try:
+        return OverlayConfig.for_pe(args.overlay, **({"p": args.array} if args.array else {}))
+    except ValueError as exc:
+        raise PlutflowError(f"--array: {exc}") from None
 
 
 def _data(args: argparse.Namespace, model: IntModel) -> tuple[np.ndarray, np.ndarray | None]:
@@ -35,27 +40,34 @@ def _data(args: argparse.Namespace, model: IntModel) -> tuple[np.ndarray, np.nda
 
 def _backend_options(args: argparse.Namespace, backend: str) -> dict:
     if backend == "pynq":
-        if not args.bitfile:
+        if not getattr(args, "bitfile", None):
             raise PlutflowError("--backend pynq needs --bitfile (the overlay's .bit)")
         return {"bitfile": args.bitfile}
     return {}
 
 
 def placement_table(art: Artifact) -> str:
-    rows = [[p.layer, p.op, p.target, p.reason or "-"] for p in art.plan]
-    return "\n".join(markdown_table(["layer", "op", "runs on", "why not on the overlay"], rows))
+    rows = []
+    for r in art.placement:
+        where = r["target"] if not r["reason"] else f"host: {r['reason']}"
+        tiles = "x".join(str(v) for v in r["tiles"]) if r.get("tiles") else "-"
+        rows.append([r["layer"], r["op"], r.get("kind", "-"), r.get("format") or "-", tiles,
+                     f"{r['macs']:,}", where])  # fmt: skip
+    head = ["layer", "op", "overlay kind", "weights", "tile (g, c, rows, cols)", "MACs",
+            "runs on"]  # fmt: skip
+    return "\n".join(markdown_table(head, rows))
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     model = IntModel.load(args.model)
     art = Artifact.compile(model, overlay_from_args(args))
     art.save(args.output)
-    n = sum(p.target == "overlay" for p in art.plan)
-    ov = art.overlay
+    n = art.overlay_layers()
+    prog = art.compiled.program(1)
     print(
-        f"compiled {args.model} for a {ov.pe_type} overlay ({ov.p}x{ov.p} PEs, "
-        f"{ov.data_w}-bit stream): {n} of {len(art.plan)} layers on the overlay -> "
-        f"{args.output}\n"
+        f"compiled {args.model} for a {art.overlay.describe()}: {n} of "
+        f"{len(art.placement)} layers on the overlay, {len(prog.descriptors)} descriptors "
+        f"per image, {len(art.compiled.params):,} bytes of parameters -> {args.output}\n"
     )
     print(placement_table(art))
     return 0
@@ -64,27 +76,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def summary_lines(ev: Evaluation, labels: np.ndarray | None, overlay: OverlayConfig) -> list[str]:
     lines = [f"backend {ev.backend}: {ev.images} images in {ev.wall_s:.1f} s"]
     if labels is not None:
-        lines.append(f"top-1: {top1(ev.logits, labels):.2f} %")
+        lines.append(f"top-1 on these {ev.images} images: {top1(ev.logits, labels):.2f} %")
     cyc = ev.cycles_per_image
     if cyc:
+        n = max(ev.images, 1)
         host = ev.host_seconds_per_image()
+        st = ev.stats
         lines += [
-            f"overlay cycles per image: {cyc:,.0f} -> {1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms "
-            f"at {CLOCK_MHZ:.0f} MHz ({ev.modelled_images_per_s():,.0f} images/s modelled)",
-            f"host per image: pack {1e3 * host['pack']:.2f} ms, transfer "
-            f"{1e3 * host['transfer']:.1f} ms, unpack {1e3 * host['unpack']:.2f} ms, "
-            f"host layers {1e3 * host['host_layers']:.2f} ms",
+            f"overlay cycles per image: {cyc:,.0f} -> {1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms at "
+            f"{CLOCK_MHZ:.0f} MHz (memory traffic included: {st.read_bytes / n / 1e6:.2f} MB "
+            f"read, {st.write_bytes / n / 1e6:.2f} MB written per image)",
+            f"host layers: {1e3 * host:.2f} ms per image ({len(ev.host_layers)} layers); "
+            f"modelled throughput with them: {ev.modelled_images_per_s():,.0f} images/s",
+            f"host per image: pack {1e3 * ev.pack_s / n:.2f} ms, unpack "
+            f"{1e3 * ev.unpack_s / n:.2f} ms; simulation wall time is not device time",
         ]
-        rows = [
-            [
-                t.name,
-                t.target,
-                f"{t.cycles / ev.images:,.0f}" if t.cycles else "-",
-                f"{100 * t.macs / (t.cycles * overlay.macs_per_cycle):.1f}" if t.cycles else "-",
-            ]
-            for t in ev.layers
-        ]
-        lines += ["", *markdown_table(["layer", "runs on", "cycles/image", "utilisation %"], rows)]
     return lines
 
 
@@ -136,7 +142,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     accuracy: dict[str, float] = {}
     memory = {
         "integer parameters (packed)": packed_param_bytes(model),
-        "overlay streams": int(sum(s.nbytes for s in art.streams.values())),
+        "overlay parameter region": len(art.compiled.params),
     }
     reference = args.reference or model.meta.get("source")
     if reference and Path(reference).exists() and y is not None:
@@ -162,6 +168,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     res_file = Path(args.resources) if args.resources else None
     if res_file and res_file.exists():
         resources = json.loads(res_file.read_text())
+    batch = max(1, min(args.batch_size, len(x)))
+    est = program_estimate(art.compiled.program(batch), art.overlay)
     data = ReportData(
         f"plutflow report: {model.name}",
         art.overlay.to_json(),
@@ -170,6 +178,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         ev,
         resources,
         exact,
+        art.placement,
+        {k: v / batch for k, v in est.per_layer.items()},
+        est.cycles / batch,
     )
     path = write_report(data, args.out, "html" if args.html else "md")
     print(f"wrote {path}")
@@ -181,20 +192,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def demo_on_overlay(model: IntModel, x: np.ndarray, y: np.ndarray, quiet: bool) -> int:
     """The demo's last step: the board overlay, simulated, on a few images."""
-    art = Artifact.compile(model, board_overlay())
-    ov = art.overlay
-    n = sum(p.target == "overlay" for p in art.plan)
+    art = Artifact.compile(model, OverlayConfig.named("board"))
+    n = art.overlay_layers()
     print(
-        f"\nsimulated KV260 overlay: {ov.pe_type} PEs, {ov.p}x{ov.p} array "
-        f"({ov.macs_per_cycle} MACs/cycle), {ov.data_w}-bit stream; {n} of "
-        f"{len(art.plan)} layers on the overlay"
+        f"\nsimulated KV260 overlay: {art.overlay.describe()}; {n} of {len(art.placement)} "
+        f"layers on the overlay"
     )
     with Accelerator(art, "golden") as gold:
         gev = evaluate(gold, x, 32, progress=False)
-    with Accelerator(art, "sim", progress=not quiet) as acc:
+    with Accelerator(art, "sim", max_batch=32, progress=not quiet) as acc:
         ev = evaluate(acc, x, 32, progress=not quiet)
     exact = bool(np.array_equal(ev.codes, gev.codes))
-    print("\n".join(summary_lines(ev, y, ov)))
+    lines = summary_lines(ev, y, art.overlay)
+    if y is not None:
+        lines[1] += f" (golden on the same images: {top1(gev.logits, y):.2f} %)"
+    print("\n".join(lines))
     print(f"bit-exact with golden on {len(x)} images: {'yes' if exact else 'NO'}")
     return 0 if exact else 1
 
@@ -240,14 +252,15 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compile",
         help="compile a .pfq for an overlay into an artifact (.pfa)",
-        description="Place every layer (overlay or host), pack the overlay "
-        "layers' streams and write a versioned, checksummed artifact.",
+        description="Place every layer (overlay or host, with the reason), choose its "
+        "tiles, pack the overlay's parameters and write a versioned, checksummed artifact.",
     )
     p.add_argument("model", help="integer model (.pfq)")
     p.add_argument("-o", "--output", required=True, help="artifact to write (.pfa)")
     p.add_argument("--overlay", default="board", choices=["board", *PE_TYPES], help=OVERLAY_HELP)
-    p.add_argument("--array", type=int, default=16, help="array size P (P x P MACs per cycle)")
-    p.add_argument("--stream-width", type=int, default=128, choices=[64, 128])
+    p.add_argument("--array", type=int, choices=[4, 8, 16, 32],
+                   help="array size P: P x P MACs per cycle, P bytes per memory beat "
+                   "(default: the configuration's, 16)")  # fmt: skip
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser(
@@ -257,7 +270,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "modelled latency and per-layer cost.",
     )
     p.add_argument("artifact", help=".pfa artifact")
-    p.add_argument("--backend", default="sim", choices=["golden", "sim", "pynq"])
+    p.add_argument("--backend", default="sim", choices=list(BACKENDS))
     _data_options(p)
     p.add_argument("--json", help="also write results (and predictions) as JSON here")
     p.set_defaults(func=cmd_run)
@@ -275,7 +288,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         nargs=2,
         default=["golden", "sim"],
         metavar=("REF", "OTHER"),
-        choices=["golden", "sim", "pynq"],
+        choices=list(BACKENDS),
     )
     _data_options(p)
     p.set_defaults(func=cmd_compare)
@@ -287,11 +300,11 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "backend), memory, per-layer cycles and utilisation, resources.",
     )
     p.add_argument("artifact", help=".pfa artifact")
-    p.add_argument("--backend", default="sim", choices=["golden", "sim", "pynq"])
+    p.add_argument("--backend", default="sim", choices=list(BACKENDS))
     p.add_argument("--reference", help="float ONNX model (default: the model's source)")
     p.add_argument(
         "--resources",
-        default="bench/results/accel_resources.json",
+        default=str(Path(__file__).resolve().parents[2] / "bench" / "results" / "accel_resources.json"),
         help="resource estimate JSON to include",
     )
     p.add_argument("--out", default="report", help="output directory")
@@ -307,7 +320,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "everything matches.",
     )
     p.add_argument("--artifact", help=".pfa (default: the bundled model for the board overlay)")
-    p.add_argument("--backend", default="pynq", choices=["golden", "sim", "pynq"])
+    p.add_argument("--backend", default="pynq", choices=list(BACKENDS))
     p.add_argument("--bitfile", help="pynq backend: the overlay bitstream")
     p.add_argument("--images", type=int, default=16)
     p.set_defaults(func=cmd_selftest)
@@ -334,7 +347,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         default="pynq",
-        choices=["golden", "sim", "pynq"],
+        choices=list(BACKENDS),
         help="backend of the board-side self-test",
     )
     p.add_argument("--images", type=int, default=16)

@@ -9,8 +9,10 @@
 // err_resp.
 //
 // For 250 MHz the input is registered (whether a beat continues the open burst is
-// decided as it enters), and `wr_ready`, `free` and `idle` are registers: `free` may
-// understate the room by the beats of the last two cycles, never overstate it.
+// decided as it enters, and the window base is added there), the W channel's last-beat
+// flag comes from the sign of a down counter, the FIFO and queue fills are counters, and
+// `wr_ready`, `free` and `idle` are registers two stages behind them: `free` may
+// understate the room by the beats of the last four cycles, never overstate it.
 `default_nettype none
 `include "pf_contract.vh"
 
@@ -82,7 +84,8 @@ module pf_axi_wr #(
     // (cont: the beat continues the previous beat's address; a new burst is needed when
     // it does not, or the open burst is full, or the previous beat ended a 4 KB page)
     reg in_v, in_cont, in_flush;
-    reg [31:0] in_off, last_next;
+    reg [31:0] last_next;
+    reg [ADDR_W-1:0] in_addr;     // wr_off plus the window base
     reg [DATA_W-1:0] in_data;
     always @(posedge clk) begin
         if (rst) begin
@@ -93,7 +96,7 @@ module pf_axi_wr #(
             in_v <= wr_valid && wr_ready;
             in_flush <= flush;
             if (wr_valid && wr_ready) begin
-                in_off <= wr_off;
+                in_addr <= base[ADDR_W-1:0] + {{(ADDR_W-32){1'b0}}, wr_off};
                 in_data <= wr_data;
                 in_cont <= wr_off == last_next && last_next[11:0] != 12'd0;
                 last_next <= wr_off + BEAT;
@@ -110,22 +113,25 @@ module pf_axi_wr #(
 
     // ------------------------------------------------------------------ burst builder
     reg open, flush_pend;
-    reg [31:0] b_start;
+    reg [ADDR_W-1:0] b_start;
     reg [LB:0] b_len;
     reg b_full;
     wire extend = in_v && open && in_cont && !b_full;
     wire close_now = open && (in_v ? !extend : (flush_pend || in_flush || b_full));
 
-    // closed bursts: {start offset, beats - 1}, for AW and (lengths only) for W
-    reg [31:0] qa_off [0:DEPTH-1];
+    // closed bursts: {start address, beats - 1} for AW; for W, whether the burst is one
+    // beat and its beats - 3 (the W counter's start, signed)
+    reg [ADDR_W-1:0] qa_addr [0:DEPTH-1];
     reg [7:0] qa_len [0:DEPTH-1];
-    reg [7:0] qw_len [0:DEPTH-1];
+    reg qw_one [0:DEPTH-1];
+    reg [9:0] qw_r2 [0:DEPTH-1];
     reg [LD:0] qa_wp, qa_rp, qw_rp;
     always @(posedge clk) begin
         if (close_now) begin
-            qa_off[qa_wp[LD-1:0]] <= b_start;
+            qa_addr[qa_wp[LD-1:0]] <= b_start;
             qa_len[qa_wp[LD-1:0]] <= {{(7-LB){1'b0}}, b_len} - 8'd1;
-            qw_len[qa_wp[LD-1:0]] <= {{(7-LB){1'b0}}, b_len} - 8'd1;
+            qw_one[qa_wp[LD-1:0]] <= b_len == {{LB{1'b0}}, 1'b1};
+            qw_r2[qa_wp[LD-1:0]] <= {{(9-LB){1'b0}}, b_len} - 10'd3;
         end
     end
 
@@ -143,7 +149,7 @@ module pf_axi_wr #(
                     b_len <= b_len + 1'b1;
                     b_full <= b_len == MAX_BURST[LB:0] - 1'b1;
                 end else begin
-                    b_start <= in_off;
+                    b_start <= in_addr;
                     b_len <= {{LB{1'b0}}, 1'b1};
                     b_full <= MAX_BURST == 1;
                 end
@@ -159,13 +165,13 @@ module pf_axi_wr #(
     end
 
     // ------------------------------------------------------------------ AW channel
-    wire [63:0] aw64 = base + {32'd0, qa_off[qa_rp[LD-1:0]]};
+    wire aw_issue = (!m_axi_awvalid || m_axi_awready) && qa_rp != qa_wp;
     always @(posedge clk) begin
         if (rst) begin
             m_axi_awvalid <= 1'b0;
             qa_rp <= {(LD+1){1'b0}};
-        end else if ((!m_axi_awvalid || m_axi_awready) && qa_rp != qa_wp) begin
-            m_axi_awaddr <= aw64[ADDR_W-1:0];
+        end else if (aw_issue) begin
+            m_axi_awaddr <= qa_addr[qa_rp[LD-1:0]];
             m_axi_awlen <= qa_len[qa_rp[LD-1:0]];
             m_axi_awvalid <= 1'b1;
             qa_rp <= qa_rp + 1'b1;
@@ -175,34 +181,39 @@ module pf_axi_wr #(
     end
 
     // ------------------------------------------------------------------ W channel
-    reg [8:0] w_left;  // beats of the current burst still to send, 0: none started
+    // w_busy: the burst being sent has beats after the last one sent; w_r2: those beats
+    // - 2, so that its sign says the next beat is the last
+    reg w_busy;
+    reg [9:0] w_r2;
     wire w_adv = !m_axi_wvalid || m_axi_wready;
-    wire w_have = w_left != 9'd0 || qw_rp != qa_wp;
+    wire w_start = w_adv && !w_busy && qw_rp != qa_wp;
+    wire w_pop = w_start || (w_adv && w_busy);
     always @(posedge clk) begin
         if (rst) begin
             m_axi_wvalid <= 1'b0;
             m_axi_wlast <= 1'b0;
-            w_left <= 9'd0;
+            w_busy <= 1'b0;
             qw_rp <= {(LD+1){1'b0}};
             drp <= {(LD+1){1'b0}};
         end else if (w_adv) begin
-            if (w_have) begin
-                m_axi_wdata <= dmem[drp[LD-1:0]];
-                m_axi_wvalid <= 1'b1;
-                drp <= drp + 1'b1;
-                if (w_left == 9'd0) begin
-                    qw_rp <= qw_rp + 1'b1;
-                    m_axi_wlast <= qw_len[qw_rp[LD-1:0]] == 8'd0;
-                    w_left <= {1'b0, qw_len[qw_rp[LD-1:0]]};
-                end else begin
-                    m_axi_wlast <= w_left == 9'd1;
-                    w_left <= w_left - 9'd1;
-                end
+            m_axi_wvalid <= w_pop;
+            if (w_pop) drp <= drp + 1'b1;
+            if (w_start) begin
+                qw_rp <= qw_rp + 1'b1;
+                m_axi_wlast <= qw_one[qw_rp[LD-1:0]];
+                w_busy <= !qw_one[qw_rp[LD-1:0]];
+                w_r2 <= qw_r2[qw_rp[LD-1:0]];
+            end else if (w_busy) begin
+                m_axi_wlast <= w_r2[9];
+                w_busy <= !w_r2[9];
+                w_r2 <= w_r2 - 10'd1;
             end else begin
-                m_axi_wvalid <= 1'b0;
                 m_axi_wlast <= 1'b0;
             end
         end
+    end
+    always @(posedge clk) begin
+        if (w_pop) m_axi_wdata <= dmem[drp[LD-1:0]];
     end
 
     // ------------------------------------------------------------------ B channel
@@ -220,29 +231,43 @@ module pf_axi_wr #(
     end
 
     // ------------------------------------------------------------------ status (registered)
-    // room: the FIFO's free beats and the burst queue's free entries, less the beats that
-    // may still arrive before this register is seen (two cycles)
-    wire [LD:0] dcount = dwp - drp;
-    wire [LD:0] qa_used = qa_wp - qa_rp;
-    wire [LD+1:0] room_d = {1'b0, DEPTH[LD:0]} - {1'b0, dcount} - {{LD{1'b0}}, in_v, 1'b0};
-    wire [LD+1:0] room_q = {1'b0, DEPTH[LD:0]} - {1'b0, qa_used} - 3;
+    // fills as counters; the room two stages later, less the beats that may arrive
+    // meanwhile (the input register, these two stages and the reader's register)
+    reg [LD:0] dcount, qcount;
+    reg pop_q, issue_q;           // the reads, a cycle late: the fills may overstate, never
+                                  // understate
+    reg [LD+1:0] room_d, room_q;
+    reg nothing;                  // no beat, burst or response anywhere
     always @(posedge clk) begin
         if (rst) begin
+            dcount <= {(LD+1){1'b0}};
+            qcount <= {(LD+1){1'b0}};
+            pop_q <= 1'b0;
+            issue_q <= 1'b0;
+            room_d <= {(LD+2){1'b0}};
+            room_q <= {(LD+2){1'b0}};
             wr_ready <= 1'b0;
             free <= {(LD+1){1'b0}};
+            nothing <= 1'b1;
             idle <= 1'b1;
         end else begin
-            free <= room_d[LD+1] ? {(LD+1){1'b0}}
-                  : (room_q[LD+1] ? {(LD+1){1'b0}} : (room_d < room_q ? room_d[LD:0] : room_q[LD:0]));
-            wr_ready <= !room_d[LD+1] && room_d > 3 && !room_q[LD+1] && room_q > 1;
-            idle <= !wr_valid && !in_v && !open && dcount == 0 && qa_used == 0
-                    && qw_rp == qa_wp && w_left == 9'd0 && !m_axi_wvalid && !m_axi_awvalid
-                    && b_out == 0;
+            pop_q <= w_pop;
+            issue_q <= aw_issue;
+            dcount <= dcount + {{LD{1'b0}}, in_v} - {{LD{1'b0}}, pop_q};
+            qcount <= qcount + {{LD{1'b0}}, close_now} - {{LD{1'b0}}, issue_q};
+            room_d <= {1'b0, DEPTH[LD:0]} - {1'b0, dcount} - 5;
+            room_q <= {1'b0, DEPTH[LD:0]} - {1'b0, qcount} - 5;
+            free <= room_d[LD+1] || room_q[LD+1] ? {(LD+1){1'b0}}
+                  : room_d < room_q ? room_d[LD:0] : room_q[LD:0];
+            wr_ready <= !room_d[LD+1] && room_d > 1 && !room_q[LD+1] && room_q > 1;
+            nothing <= dcount == 0 && qcount == 0 && !pop_q && !issue_q && qw_rp == qa_wp
+                       && !w_busy && b_out == 0;
+            idle <= nothing && !wr_valid && !in_v && !open && !m_axi_wvalid && !m_axi_awvalid;
         end
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, aw64[63:ADDR_W], m_axi_bresp[0], m_axi_bid};
+    wire unused_ok = &{1'b0, base[63:ADDR_W], m_axi_bresp[0], m_axi_bid};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

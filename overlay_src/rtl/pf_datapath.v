@@ -86,10 +86,10 @@ module pf_datapath #(
     localparam integer LA = $clog2(ADEPTH), LW = $clog2(WDEPTH), LM = $clog2(MDEPTH);
     localparam integer LP = $clog2(PDEPTH), LT = $clog2(TSLOTS * 256);
     localparam integer TREE = ($clog2(P) + 1) / 2;
-    localparam integer LARR = 3 + TREE + 1;   // PE array and accumulation
+    localparam integer LARR = 4 + TREE + 1;   // PE array and accumulation
     localparam integer LVEC = 4;              // vector lanes
     localparam integer LRES = LARR;           // read data to group result
-    localparam integer LRQ = 11;              // pf_requant
+    localparam integer LRQ = 12;              // pf_requant
 
     generate
         if (TSLOTS < 2 || (TSLOTS & (TSLOTS - 1)) != 0) begin : bad_tslots
@@ -254,7 +254,7 @@ module pf_datapath #(
             rq_rd1 <= rqbuf[{f_wbank, pre_meta[24 +: LM]}];
         end
         if (ml[LRES]) begin
-            ps_rd2 <= ps_rd1;
+            ps_rd2 <= f_first ? {32*P{1'b0}} : ps_rd1;
             rq_rd2 <= rq_rd1;
         end
     end
@@ -278,8 +278,7 @@ module pf_datapath #(
     generate
         for (l = 0; l < P; l = l + 1) begin : psum_add
             always @(posedge clk) if (res_v) begin
-                if (f_first) tot[l*32 +: 32] <= res_acc[l*32 +: 32];
-                else tot[l*32 +: 32] <= res_acc[l*32 +: 32] + ps_rd2[l*32 +: 32];
+                tot[l*32 +: 32] <= res_acc[l*32 +: 32] + ps_rd2[l*32 +: 32];
             end
         end
     endgenerate
@@ -290,13 +289,15 @@ module pf_datapath #(
     // ------------------------------------------------------------------ requantization
     wire [P-1:0] y_v;
     wire [P*9-1:0] y;
+    reg [4:0] bs_t;               // the tile's bias shift (registered: constant in a tile)
+    always @(posedge clk) bs_t <= f_rqch ? fshift : 5'd0;
     wire rq_in = tot_v && f_last;
     generate
         for (l = 0; l < P; l = l + 1) begin : rq
             wire [53:0] rec = tot_rq[l*64 +: 54];
             pf_requant #(.ACC_W(32), .MULT_W(16), .OUT_W(9)) u (
                 .clk(clk), .rst(rst), .en(1'b1), .in_valid(rq_in), .acc(tot[l*32 +: 32]),
-                .bias_shift(f_rqch ? fshift : 5'd0),
+                .bias_shift(bs_t),
                 .bias(f_rqch ? rec[31:0] : 32'd0),
                 .mult(f_rqch ? rec[47:32] : (kind == `PF_K_ADD ? 16'd1 : mult_a)),
                 .shift(f_rqch ? rec[53:48] : shift),

@@ -88,9 +88,9 @@ module pf_engine #(
     // ------------------------------------------------------------------ run control
     localparam [2:0] E_IDLE = 3'd0, E_RUN = 3'd1, E_STOP = 3'd2, E_DONE = 3'd3;
     reg [2:0] est;
+    reg run_start;    // registered pulse: a run starts (the stages clear, the loader starts)
     assign ap_idle = est == E_IDLE;
-    assign ap_ready = est == E_IDLE && ap_start;
-    wire run_start = ap_ready;
+    assign ap_ready = run_start;
     reg l_done_seen;  // the loader has handed over (or failed) every descriptor
 
     // ------------------------------------------------------------------ memory masters
@@ -132,7 +132,7 @@ module pf_engine #(
     assign ev_wr_beat = m_axi_wvalid && m_axi_wready;
 
     // ------------------------------------------------------------------ loader
-    wire l_done, h_valid;
+    wire l_done, l_fail, h_valid;
     reg h_ready;
     wire [7:0] l_err, l_unit;
     wire [31:0] l_addr;
@@ -160,7 +160,7 @@ module pf_engine #(
     ) ld (
         .clk(clk), .rst(rst), .start(run_start), .prog_addr(prog_addr),
         .prog_count(prog_count), .mem_size(mem_size), .timeout(timeout), .done(l_done),
-        .err_code(l_err), .err_unit(l_unit), .err_addr(l_addr), .cur_desc(cur_desc),
+        .err_code(l_err), .err(l_fail), .err_unit(l_unit), .err_addr(l_addr), .cur_desc(cur_desc),
         .stop(stop), .req_valid(rq_valid), .req_ready(rq_ready), .req_off(rq_off),
         .req_len1(rq_len1), .rd_valid(rd_valid), .rd_data(rd_data), .rd_ready(rd_ready),
         .rd_busy(rd_busy), .rd_err(rd_err), .c_busy(c_busy),
@@ -252,11 +252,15 @@ module pf_engine #(
     end
 
     // ------------------------------------------------------------------ store
-    // the output address of each group: O_ADDR + oy*O_RS + ox*O_PS + g*P, as running sums;
-    // the loop limits are registered when the tile starts
-    reg [15:0] so_g, so_x, so_gn, so_xn;
-    reg so_gz, so_xz;
+    // the output address of each group: O_ADDR + oy*O_RS + ox*O_PS + g*P, as running sums.
+    // The group and column counters hold "left after this output - 1": their sign says
+    // this output ends its pixel / row, with no compare.
+    reg [16:0] so_gc, so_xc, so_gr, so_xr;
     reg [31:0] so_row, so_pix, so_cur, so_rs, so_ps;
+    wire so_gz = so_gc[16], so_xz = so_xc[16];
+    wire [31:0] so_next = ({32{!so_gz}} & (so_cur + P))
+                        | ({32{so_gz && !so_xz}} & (so_pix + so_ps))
+                        | ({32{so_gz && so_xz}} & (so_row + so_rs));
     always @(posedge clk) begin
         if (rst) begin
             wr_valid <= 1'b0;
@@ -265,44 +269,31 @@ module pf_engine #(
             wr_valid <= o_valid;
             wr_flush <= o_valid && o_end;
         end
-        if (seq_start) begin
-            so_gn <= `PF_D_OMG(cd) - 16'd1;
-            so_xn <= `PF_D_OW(cd) - 16'd1;
-            so_rs <= {8'd0, `PF_D_O_RS(cd)};
-            so_ps <= {8'd0, `PF_D_O_PS(cd)};
-            so_row <= `PF_D_O_ADDR(cd);
-            so_pix <= `PF_D_O_ADDR(cd);
-            so_cur <= `PF_D_O_ADDR(cd);
-            so_g <= 16'd0;
-            so_x <= 16'd0;
-        end else if (c_setup) begin
-            so_g <= so_gn;
-            so_x <= so_xn;
-            so_gz <= so_gn == 16'd0;
-            so_xz <= so_xn == 16'd0;
-        end else if (o_valid) begin
+        if (o_valid) begin
             wr_off <= so_cur;
             wr_data <= o_data;
-            if (!so_gz) begin
-                so_g <= so_g - 16'd1;
-                so_gz <= so_g == 16'd1;
-                so_cur <= so_cur + P;
-            end else begin
-                so_g <= so_gn;
-                so_gz <= so_gn == 16'd0;
-                if (!so_xz) begin
-                    so_x <= so_x - 16'd1;
-                    so_xz <= so_x == 16'd1;
-                    so_pix <= so_pix + so_ps;
-                    so_cur <= so_pix + so_ps;
-                end else begin
-                    so_x <= so_xn;
-                    so_xz <= so_xn == 16'd0;
-                    so_row <= so_row + so_rs;
-                    so_pix <= so_row + so_rs;
-                    so_cur <= so_row + so_rs;
-                end
-            end
+        end
+        if (seq_start) begin
+            so_gr <= {1'b0, `PF_D_OMG(cd)} - 17'd2;
+            so_xr <= {1'b0, `PF_D_OW(cd)} - 17'd2;
+            so_rs <= {8'd0, `PF_D_O_RS(cd)};
+            so_ps <= {8'd0, `PF_D_O_PS(cd)};
+        end
+        if (c_setup) begin
+            so_gc <= so_gr;
+            so_xc <= so_xr;
+        end else if (o_valid) begin
+            so_gc <= so_gz ? so_gr : so_gc - 17'd1;
+            if (so_gz) so_xc <= so_xz ? so_xr : so_xc - 17'd1;
+        end
+        if (seq_start || o_valid) begin
+            so_cur <= seq_start ? `PF_D_O_ADDR(cd) : so_next;
+        end
+        if (seq_start || (o_valid && so_gz)) begin
+            so_pix <= seq_start ? `PF_D_O_ADDR(cd) : so_next;
+        end
+        if (seq_start || (o_valid && so_gz && so_xz)) begin
+            so_row <= seq_start ? `PF_D_O_ADDR(cd) : so_next;
         end
     end
 
@@ -310,10 +301,17 @@ module pf_engine #(
     reg [7:0] e_code, e_unit;
     reg [31:0] e_addr;
     reg [31:0] st_idle, drain;
+    reg st_to, drain_min, drain_to;  // the watchdog compares, registered
     wire wr_moving = (m_axi_awvalid && m_axi_awready) || (m_axi_wvalid && m_axi_wready)
                      || m_axi_bvalid;
     always @(posedge clk) begin
+        st_to <= st_idle == timeout;
+        drain_min <= drain > 32'd64;
+        drain_to <= drain > timeout;
+    end
+    always @(posedge clk) begin
         ap_done <= 1'b0;
+        run_start <= 1'b0;
         if (rst) begin
             est <= E_IDLE;
             stop <= 1'b0;
@@ -325,8 +323,10 @@ module pf_engine #(
             if (wr_idle || wr_moving) st_idle <= 32'd0;
             else st_idle <= st_idle + 32'd1;
             case (est)
-                E_IDLE: if (ap_start) begin
+                E_IDLE: if (ap_start && !run_start) begin
+                    drain <= 32'd0;
                     est <= E_RUN;
+                    run_start <= 1'b1;
                     stop <= 1'b0;
                     l_done_seen <= 1'b0;
                     e_code <= 8'd0;
@@ -334,8 +334,9 @@ module pf_engine #(
                     e_addr <= 32'd0;
                 end
                 E_RUN: begin
+                    drain <= 32'd0;
                     if (l_done) l_done_seen <= 1'b1;
-                    if (l_done && l_err != 8'd0) begin
+                    if (l_done && l_fail) begin
                         e_code <= l_err;
                         e_unit <= l_unit;
                         e_addr <= l_addr;
@@ -349,7 +350,7 @@ module pf_engine #(
                         est <= E_STOP;
                         stop <= 1'b1;
                         drain <= 32'd0;
-                    end else if (st_idle == timeout) begin
+                    end else if (st_to && !run_start) begin
                         e_code <= `PF_E_TIMEOUT;
                         e_unit <= `PF_U_STORE;
                         e_addr <= wr_off;
@@ -364,8 +365,8 @@ module pf_engine #(
                 E_STOP: begin  // the loader drains its reads; outputs in flight go out
                     if (l_done) l_done_seen <= 1'b1;
                     drain <= drain + 32'd1;
-                    if ((l_done_seen || l_done) && drain > 32'd64
-                        && ((wr_idle && !wr_valid) || drain > timeout)) begin
+                    if ((l_done_seen || l_done) && drain_min
+                        && ((wr_idle && !wr_valid) || drain_to)) begin
                         est <= E_DONE;
                         stop <= 1'b0;
                     end

@@ -12,8 +12,9 @@
 //                       tab_*) and reads T[code][act - aqmin]: lookup and add, no multiplier
 //
 // Weights arrive as 8-bit lanes, w(o, i) at [(o*P_IN + i)*8 +: 8]; native codes sit in the
-// low WBITS bits. Stages: input registers, products, signed products, then the adder trees
-// (two levels per stage). Registers load only with a valid beat.
+// low WBITS bits. Stages: input registers, products, signed products, the product of the
+// mode (int8 or low-bit) registered, then the adder trees (two levels per stage).
+// Registers load only with a valid beat.
 `default_nettype none
 
 module pf_pe_array #(
@@ -75,7 +76,7 @@ module pf_pe_array #(
     /* verilator lint_on UNUSEDSIGNAL */
 
     wire tree_valid_unused;
-    reg v1, v2, v3;
+    reg v1, v2, v3, v4;
 
     // x << e for e in 0..7, as a mux (never a multiplier)
     function automatic [PWL-1:0] shl(input [PWL-1:0] x, input [2:0] e);
@@ -92,8 +93,8 @@ module pf_pe_array #(
     endfunction
 
     always @(posedge clk) begin
-        if (rst) {v1, v2, v3} <= 3'b000;
-        else {v1, v2, v3} <= {in_valid, v1, v2};
+        if (rst) {v1, v2, v3, v4} <= 4'b0000;
+        else {v1, v2, v3, v4} <= {in_valid, v1, v2, v3};
     end
     // (which of the signals below a configuration uses depends on PE_TYPE and INT8_PATH)
     /* verilator lint_off UNUSEDSIGNAL */
@@ -103,8 +104,10 @@ module pf_pe_array #(
         if (v1) mode2 <= mode1;
     end
 
-    // stage 3 products, per (o, i) at [(o*P_IN + i)*PW +: PW]
+    // stage 3 products, per (o, i) at [(o*P_IN + i)*PW +: PW]; stage 4 registers them
     wire [P_OUT*P_IN*PW-1:0] prod;
+    reg [P_OUT*P_IN*PW-1:0] prod4;
+    always @(posedge clk) if (v3) prod4 <= prod;
 
     genvar o, i, j;
     generate
@@ -238,7 +241,7 @@ module pf_pe_array #(
         for (o = 0; o < P_OUT; o = o + 1) begin : tree
             wire [TW-1:0] s;
             pf_addtree #(.N(P_IN), .W(PW), .LEVELS_PER_STAGE(2)) add (
-                .clk(clk), .rst(rst), .in_valid(v3), .in(prod[o*P_IN*PW +: P_IN*PW]),
+                .clk(clk), .rst(rst), .in_valid(v4), .in(prod4[o*P_IN*PW +: P_IN*PW]),
                 .out_valid(tv[o]), .sum(s)
             );
             assign sums[o*SUM_W +: SUM_W] = {{(SUM_W-TW){s[TW-1]}}, s};

@@ -6,10 +6,10 @@
 //       ((p << 1) >>> n + 1) >>> 1         (equal for every n, 0 included)
 //   y = clamp(r + zp, lo, hi)
 //
-// Eleven register stages, each one short step for 250 MHz: the bias shift, the bias add,
+// Twelve register stages, each one short step for 250 MHz: the bias shift, the bias add,
 // the two DSP48E2 products of the 17-bit halves of t (A/B, M and P registers), their sum,
-// the rounding shift in two mux levels, a saturation to 21 bits with the rounding add,
-// the zero point, the clamp. `en` stalls every stage; data registers load only with a
+// the rounding shift in two mux levels, a saturation to 21 bits, the rounding add, the
+// zero point, the clamp. `en` stalls every stage; data registers load only with a
 // valid beat.
 `default_nettype none
 
@@ -33,7 +33,7 @@ module pf_requant #(
     output wire                     out_valid,
     output reg  signed [OUT_W-1:0]  y
 );
-    localparam integer STAGES = 11;
+    localparam integer STAGES = 12;
 
     generate
         if (ACC_W != 32 || MULT_W != 16 || OUT_W < 9 || OUT_W > 20) begin : bad_params
@@ -52,9 +52,9 @@ module pf_requant #(
     reg signed [31:0] bias1;
     reg [15:0] m1, m2, m3;
     reg [5:0] n1, n2, n3, n4, n5, n6, n7;
-    reg signed [OUT_W-1:0] zp [1:10];
-    reg signed [OUT_W-1:0] lo_q [1:11];
-    reg signed [OUT_W-1:0] hi_q [1:11];
+    reg signed [OUT_W-1:0] zp [1:11];
+    reg signed [OUT_W-1:0] lo_q [1:12];
+    reg signed [OUT_W-1:0] hi_q [1:12];
 
     reg signed [31:0] sh1, t2;
     reg [16:0] tlo3;
@@ -63,22 +63,22 @@ module pf_requant #(
     reg signed [30:0] phi4, phi5;
     reg signed [47:0] p6;
     reg signed [48:0] v7, v8;
-    reg signed [20:0] r9;
-    reg signed [21:0] s10;
+    reg signed [20:0] s9, r10;
+    reg signed [21:0] s11;
 
     wire signed [48:0] p6x = {p6, 1'b0};
     wire signed [48:0] v8n = v7 >>> n7[2:0];
     wire over = !v8[48] && |v8[47:20];      // >= 2^20: saturate
     wire under = v8[48] && !(&v8[47:20]);   // < -2^20
     wire signed [20:0] v8s = over ? 21'sh0F_FFFF : under ? -21'sh10_0000 : v8[20:0];
-    wire signed [21:0] r9n = {v8s[20], v8s} + 22'sd1;
-    wire signed [21:0] sum10 = {r9[20], r9} + {{(22-OUT_W){zp[9][OUT_W-1]}}, zp[9]};
+    wire signed [21:0] r10n = {s9[20], s9} + 22'sd1;
+    wire signed [21:0] sum11 = {r10[20], r10} + {{(22-OUT_W){zp[10][OUT_W-1]}}, zp[10]};
 
     integer k;
     always @(posedge clk) begin
         if (en) begin
-            for (k = 10; k > 1; k = k - 1) zp[k] <= zp[k-1];
-            for (k = 11; k > 1; k = k - 1) begin
+            for (k = 11; k > 1; k = k - 1) zp[k] <= zp[k-1];
+            for (k = 12; k > 1; k = k - 1) begin
                 lo_q[k] <= lo_q[k-1];
                 hi_q[k] <= hi_q[k-1];
             end
@@ -127,21 +127,22 @@ module pf_requant #(
                 n7 <= n6;
             end
             if (v[6]) v8 <= v8n;
-            // 9: saturate (the clamp below keeps the result) and round
-            if (v[7]) r9 <= r9n[21:1];
-            // 10: zero point
-            if (v[8]) s10 <= sum10;
-            // 11: clamp
-            if (v[9]) begin
-                if (s10 < $signed({{(22-OUT_W){lo_q[10][OUT_W-1]}}, lo_q[10]})) y <= lo_q[10];
-                else if (s10 > $signed({{(22-OUT_W){hi_q[10][OUT_W-1]}}, hi_q[10]})) y <= hi_q[10];
-                else y <= s10[OUT_W-1:0];
+            // 9: saturate (the clamp below keeps the result); 10: round
+            if (v[7]) s9 <= v8s;
+            if (v[8]) r10 <= r10n[21:1];
+            // 11: zero point
+            if (v[9]) s11 <= sum11;
+            // 12: clamp
+            if (v[10]) begin
+                if (s11 < $signed({{(22-OUT_W){lo_q[11][OUT_W-1]}}, lo_q[11]})) y <= lo_q[11];
+                else if (s11 > $signed({{(22-OUT_W){hi_q[11][OUT_W-1]}}, hi_q[11]})) y <= hi_q[11];
+                else y <= s11[OUT_W-1:0];
             end
         end
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, n7[5:3], lo_q[11], hi_q[11], zp[10], v8[48:21], p6x[0], r9n[0]};
+    wire unused_ok = &{1'b0, n7[5:3], lo_q[12], hi_q[12], zp[11], v8[48:21], p6x[0], r10n[0]};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

@@ -114,16 +114,18 @@ class Bench:
     def state(self) -> str:
         """Where the engine stands (for a hang report)."""
         e = self.dut.engine
-        names = {"est": e.est, "loader": e.ld.state, "idx": e.ld.idx, "k_act": e.ld.k_act,
-                 "k_sec": e.ld.k_sec, "k_cnt": e.ld.k_cnt, "g_act": e.ld.g_act,
-                 "g_valid": e.ld.g_valid, "s_busy": e.ld.s_busy, "c_busy": e.c_busy,
-                 "seq": e.seq.run, "inflight": e.inflight, "wr_idle": e.wr_idle,
-                 "rd_busy": e.rd_busy, "k_r": e.ld.k_r, "k_c": e.ld.k_c, "k_j": e.ld.k_j,
-                 "IH": e.ld.IH, "IW": e.ld.IW, "ICG": e.ld.ICG, "rows": e.ld.A_ROWS,
-                 "cols": e.ld.A_COLS, "pt": e.ld.PAD_T, "pl": e.ld.PAD_L,
-                 "a_contig": e.ld.a_contig, "arb": e.ld.a_row_beats}  # fmt: skip
-        text = ", ".join(f"{k}={int(v.value)}" for k, v in names.items())
-        return f"{text}; last read bursts {self.ar_log}, {self.r_beats} read beats"
+        names = {"est": (e, "est"), "loader": (e.ld, "state"), "idx": (e.ld, "idx"),
+                 "k_sec": (e.ld, "k_sec"), "k_cnt": (e.ld, "k_cnt"), "g_act": (e.ld, "g_act"),
+                 "s_busy": (e.ld, "s_busy"), "c_busy": (e, "c_busy"), "seq": (e.seq, "run"),
+                 "inflight": (e, "inflight"), "wr_idle": (e, "wr_idle"),
+                 "rd_busy": (e, "rd_busy")}  # fmt: skip
+        parts = []
+        for k, (obj, attr) in names.items():
+            try:
+                parts.append(f"{k}={int(getattr(obj, attr).value)}")
+            except (AttributeError, ValueError):
+                parts.append(f"{k}=?")
+        return f"{', '.join(parts)}; last read bursts {self.ar_log}, {self.r_beats} read beats"
 
     async def run(self, mem: np.ndarray, prog_addr: int, count: int, limit: int = 2_000_000):
         """Load the window, run the program, return (registers, window after)."""

@@ -13,7 +13,8 @@ import numpy as np
 from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.runtime import Accelerator, Artifact, OverlayMismatch
 from plutflow.runtime.evaluate import evaluate
-from plutflow.runtime.registers import CLOCK_MHZ, board_overlay
+from plutflow.overlay.config import OverlayConfig
+from plutflow.overlay.contract import CONTRACT
 
 SEED = 2026
 
@@ -50,14 +51,14 @@ def bundled_artifact() -> Artifact:
     """The bundled model, INT8-quantized and compiled for the board overlay."""
     assets = DemoAssets()
     model = quantize_model(str(assets.model), assets.calib_set(), progress=False)
-    return Artifact.compile(model, board_overlay())
+    return Artifact.compile(model, OverlayConfig.named("board"))
 
 
 def selftest(
     backend: str = "sim",
     artifact: Artifact | None = None,
     images: int = 16,
-    **transport_options,
+    **port_options,
 ) -> SelftestReport:
     art = artifact or bundled_artifact()
     x, y = DemoAssets().test_set()
@@ -67,7 +68,7 @@ def selftest(
     with Accelerator(art, "golden") as gold:
         gev = evaluate(gold, x, progress=False)
     try:
-        acc = Accelerator(art, backend, **transport_options)
+        acc = Accelerator(art, backend, **port_options)
     except Exception as exc:
         report.checks.append(Check("open the target", False, str(exc)))
         return report
@@ -91,9 +92,10 @@ def selftest(
         f"top-1 on these images: {float((ev.logits.argmax(1) == y).mean() * 100):.1f} %"
     )
     if ev.cycles_per_image:
+        mhz = CONTRACT.clock_mhz
         report.info.append(
             f"overlay cycles per image {ev.cycles_per_image:,.0f} -> "
-            f"{1e3 * ev.cycles_per_image / (CLOCK_MHZ * 1e6):.3f} ms at {CLOCK_MHZ:.0f} MHz"
+            f"{1e3 * ev.cycles_per_image / (mhz * 1e6):.3f} ms at {mhz:.0f} MHz"
         )
     report.info.append(f"wall time {ev.wall_s:.2f} s for {len(x)} images")
     return report

@@ -494,7 +494,7 @@ class _ProgramBuilder:
             if first and barrier:
                 flags.add("BARRIER")
             first = False
-            self.descs.append(Descriptor(op.kind, flags, v, note=f"{note} tile {k}"))
+            self.descs.append(Descriptor(op.kind, flags, v, note=f"{note} tile {k}", layer=op.layer))
         self.written.add(self._base(op.out))
 
     def _base(self, name: str) -> str:

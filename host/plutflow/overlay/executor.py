@@ -36,6 +36,7 @@ class Execution:
     pack_s: float = 0.0
     unpack_s: float = 0.0
     host_s: float = 0.0
+    tensors: dict[str, np.ndarray] | None = None
 
 
 class OverlayExecutor:
@@ -85,9 +86,10 @@ class OverlayExecutor:
         return codes.astype(spec.np_dtype).reshape(shape)
 
     # ---------------------------------------------------------------- run
-    def run(self, feeds: Mapping[str, np.ndarray]) -> Execution:
+    def run(self, feeds: Mapping[str, np.ndarray], keep: bool = False) -> Execution:
         """Run a batch of input codes; tensors the overlay reads or writes live in device
-        memory, the others (host layers among themselves) stay here."""
+        memory, the others (host layers among themselves) stay here. With ``keep`` every
+        tensor of the model comes back (``Execution.tensors``)."""
         model = self.c.model
         n = int(next(iter(feeds.values())).shape[0])
         prog = self.program(n)
@@ -133,4 +135,7 @@ class OverlayExecutor:
         t0 = time.perf_counter()
         ex.outputs = {o: get(o) for o in model.outputs}
         ex.unpack_s = time.perf_counter() - t0
+        if keep:
+            names = [t for lay in model.layers for t in lay.outputs] + list(model.inputs)
+            ex.tensors = {t: get(t) for t in names}
         return ex

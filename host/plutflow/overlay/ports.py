@@ -178,6 +178,10 @@ class SimPort(Port):
         finally:
             self.run_seconds += time.perf_counter() - t0
 
+    def irq(self) -> bool:
+        """The overlay's interrupt line."""
+        return bool(self._lib.pf_sim_irq(self._live()))
+
     def run_until_done(self, max_cycles: int) -> int:
         """Clock the model until the interrupt or ``max_cycles`` (no wall deadline)."""
         return int(self._lib.pf_sim_run(self._live(), max_cycles))

@@ -22,13 +22,15 @@ class Descriptor:
     """One tile: its kind, flags and field values (names as in the contract).
 
     Fields not given are 0; MAGIC, VERSION, KIND and FLAGS are filled in by
-    :meth:`words`. ``note`` is for humans (layer and tile), never encoded.
+    :meth:`words`. ``note`` (layer and tile, for humans) and ``layer`` (the model layer
+    it computes) are never encoded.
     """
 
     kind: str
     flags: set[str] = field(default_factory=set)
     values: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    layer: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -1,5 +1,6 @@
 """The run report of ``plutflow report``: markdown or HTML with PNG plots of accuracy per
-stage, memory, per-layer cycles and utilisation, and the resource estimate."""
+stage, memory, per-layer cycles (the cycle model, checked against the run's measured
+total) and utilisation, and the resource estimate."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plutflow.overlay.contract import CONTRACT
 from plutflow.report.markdown import markdown_table
 from plutflow.runtime.evaluate import Evaluation
-from plutflow.runtime.registers import CLOCK_MHZ
+
+CLOCK_MHZ = CONTRACT.clock_mhz
 
 
 @dataclass
@@ -23,23 +26,45 @@ class ReportData:
     evaluation: Evaluation | None
     resources: list[dict[str, Any]] = field(default_factory=list)
     bit_exact: bool | None = None
+    placement: list[dict[str, Any]] = field(default_factory=list)
+    layer_cycles: dict[str, float] = field(default_factory=dict)  # modelled, per image
+    model_cycles: float = 0.0  # the cycle model's total per image
     notes: list[str] = field(default_factory=list)
 
 
-def _layer_rows(ev: Evaluation, macs_per_cycle: int) -> list[list[Any]]:
+@dataclass
+class LayerRow:
+    name: str
+    target: str
+    cycles: float  # modelled per image (0: host)
+    macs: int  # per image
+    host_ms: float  # measured per image (host layers)
+
+
+def layer_rows(data: ReportData) -> list[LayerRow]:
+    """One row per layer: where it ran, modelled overlay cycles, measured host time."""
+    ev = data.evaluation
+    n = max(ev.images, 1) if ev is not None else 1
     rows = []
-    for t in ev.layers:
-        util = t.macs / (t.cycles * macs_per_cycle) if t.cycles else 0.0
-        rows.append(
-            [
-                t.name,
-                t.target,
-                f"{t.cycles / ev.images:,.0f}" if t.cycles else "-",
-                f"{100 * util:.1f}" if t.cycles else "-",
-                f"{1e3 * t.wall_s / ev.images:.2f}",
-            ]
-        )
+    for r in data.placement:
+        host_s = ev.host_layers.get(r["layer"], 0.0) if ev is not None else 0.0
+        rows.append(LayerRow(r["layer"], r["target"], data.layer_cycles.get(r["layer"], 0.0),
+                             int(r.get("macs", 0)), 1e3 * host_s / n))  # fmt: skip
     return rows
+
+
+def _layer_table(data: ReportData) -> list[list[Any]]:
+    mpc = data.overlay["p"] ** 2
+    out = []
+    for t in layer_rows(data):
+        util = t.macs / (t.cycles * mpc) if t.cycles else 0.0
+        out.append([
+            t.name, t.target,
+            f"{t.cycles:,.0f}" if t.cycles else "-",
+            f"{100 * util:.1f}" if t.cycles and t.macs else "-",
+            f"{t.host_ms:.2f}" if t.target == "host" else "-",
+        ])  # fmt: skip
+    return out
 
 
 def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
@@ -72,20 +97,19 @@ def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
         ax.barh(list(data.memory), [v / 1024 for v in data.memory.values()], color="#55a868")
         ax.set_xlabel("KiB")
         save(fig, "memory.png", "Parameter memory")
-    ev = data.evaluation
-    if ev is not None and any(t.cycles for t in ev.layers):
-        layers = [t for t in ev.layers if t.cycles]
+    layers = [t for t in layer_rows(data) if t.cycles]
+    if layers:
         fig, ax = plt.subplots(figsize=(7, 3.2))
-        names = [t.name.strip("/").split("/")[0] for t in layers]
-        ax.bar(names, [t.cycles / ev.images for t in layers], color="#c44e52")
-        ax.set_ylabel("cycles per image")
+        names = [t.name.strip("/").split("/")[0] or t.name for t in layers]
+        ax.bar(names, [t.cycles for t in layers], color="#c44e52")
+        ax.set_ylabel("cycles per image (model)")
         ax.tick_params(axis="x", rotation=30, labelsize=7)
         ax2 = ax.twinx()
         p = data.overlay["p"]
         ax2.plot(names, [100 * t.macs / (t.cycles * p * p) for t in layers], "ko-")
         ax2.set_ylabel("utilisation %")
         ax2.set_ylim(0, 105)
-        save(fig, "layers.png", "Overlay cycles and array utilisation per layer")
+        save(fig, "layers.png", "Overlay cycles (cycle model) and array utilisation per layer")
     if data.resources:
         fig, ax = plt.subplots(figsize=(7, 3))
         labels = [r["config"] for r in data.resources]
@@ -118,18 +142,22 @@ def _sections(data: ReportData) -> list[tuple[str, list[str], list[list[Any]]]]:
                 f"{1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms",
             ],
             [f"images/s at {CLOCK_MHZ:.0f} MHz", f"{ev.modelled_images_per_s():,.0f}"],
+            ["host layers per image", f"{1e3 * host:.2f} ms"],
             [
-                "host pack / transfer / unpack per image",
-                f"{1e3 * host['pack']:.2f} / {1e3 * host['transfer']:.1f} / "
-                f"{1e3 * host['unpack']:.2f} ms",
+                "host pack / unpack per image",
+                f"{1e3 * ev.pack_s / max(ev.images, 1):.2f} / "
+                f"{1e3 * ev.unpack_s / max(ev.images, 1):.2f} ms",
             ],
         ]
+        if data.model_cycles and cyc:
+            rows.append(["cycle model / measured", f"{data.model_cycles / cyc:.3f}"])
         out.append(("Run", ["quantity", "value"], rows))
+    if data.placement:
         out.append(
             (
                 "Layers",
-                ["layer", "runs on", "cycles/image", "utilisation %", "wall ms/image"],
-                _layer_rows(ev, data.overlay["p"] ** 2),
+                ["layer", "runs on", "cycles/image (model)", "utilisation %", "host ms/image"],
+                _layer_table(data),
             )
         )
     if data.resources:
@@ -152,9 +180,7 @@ def write_report(data: ReportData, out_dir: str | Path, fmt: str = "md") -> Path
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     ov = data.overlay
-    overlay_line = (
-        f"overlay: {ov['pe_type']} PEs, {ov['p']} x {ov['p']} array, {ov['data_w']}-bit stream"
-    )
+    overlay_line = f"overlay: {ov['pe_type']} PEs, {ov['p']} x {ov['p']} array"
     exact = (
         ""
         if data.bit_exact is None

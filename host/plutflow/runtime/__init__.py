@@ -1,24 +1,15 @@
-"""Runtime: compiled artifacts and the driver for the simulated overlay and PYNQ boards."""
+"""Runtime: compiled artifacts and the driver for the emulated, simulated and board
+overlays."""
 
-from plutflow.runtime.accelerator import Accelerator, LayerTiming, RunResult
+from plutflow.overlay.driver import OverlayMismatch, OverlayRunError
+from plutflow.runtime.accelerator import BACKENDS, Accelerator, RunResult
 from plutflow.runtime.artifact import Artifact
-from plutflow.runtime.plan import LayerPlan, plan_model
-from plutflow.runtime.transport import (
-    AcceleratorError,
-    OverlayMismatch,
-    Transport,
-    TransportError,
-)
 
 __all__ = [
+    "BACKENDS",
     "Accelerator",
-    "AcceleratorError",
     "Artifact",
-    "LayerPlan",
-    "LayerTiming",
     "OverlayMismatch",
+    "OverlayRunError",
     "RunResult",
-    "Transport",
-    "TransportError",
-    "plan_model",
 ]

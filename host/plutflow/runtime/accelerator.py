@@ -2,11 +2,14 @@
 
     acc = Accelerator("model.pfa", backend="sim")
     result = acc.run(images)          # float (preprocessed) or integer input codes
-    result.outputs, result.logits, result.layers
+    result.outputs, result.logits, result.stats
 
-Layers the artifact places on the overlay go through the transport (one packet per layer
-and batch chunk); the others run on the golden host code. Before the first transfer the
-driver checks the overlay's ID and configuration registers against the artifact.
+Backends: ``golden`` (the host's integer executor), ``emu`` (the overlay's executable
+specification), ``sim`` (the Verilated RTL), ``pynq`` (a KV260 through PYNQ) and
+``pynq-sim`` (the board's code path against the simulated RTL). The overlay backends
+load the program for the batch size into device memory, run its segments (overlay runs
+and host layers in turn) and read the outputs back; before the first run the driver
+compares the overlay's ID and configuration registers with the artifact.
 """
 
 from __future__ import annotations
@@ -18,117 +21,95 @@ from pathlib import Path
 
 import numpy as np
 
-from plutflow.errors import ShapeError
-from plutflow.formats.accel import (
-    ERROR_CODES,
-    OverlayConfig,
-    activation_stream,
-    activation_words,
-    descriptor_words,
-    output_words,
-    parse_output,
-)
+from plutflow.errors import PlutflowError, ShapeError
 from plutflow.golden.executor import GoldenExecutor
-from plutflow.golden.ops import INT_OPS
-from plutflow.runtime import registers as R
+from plutflow.overlay.contract import CONTRACT
+from plutflow.overlay.driver import OverlayMismatch, OverlayRunError, RunStats
+from plutflow.overlay.executor import OverlayExecutor
+from plutflow.overlay.ports import EmulatorPort, Port, SimPort
 from plutflow.runtime.artifact import Artifact
-from plutflow.runtime.lowering import lower_input
-from plutflow.runtime.plan import LayerPlan, overlay_layer
-from plutflow.runtime.transport import (
-    AcceleratorError,
-    OverlayMismatch,
-    Transport,
-    TransportError,
-)
 
-BACKENDS = ("golden", "sim", "pynq")
+BACKENDS = ("golden", "emu", "sim", "pynq", "pynq-sim")
+CLOCK_MHZ = CONTRACT.clock_mhz
 
-
-@dataclass
-class LayerTiming:
-    """Where a layer ran and what it cost."""
-
-    name: str
-    target: str  # "overlay" | "host"
-    wall_s: float = 0.0
-    cycles: int = 0  # accelerator cycles (CYCLES register), summed over chunks
-    compute_cycles: int = 0
-    pack_s: float = 0.0  # host: building the packet
-    transfer_s: float = 0.0  # transport round trip (simulation time for sim)
-    unpack_s: float = 0.0  # host: parsing the output packet
-    bytes_in: int = 0
-    bytes_out: int = 0
-    macs: int = 0
+__all__ = ["BACKENDS", "Accelerator", "OverlayMismatch", "OverlayRunError", "RunResult"]
 
 
 @dataclass
 class RunResult:
     outputs: dict[str, np.ndarray]
     logits: np.ndarray
-    layers: list[LayerTiming] = field(default_factory=list)
+    stats: RunStats = field(default_factory=RunStats)
+    host_layers: dict[str, float] = field(default_factory=dict)  # layer -> seconds
+    pack_s: float = 0.0
+    unpack_s: float = 0.0
+    wall_s: float = 0.0
     tensors: dict[str, np.ndarray] | None = None
 
     @property
     def cycles(self) -> int:
-        return sum(t.cycles for t in self.layers)
+        return self.stats.cycles
 
-    def modelled_seconds(self, clock_mhz: float = R.CLOCK_MHZ) -> float:
-        """Accelerator time at ``clock_mhz`` (host layers not included)."""
-        return self.cycles / (clock_mhz * 1e6)
-
-
-def _significant(register: str, value: int) -> int:
-    """The part of an identity register that must match: VERSION's major number only (a
-    minor version keeps the register map and the stream format)."""
-    return value >> 16 if register == "VERSION" else value
+    def modelled_seconds(self, clock_mhz: float = CLOCK_MHZ) -> float:
+        """Overlay time at ``clock_mhz`` (host layers not included)."""
+        return self.stats.cycles / (clock_mhz * 1e6)
 
 
-def open_transport(backend: str, overlay: OverlayConfig, **kw) -> Transport:
+def open_port(backend: str, art: Artifact, mem_bytes: int, **options) -> Port:
+    """The port of an overlay backend with a memory window of ``mem_bytes``."""
+    cfg = art.overlay
+    if backend == "emu":
+        return EmulatorPort(cfg, mem_bytes)
     if backend == "sim":
-        from plutflow.runtime.sim_transport import SimTransport
+        return SimPort(cfg, mem_bytes, **options)
+    if backend in ("pynq", "pynq-sim"):
+        from plutflow.overlay.pynq_port import open_board
 
-        return SimTransport(overlay, **kw)
-    if backend == "pynq":
-        from plutflow.runtime.pynq_transport import PynqTransport
+        module = None
+        bitfile = options.pop("bitfile", None)
+        if backend == "pynq-sim":
+            from plutflow.overlay.pynq_sim import make_pynq
 
-        return PynqTransport(**kw)
-    raise ValueError(f"unknown backend {backend!r}; one of {BACKENDS}")
+            module = make_pynq(cfg, mem_bytes + (1 << 20), **options)
+            bitfile = bitfile or "plutflow.bit"
+        elif not bitfile:
+            raise PlutflowError("--backend pynq needs --bitfile (the overlay's .bit)")
+        return open_board(bitfile, mem_bytes, cfg, pynq_module=module)
+    raise PlutflowError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
 
 
 class Accelerator:
-    """Runs an artifact on a backend: ``golden`` (host only), ``sim`` or ``pynq``."""
+    """Runs an artifact on a backend (see the module docstring)."""
 
     def __init__(
         self,
         artifact: Artifact | str | Path,
         backend: str = "sim",
-        transport: Transport | None = None,
-        timeout_s: float = 600.0,
-        **transport_options,
+        port: Port | None = None,
+        timeout_s: float = 60.0,
+        max_batch: int = 64,
+        **port_options,
     ) -> None:
         self.artifact = artifact if isinstance(artifact, Artifact) else Artifact.load(artifact)
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; one of {BACKENDS}")
+            raise PlutflowError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
         self.backend = backend
         self.model = self.artifact.model
-        self.timeout_s = timeout_s
         self.golden = GoldenExecutor(self.model)
-        self.plans: dict[str, LayerPlan] = {p.layer: p for p in self.artifact.plan}
-        self.transport: Transport | None = transport
-        if self.transport is None and backend != "golden":
-            self.transport = open_transport(backend, self.artifact.overlay, **transport_options)
-        # the layers as the overlay runs them (lowered once, not per run)
-        self.hw_layers = {
-            p.layer: overlay_layer(self.model.layer(p.layer), p)
-            for p in self.artifact.plan
-            if p.target == "overlay"
-        }
-        self._checked = False
+        self.max_batch = max_batch
+        self.port: Port | None = port
+        self.executor: OverlayExecutor | None = None
+        if backend != "golden":
+            if self.port is None:
+                need = self.artifact.compiled.program(max_batch).mem_size
+                self.port = open_port(backend, self.artifact, need, **port_options)
+            self.executor = OverlayExecutor(self.artifact.compiled, self.port, timeout_s)
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        if self.port is not None:
+            self.port.close()
+            self.port = None
 
     def __enter__(self) -> Accelerator:
         return self
@@ -139,38 +120,8 @@ class Accelerator:
     def check_overlay(self) -> None:
         """Compare the overlay's identity and configuration with the artifact; raise
         :class:`OverlayMismatch` with a readable diff when they differ."""
-        t = self.transport
-        found = {
-            "ID": t.read(R.ID),
-            "VERSION": t.read(R.VERSION),
-            "PE_CONFIG": t.read(R.PE_CONFIG),
-            "BUF_CONFIG": t.read(R.BUF_CONFIG),
-        }
-        pe, buf = self.artifact.overlay.registers()
-        want = {"ID": R.ID_VALUE, "VERSION": R.VERSION_VALUE, "PE_CONFIG": pe, "BUF_CONFIG": buf}
-        diff = [k for k in want if _significant(k, found[k]) != _significant(k, want[k])]
-        if diff:
-            lines = [
-                f"  {k}: artifact expects 0x{want[k]:08x}, overlay has 0x{found[k]:08x}"
-                for k in diff
-            ]
-            if found["ID"] == R.ID_VALUE:
-                try:
-                    have = OverlayConfig.from_registers(found["PE_CONFIG"], found["BUF_CONFIG"])
-                    a, b = self.artifact.overlay.to_json(), have.to_json()
-                    lines += [
-                        f"  {k}: artifact {a[k]!r}, overlay {b[k]!r}" for k in a if a[k] != b[k]
-                    ]
-                except ValueError:
-                    pass
-            else:
-                lines.insert(0, "  the loaded design is not a plutflow overlay")
-            raise OverlayMismatch(
-                "the overlay does not match the artifact; refusing to run:\n" + "\n".join(lines)
-            )
-        t.write(R.GIE, 1)
-        t.write(R.IER, 1)
-        self._checked = True
+        if self.executor is not None:
+            self.executor.ctl.identify()
 
     # ---------------------------------------------------------------- running
     def _codes(self, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -185,106 +136,36 @@ class Accelerator:
         return out
 
     def run(self, x: np.ndarray | Mapping[str, np.ndarray], keep: bool = False) -> RunResult:
-        """Run a batch; ``x`` holds preprocessed floats or integer input codes."""
+        """Run a batch; ``x`` holds preprocessed floats or integer input codes. With
+        ``keep`` the result also holds every tensor of the model (for comparisons)."""
         feeds = self._codes(x)
         self.golden._check(feeds)
-        env: dict[str, np.ndarray] = dict(self.model.constants)
-        env.update(feeds)
-        timings = []
-        for lay in self.model.layers:
-            t0 = time.perf_counter()
-            plan = self.plans[lay.name]
-            ins = [env[i] for i in lay.inputs]
-            specs = [self.model.tensors[i] for i in lay.inputs]
-            out_spec = self.model.tensors[lay.outputs[0]]
-            if plan.target == "overlay" and self.transport is not None:
-                y, timing = self._run_overlay(lay, plan, ins[0], specs[0], out_spec)
-            else:
-                y = INT_OPS[lay.op](lay, ins, specs, out_spec)
-                timing = LayerTiming(lay.name, "host")
-            timing.wall_s = time.perf_counter() - t0
-            env[lay.outputs[0]] = y
-            timings.append(timing)
-        outputs = {n: env[n] for n in self.model.outputs}
+        t0 = time.perf_counter()
+        if self.executor is None:
+            env = self.golden.run(feeds, keep=True)
+            outputs = {n: env[n] for n in self.model.outputs}
+            res = RunResult(outputs, np.zeros(0), tensors=env if keep else None)
+        else:
+            n = int(next(iter(feeds.values())).shape[0])
+            parts = []
+            for s in range(0, n, self.max_batch):
+                chunk = {k: v[s : s + self.max_batch] for k, v in feeds.items()}
+                parts.append(self.executor.run(chunk, keep=keep))
+            outputs = {k: np.concatenate([p.outputs[k] for p in parts]) for k in parts[0].outputs}
+            res = RunResult(outputs, np.zeros(0))
+            for p in parts:
+                res.stats.add(p.stats)
+                res.pack_s += p.pack_s
+                res.unpack_s += p.unpack_s
+                for seg in p.segments:
+                    if seg.kind == "host":
+                        for lay in seg.layers:
+                            res.host_layers[lay] = res.host_layers.get(lay, 0.0) + seg.wall_s
+            if keep:
+                res.tensors = {
+                    k: np.concatenate([p.tensors[k] for p in parts]) for k in parts[0].tensors
+                }
+        res.wall_s = time.perf_counter() - t0
         first = self.model.outputs[0]
-        logits = self.model.tensors[first].dequantize(outputs[first])
-        return RunResult(outputs, logits, timings, env if keep else None)
-
-    def _chunk(self, plan: LayerPlan) -> int:
-        """Images per packet: as many as the transport's stream memories allow."""
-        geo, cfg = plan.geo, self.artifact.overlay
-        limit = getattr(self.transport, "in_depth", None)
-        if limit is None:
-            return 65535
-        lanes = cfg.data_w // 64
-        params = self.artifact.streams[plan.layer].size // lanes + 512 // cfg.data_w
-        per_img_in = activation_words(geo, 1, cfg) // lanes
-        per_img_out = output_words(geo, 1, cfg) // lanes
-        n_in = max((limit - params) // max(per_img_in, 1), 1)
-        n_out = max(self.transport.out_depth // max(per_img_out, 1), 1)
-        return int(min(n_in, n_out, 65535))
-
-    def _run_overlay(self, lay, plan: LayerPlan, x, in_spec, out_spec):
-        if not self._checked:
-            self.check_overlay()
-        cfg = self.artifact.overlay
-        geo = plan.geo
-        timing = LayerTiming(lay.name, "overlay", macs=geo.macs * x.shape[0])
-        hw = self.hw_layers[lay.name]
-        parts = []
-        step = self._chunk(plan)
-        for s in range(0, x.shape[0], step):
-            xs = x[s : s + step]
-            n = xs.shape[0]
-            t0 = time.perf_counter()
-            if plan.lowering == "im2col":
-                xs = lower_input(lay, xs)
-            packet = np.concatenate(
-                [
-                    descriptor_words(hw, geo, in_spec, out_spec, n, cfg),
-                    self.artifact.streams[lay.name],
-                    activation_stream(xs, geo, cfg),
-                ]
-            )
-            want = output_words(geo, n, cfg)
-            timing.pack_s += time.perf_counter() - t0
-            self.transport.write(R.AP_CTRL, 1)
-            res = self.transport.transfer(packet, want, self.timeout_s)
-            timing.transfer_s += res.seconds
-            status = self._wait_done(lay.name, packet.size, want)
-            if status:
-                self.transport.reset()
-                raise AcceleratorError(
-                    f"layer {lay.name}: the accelerator reported {ERROR_CODES.get(status, '?')} "
-                    f"(STATUS {status}); {res.sent_words * 8} of {packet.size * 8} bytes sent, "
-                    f"{res.recv_words * 8} of {want * 8} bytes received"
-                )
-            if res.recv_words != want:
-                raise TransportError(
-                    f"layer {lay.name}: received {res.recv_words * 8} of {want * 8} bytes"
-                )
-            timing.cycles += self.transport.read(R.CYCLES_LO)
-            timing.compute_cycles += self.transport.read(R.COMPUTE)
-            timing.bytes_in += packet.size * 8
-            timing.bytes_out += want * 8
-            t0 = time.perf_counter()
-            parts.append(parse_output(res.out, geo, n, out_spec, cfg))
-            timing.unpack_s += time.perf_counter() - t0
-        y = np.concatenate(parts)
-        if lay.op == "gemm":
-            y = y.reshape(y.shape[0], y.shape[1])
-        return y, timing
-
-    def _wait_done(self, name: str, sent_words: int, want: int, polls: int = 1000) -> int:
-        """Poll AP_CTRL for ap_done (the transfer has completed, so it comes within a few
-        cycles); clear the interrupt; return STATUS."""
-        for _ in range(polls):
-            if self.transport.read(R.AP_CTRL) & 0x2:
-                self.transport.write(R.ISR, 1)
-                return self.transport.read(R.STATUS)
-        raise TransportError(
-            f"layer {name}: the accelerator did not signal ap_done after the transfer; "
-            f"it took {self.transport.read(R.IN_WORDS)} input words of the packet's "
-            f"{sent_words * 64 // self.artifact.overlay.data_w} and sent "
-            f"{self.transport.read(R.OUT_WORDS)} of {want * 64 // self.artifact.overlay.data_w}"
-        )
+        res.logits = self.model.tensors[first].dequantize(outputs[first])
+        return res

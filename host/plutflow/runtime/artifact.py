@@ -1,10 +1,12 @@
 """The deployable artifact (``.pfa``, ``docs/spec.md`` section 10).
 
-One zip file holding the integer model (the ``.pfq`` bytes, itself checksummed), the
-packed parameter streams of every layer placed on the overlay, and a compatibility
-manifest: format version, the overlay configuration (PE type, array size, stream width,
-buffers), each layer's placement and bit-widths. Every member carries a SHA-256 in the
-manifest. Nothing is pickled; a corrupt, truncated or newer file raises ArtifactError.
+One zip file: the integer model (the ``.pfq`` bytes, itself checksummed), the overlay's
+parameter region (packed requant records, tables and weight tiles of every layer on the
+overlay), the program for one image, and a compatibility manifest: format version, the
+overlay configuration and the identification registers it reports, each layer's
+placement (overlay or host, why, its kind and tiles). Every member carries a SHA-256 in
+the manifest. Nothing is pickled; a corrupt, truncated or newer file raises
+ArtifactError. Programs for other batch sizes are generated from the same compilation.
 """
 
 from __future__ import annotations
@@ -17,15 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from plutflow.errors import ArtifactError
-from plutflow.formats.accel import OverlayConfig, parameter_words
 from plutflow.intmodel.model import IntModel, check_format_header
-from plutflow.runtime.plan import LayerPlan, overlay_layer, plan_model
+from plutflow.overlay.compiler import Compiled, compile_model
+from plutflow.overlay.config import OverlayConfig
 
 ARTIFACT_FORMAT = "plutflow-artifact"
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2
 
 
 def _sha(data: bytes) -> str:
@@ -38,56 +38,51 @@ class Artifact:
 
     model: IntModel
     overlay: OverlayConfig
-    plan: list[LayerPlan]
-    streams: dict[str, np.ndarray] = field(default_factory=dict)  # layer name -> uint64 words
+    compiled: Compiled
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def compile(cls, model: IntModel, overlay: OverlayConfig) -> Artifact:
-        """Place every layer and pack the parameter streams of the overlay layers."""
-        plan = plan_model(model, overlay)
-        streams = {
-            p.layer: parameter_words(
-                overlay_layer(model.layer(p.layer), p),
-                p.geo,
-                model.tensors[model.layer(p.layer).inputs[0]],
-                overlay,
-            )
-            for p in plan
-            if p.target == "overlay"
-        }
-        return cls(model, overlay, plan, streams)
+        """Lower, tile and pack every layer the overlay runs."""
+        return cls(model, overlay, compile_model(model, overlay))
+
+    @property
+    def placement(self) -> list[dict[str, Any]]:
+        return self.compiled.placement()
+
+    def overlay_layers(self) -> int:
+        return sum(r["target"] == "overlay" for r in self.placement)
 
     # ---------------------------------------------------------------- manifest
     def manifest(self) -> dict[str, Any]:
+        prog = self.compiled.program(1)
         return {
             "format": ARTIFACT_FORMAT,
             "version": ARTIFACT_VERSION,
             "model": self.model.name,
             "overlay": self.overlay.to_json(),
-            "registers": dict(
-                zip(("PE_CONFIG", "BUF_CONFIG"), self.overlay.registers(), strict=True)
-            ),
-            "stream_width": self.overlay.data_w,
-            "layers": [p.to_json() for p in self.plan],
+            "registers": self.overlay.registers(),
+            "layers": self.placement,
+            "program_batch1": {
+                "descriptors": len(prog.descriptors),
+                "memory_bytes": prog.mem_size,
+                "segments": [s.kind for s in prog.segments],
+            },
             "meta": self.meta,
         }
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        buf = io.BytesIO()
-        members: dict[str, bytes] = {"model.pfq": self.model.to_bytes()}
-        for name, words in self.streams.items():
-            b = io.BytesIO()
-            np.lib.format.write_array(
-                b, np.ascontiguousarray(words, dtype="<u8"), allow_pickle=False
-            )
-            members[f"streams/{_member(name)}.npy"] = b.getvalue()
+        members: dict[str, bytes] = {
+            "model.pfq": self.model.to_bytes(),
+            "params.bin": self.compiled.params,
+            "program-batch1.bin": self.compiled.program(1).bytes(),
+        }
         manifest = self.manifest()
         manifest["sha256"] = {k: _sha(v) for k, v in members.items()}
-        manifest["stream_members"] = {name: f"streams/{_member(name)}.npy" for name in self.streams}
+        buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json))
             for k, v in members.items():
                 zf.writestr(k, v)
         tmp = path.with_name(path.name + ".tmp")
@@ -103,7 +98,7 @@ class Artifact:
         try:
             with zipfile.ZipFile(path) as zf:
                 manifest = json.loads(zf.read("manifest.json"))
-                _check_manifest(manifest, path)
+                check_format_header(manifest, path, ARTIFACT_FORMAT, ARTIFACT_VERSION, "artifact")
                 data = {}
                 for member, digest in manifest["sha256"].items():
                     raw = zf.read(member)
@@ -115,18 +110,21 @@ class Artifact:
                 f"{path} is not a valid plutflow artifact (corrupt or truncated): {exc}"
             ) from exc
         model = IntModel.from_bytes(data["model.pfq"], f"{path}:model.pfq")
-        streams = {
-            name: np.lib.format.read_array(io.BytesIO(data[member]), allow_pickle=False)
-            for name, member in manifest["stream_members"].items()
-        }
-        overlay = OverlayConfig(**manifest["overlay"])
-        plan = [LayerPlan.from_json(d) for d in manifest["layers"]]
-        return cls(model, overlay, plan, streams, manifest.get("meta", {}))
+        try:
+            overlay = OverlayConfig(**manifest["overlay"])
+        except (TypeError, ValueError) as exc:
+            raise ArtifactError(f"{path}: bad overlay configuration: {exc}") from exc
+        art = cls.compile(model, overlay)
+        if art.compiled.params != data["params.bin"]:
+            raise ArtifactError(
+                f"{path} was compiled by a plutflow that packs parameters differently; "
+                "compile the model again"
+            )
+        art.meta = manifest.get("meta", {})
+        return art
 
 
-def _member(name: str) -> str:
-    return hashlib.sha1(name.encode()).hexdigest()[:16]
-
-
-def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
-    check_format_header(manifest, path, ARTIFACT_FORMAT, ARTIFACT_VERSION, "artifact")
+def _json(v: Any) -> Any:
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    raise TypeError(type(v).__name__)

@@ -4,61 +4,49 @@ comparison between backends."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from plutflow.runtime.accelerator import Accelerator, LayerTiming
-from plutflow.runtime.registers import CLOCK_MHZ
+from plutflow.overlay.driver import RunStats
+from plutflow.runtime.accelerator import CLOCK_MHZ, Accelerator
 
 
 @dataclass
 class Evaluation:
-    """Logits of every image and the per-layer cost summed over the run."""
+    """Logits of every image and the cost of the run, summed over its batches."""
 
     backend: str
     images: int
     logits: np.ndarray
     codes: np.ndarray
-    layers: list[LayerTiming] = field(default_factory=list)
+    stats: RunStats = field(default_factory=RunStats)
+    host_layers: dict[str, float] = field(default_factory=dict)
+    pack_s: float = 0.0
+    unpack_s: float = 0.0
     wall_s: float = 0.0
 
     @property
     def cycles_per_image(self) -> float:
-        return sum(t.cycles for t in self.layers) / max(self.images, 1)
+        return self.stats.cycles / max(self.images, 1)
+
+    def host_seconds_per_image(self) -> float:
+        return sum(self.host_layers.values()) / max(self.images, 1)
 
     def modelled_images_per_s(self, clock_mhz: float = CLOCK_MHZ) -> float:
-        """Throughput of the overlay layers at ``clock_mhz`` (host layers excluded)."""
-        c = self.cycles_per_image
-        return clock_mhz * 1e6 / c if c else float("inf")
-
-    def host_seconds_per_image(self) -> dict[str, float]:
-        n = max(self.images, 1)
-        return {
-            "pack": sum(t.pack_s for t in self.layers) / n,
-            "transfer": sum(t.transfer_s for t in self.layers) / n,
-            "unpack": sum(t.unpack_s for t in self.layers) / n,
-            "host_layers": sum(t.wall_s for t in self.layers if t.target == "host") / n,
-        }
-
-
-def _accumulate(total: dict[str, LayerTiming], batch: list[LayerTiming]) -> None:
-    for t in batch:
-        if t.name not in total:
-            total[t.name] = LayerTiming(t.name, t.target)
-        acc = total[t.name]
-        for f in fields(LayerTiming):
-            if f.name not in ("name", "target"):
-                setattr(acc, f.name, getattr(acc, f.name) + getattr(t, f.name))
+        """Throughput at ``clock_mhz``: the overlay's cycles (memory traffic included, as
+        simulated) plus the measured time of the layers on the host."""
+        t = self.cycles_per_image / (clock_mhz * 1e6) + self.host_seconds_per_image()
+        return 1.0 / t if t else float("inf")
 
 
 def evaluate(
     acc: Accelerator, x: np.ndarray, batch_size: int = 32, progress: bool = True
 ) -> Evaluation:
     """Run ``x`` (preprocessed floats or codes) through ``acc`` in batches."""
-    total: dict[str, LayerTiming] = {}
     logits, codes = [], []
+    ev = Evaluation(acc.backend, len(x), np.zeros(0), np.zeros(0))
     t0 = time.perf_counter()
     out_name = acc.model.outputs[0]
     steps = range(0, len(x), batch_size)
@@ -66,15 +54,14 @@ def evaluate(
         r = acc.run(x[i : i + batch_size])
         logits.append(r.logits)
         codes.append(r.outputs[out_name])
-        _accumulate(total, r.layers)
-    return Evaluation(
-        acc.backend,
-        len(x),
-        np.concatenate(logits),
-        np.concatenate(codes),
-        list(total.values()),
-        time.perf_counter() - t0,
-    )
+        ev.stats.add(r.stats)
+        ev.pack_s += r.pack_s
+        ev.unpack_s += r.unpack_s
+        for k, v in r.host_layers.items():
+            ev.host_layers[k] = ev.host_layers.get(k, 0.0) + v
+    ev.logits, ev.codes = np.concatenate(logits), np.concatenate(codes)
+    ev.wall_s = time.perf_counter() - t0
+    return ev
 
 
 @dataclass
