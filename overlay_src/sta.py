@@ -223,8 +223,9 @@ class Analyzer:
 
     def _absorbed_dsp_registers(self) -> dict[str, dict[str, int]]:
         """DSP48E2 register settings after the packing Vivado does and yosys (0.70) does
-        not: a fabric register whose only load is a DSP's A or B input becomes AREG/BREG,
-        and registers that are the only loads of the P outputs become PREG."""
+        not: a fabric register whose loads are all DSP A or B inputs becomes their
+        AREG/BREG (replicated into each DSP it feeds), and registers that are the only
+        loads of the P outputs become PREG."""
         nl = self.nl
         out: dict[str, dict[str, int]] = {}
         for cname, cell in nl.cells.items():
@@ -240,9 +241,10 @@ class Analyzer:
                 if all(
                     nl.drivers.get(b, ("", ""))[1] == "Q"
                     and nl.cells[nl.drivers[b][0]]["type"] in _FF
-                    and len(nl.sinks.get(b, [])) == 1
+                    and all(nl.cells[c]["type"] == "DSP48E2" and _base(pn) in ("A", "B")
+                            for c, pn in nl.sinks.get(b, []))
                     for b in bits
-                ):
+                ):  # fmt: skip
                     regs[reg] = 1
             p_bits = [b for b in conns.get("P", []) if isinstance(b, int) and nl.sinks.get(b)]
             if not regs["PREG"] and p_bits and all(

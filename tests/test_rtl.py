@@ -60,6 +60,11 @@ def test_control_register_map() -> None:
     )
 
 
+def test_sequencer_address_stream() -> None:
+    _passed(run_cocotb("pf_seq", ["pf_seq.v"], "test_pf_seq",
+                       extra_env={"PLUTFLOW_TILES": "300", "PLUTFLOW_SEED": "3"}))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("pe_type", "wbits", "b2", "int8_path"),
     [(0, 8, 1, 0), (1, 4, 1, 0), (1, 4, 0, 1), (1, 7, 3, 1), (2, 4, 1, 1), (2, 3, 1, 0),

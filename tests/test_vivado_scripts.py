@@ -1,7 +1,7 @@
-"""The Vivado scripts, the driver, the RTL and the spec agree on the overlay's identity,
-register map, stream width and parameters (one source of truth: overlay.json). Vivado
-itself is not run here; the Tcl that reads the source of truth is run with Tcl 8.6
-(Python's tkinter), the rest is checked against the files."""
+"""The contract's generated views agree with overlay.json (Verilog header, Tcl for the
+Vivado scripts, the spec's tables), and the Vivado scripts, RTL and driver agree on the
+overlay's identity, registers and parameters. Vivado itself is not run here; the Tcl is
+run with Tcl 8.6 (Python's tkinter)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from plutflow.runtime import registers as R
+from plutflow.overlay import contract as C
+from plutflow.overlay.config import OverlayConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VIVADO = ROOT / "overlay_src" / "vivado"
@@ -22,92 +23,80 @@ def tcl():
     import tkinter
 
     interp = tkinter.Tcl()
-    interp.eval(f"source {{{VIVADO / 'overlay_spec.tcl'}}}")
-    interp.eval("set spec [pf_load_overlay_spec $pf_spec_file]")
+    interp.eval(f"source {{{VIVADO / 'pf_contract.tcl'}}}")
     return interp
 
 
-def test_tcl_reads_the_same_spec_as_the_driver(tcl) -> None:
-    spec = R.overlay_spec()
-    assert tcl.eval("dict get $spec vlnv") == R.VLNV == spec["vlnv"]
-    assert int(tcl.eval("dict get $spec stream_width")) == spec["stream_width"]
-    assert int(tcl.eval("dict get $spec clock_mhz")) == R.CLOCK_MHZ
-    for name, offset in spec["registers"].items():
-        assert int(tcl.eval(f"dict get $spec registers {name}")) == offset == R.reg(name)
-    assert tcl.eval("dict get $spec rtl").split() == spec["rtl"]
+def test_generated_views_are_current() -> None:
+    """pf_contract.vh, pf_contract.tcl and spec.md's tables are what the contract makes
+    (python -m plutflow.overlay.contract --write regenerates them)."""
+    assert C.HEADER.read_text() == C.verilog_header()
+    assert C.TCL.read_text() == C.tcl_header()
+    assert C.SPEC.read_text() == C.render_spec(C.SPEC.read_text())
+    assert C.main([]) == 0
 
 
-def test_tcl_build_parameters_match_the_board_overlay(tcl) -> None:
-    pairs = tcl.eval("pf_rtl_parameters $spec").split()
+def test_tcl_holds_the_contract(tcl) -> None:
+    c = C.CONTRACT
+    assert tcl.eval("dict get $pf_contract vlnv") == c.vlnv
+    assert tcl.eval("dict get $pf_contract ip_instance") == c.ip_instance
+    assert float(tcl.eval("dict get $pf_contract clock_mhz")) == c.clock_mhz
+    assert tcl.eval("dict get $pf_contract rtl").split() == c.rtl
+    for name, reg in c.registers.items():
+        assert int(tcl.eval(f"dict get $pf_contract registers {name}")) == reg.offset
+    pairs = tcl.eval("dict get $pf_contract board_params").split()
     params = {k: int(v) for k, v in zip(pairs[::2], pairs[1::2], strict=True)}
-    assert params == R.board_overlay().rtl_parameters()
-    assert params["DATA_W"] == R.overlay_spec()["stream_width"]
-    verilog = (RTL / "pf_accel.v").read_text()
-    declared = set(re.findall(r"parameter integer (\w+)", verilog))
+    assert params == OverlayConfig.named("board").rtl_parameters()
+    declared = set(re.findall(r"parameter integer (\w+)", (RTL / "pf_accel.v").read_text()))
     assert set(params) <= declared, set(params) - declared
+    assert int(tcl.eval("dict get $pf_contract data_bits")) == 8 * params["P"]
 
 
-def test_every_rtl_file_the_scripts_name_exists() -> None:
-    for name in R.overlay_spec()["rtl"]:
+def test_every_rtl_file_of_the_contract_exists_and_covers_the_top() -> None:
+    files = C.CONTRACT.rtl
+    for name in files:
         assert (RTL / name).is_file(), name
-    modules = {
-        m for f in RTL.glob("*.v") for m in re.findall(r"^module (\w+)", f.read_text(), re.M)
-    }
-    assert R.overlay_spec()["top"] in modules
-    # the top instantiates only modules the list brings in
-    listed = {
-        m
-        for n in R.overlay_spec()["rtl"]
-        for m in re.findall(r"^module (\w+)", (RTL / n).read_text(), re.M)
-    }
-    for f in R.overlay_spec()["rtl"]:
+    defined = {m for n in files for m in re.findall(r"^module (\w+)", (RTL / n).read_text(), re.M)}
+    assert C.CONTRACT.top in defined
+    for f in files:
         for inst in re.findall(r"^\s+(pf_\w+)\s+#?\(?", (RTL / f).read_text(), re.M):
-            assert inst in listed, f"{f} instantiates {inst}, which no listed file defines"
+            assert inst in defined, f"{f} instantiates {inst}, which no listed file defines"
 
 
-def test_scripts_take_identity_from_the_spec_only() -> None:
+def test_scripts_take_identity_from_the_contract_only() -> None:
     scripts = {p.name: p.read_text() for p in VIVADO.glob("*.tcl")}
-    assert {"overlay_spec.tcl", "package_ip.tcl", "build_bd.tcl", "build.tcl"} <= set(scripts)
+    assert {"pf_contract.tcl", "package_ip.tcl", "build_bd.tcl", "build.tcl"} <= set(scripts)
     for name, text in scripts.items():
-        if name == "overlay_spec.tcl":
+        if name == "pf_contract.tcl":
             continue
-        assert R.VLNV not in text, f"{name} hard-codes the VLNV"
-        assert "overlay_spec.tcl" in text or name == "build_bd.tcl", name
+        assert C.CONTRACT.vlnv not in text, f"{name} hard-codes the VLNV"
+        assert "250" not in text, f"{name} hard-codes the clock"
+    assert "pf_contract.tcl" in scripts["package_ip.tcl"]
+    assert "package_ip.tcl" in scripts["build.tcl"]
     bd = scripts["build_bd.tcl"]
-    for needed in (
-        "apply_board_preset",
-        "xilinx.com:ip:axi_dma",
-        "c_include_sg {0}",
-        "smartconnect",
-        "PL0_REF_CTRL__FREQMHZ",
-        "pl_ps_irq0",
-        "dma_instance",
-        "ip_instance",
-        "stream_width",
-    ):
+    for needed in ("apply_board_preset", "smartconnect", "PL0_REF_CTRL__FREQMHZ",
+                   "pl_ps_irq0", "S_AXI_HP0_FPD", "M_AXI_HPM0_FPD", "ip_instance"):  # fmt: skip
         assert needed in bd, needed
-    # the ports the block design connects exist on pf_accel
+    assert "axi_dma" not in bd  # the overlay masters memory itself
+    # the interfaces the scripts connect exist on pf_accel
     verilog = (RTL / "pf_accel.v").read_text()
-    for port in re.findall(r"\$accel/(\w+)", bd):
+    for port in set(re.findall(r"\$accel/(\w+)", bd)) | {"m_axi_gmem", "s_axi_control"}:
         assert re.search(rf"\b{port}(_\w+)?\b", verilog), port
 
 
-def test_register_map_in_rtl_spec_and_driver_agree() -> None:
+def test_register_map_in_rtl_and_contract_agree() -> None:
     ctrl = (RTL / "pf_ctrl_axil.v").read_text()
-    rtl_words = {int(w, 16) * 4 for w in re.findall(r"6'h([0-9A-F]{2}): rdata_next", ctrl)}
-    assert rtl_words == set(R.overlay_spec()["registers"].values())
-    spec_md = (ROOT / "docs" / "spec.md").read_text()
-    for name, offset in R.overlay_spec()["registers"].items():
-        base = name.removesuffix("_LO").removesuffix("_HI")
-        assert f"0x{offset:02X}" in spec_md, f"{name} at 0x{offset:02X} missing from the spec"
-        assert base in spec_md, name
-    magic = re.search(r"MAGIC = 32'h([0-9A-Fa-f_]+)", ctrl).group(1).replace("_", "")
-    assert int(magic, 16) == R.ID_VALUE
-    accel = (RTL / "pf_accel.v").read_text()
-    version = re.search(r"\.VERSION\(32'h([0-9A-Fa-f_]+)\)", accel).group(1).replace("_", "")
-    assert int(version, 16) == R.VERSION_VALUE
+    decoded = set(re.findall(r"`PF_REG_(\w+):\s+rdata_next", ctrl))
+    assert decoded == set(C.CONTRACT.registers)
+    header = C.HEADER.read_text()
+    for name, reg in C.CONTRACT.registers.items():
+        assert re.search(rf"`define PF_REG_{name} 8'h{reg.offset:02X}\b", header), name
+    spec = C.SPEC.read_text()
+    for name, reg in C.CONTRACT.registers.items():
+        assert f"| 0x{reg.offset:02X} | {name} |" in spec, name
 
 
-def test_makefile_has_the_bitstream_target() -> None:
+def test_makefile_targets() -> None:
     mk = (ROOT / "overlay_src" / "Makefile").read_text()
     assert "bitstream:" in mk and "vivado/build.tcl" in mk
+    assert "timing:" in mk and "timing.py" in mk

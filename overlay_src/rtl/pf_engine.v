@@ -228,6 +228,13 @@ module pf_engine #(
     end
 
     // compute: take a descriptor from the loader, run its tile, wait for it to drain
+    wire take_desc = !c_busy && h_valid && !h_ready;
+    always @(posedge clk) begin
+        if (take_desc) begin
+            cd <= h_desc;
+            cc <= h_consts;
+        end
+    end
     always @(posedge clk) begin
         seq_start <= 1'b0;
         c_setup <= seq_start;
@@ -237,15 +244,11 @@ module pf_engine #(
             done_desc <= 32'd0;
         end else if (stop) begin
             c_busy <= 1'b0;
-        end else if (!c_busy) begin
-            if (h_valid && !h_ready) begin
-                cd <= h_desc;
-                cc <= h_consts;
-                h_ready <= 1'b1;
-                c_busy <= 1'b1;
-                seq_start <= 1'b1;
-            end
-        end else if (tile_done) begin
+        end else if (take_desc) begin
+            h_ready <= 1'b1;
+            c_busy <= 1'b1;
+            seq_start <= 1'b1;
+        end else if (c_busy && tile_done) begin
             c_busy <= 1'b0;
             done_desc <= done_desc + 32'd1;
         end
@@ -350,7 +353,7 @@ module pf_engine #(
                         est <= E_STOP;
                         stop <= 1'b1;
                         drain <= 32'd0;
-                    end else if (st_to && !run_start) begin
+                    end else if (st_to) begin
                         e_code <= `PF_E_TIMEOUT;
                         e_unit <= `PF_U_STORE;
                         e_addr <= wr_off;

@@ -96,6 +96,7 @@ module pf_loader #(
     localparam integer RQB = 64 * P / BEATW;          // beats per requant group (8)
     localparam integer TILEW = 8 * P * P;
     localparam integer MAXTB = TILEW / BEATW;         // beats of a full tile (P)
+    localparam integer MAXB = MAXTB > 8 ? MAXTB : 8;  // beats of a block (tile, requant)
     localparam integer HAS8 = (PE_TYPE == 0 || INT8_PATH != 0) ? 1 : 0;
     localparam integer NDBI = NDB - 1;
     localparam integer RQBI = RQB - 1;
@@ -176,6 +177,7 @@ module pf_loader #(
     reg f_req;                    // pulse: request the descriptor's burst
     reg k_start, k_go, g_go;      // pulses: start the consumer (a fetch or a load), start a
                                   // load (the consumer's positions), start the generator
+    reg k_fetch;                  // the consumer's start is a descriptor fetch
     reg desc_in, load_done;       // from the mover
     reg [`PF_DESC_BITS-1:0] d_asm;  // the descriptor being fetched (the mover fills it)
     reg starved;                  // the consumer waits for a beat longer than TIMEOUT
@@ -198,24 +200,32 @@ module pf_loader #(
     function automatic [23:0] sat24(input [39:0] v);
         sat24 = |v[39:24] ? 24'hFF_FFFF : v[23:0];
     endfunction
-    // the operands of each product, selected one-hot (an AND-OR, not a priority chain)
+    // the operands of the 18 products, queued at FORMAT and shifted out one per cycle;
+    // products 10-13 take a saturated earlier product (r24) as their first operand
     wire [24*18-1:0] op_a = {
-        {8'd0, OW}, {8'd0, A_COLS}, {8'd0, ICG}, {8'd0, ICG}, r24[1], r24[1], r24[2], r24[0],
+        {8'd0, OW}, {8'd0, A_COLS}, {8'd0, ICG}, {8'd0, ICG}, 24'd0, 24'd0, 24'd0, 24'd0,
         O_PS, O_RS, B_PS, B_RS, A_PS, A_RS, {8'd0, ntiles}, {8'd0, OH}, {8'd0, IW},
         {8'd0, IH}};
     wire [16*18-1:0] op_b = {
         OMG, ICG, {12'd0, DWd}, {12'd0, SW}, {12'd0, DH}, {12'd0, SH}, OMG, ICG,
         ow_m1d, oh_m1d, ow_m1d, oh_m1d, cols_m1, rows_m1, {8'd0, tile_beats}, OW, ICG, IW};
-    integer qp;
+    // the first operand's source: 0 the queue, 1..3 r24[0..2]
+    localparam [2*18-1:0] OP_SRC = {8'b00_00_00_00, 8'b10_10_11_01, 20'd0};
+    reg [24*18-1:0] qa;
+    reg [16*18-1:0] qb;
+    reg [2*18-1:0] qs;
     always @(posedge clk) begin
-        ma <= 24'd0;
-        mb <= 16'd0;
-        for (qp = 0; qp < 18; qp = qp + 1) begin
-            if (moh[qp]) begin
-                ma <= op_a[qp*24 +: 24];
-                mb <= op_b[qp*16 +: 16];
-            end
+        if (state == L_FORMAT) begin
+            qa <= op_a;
+            qb <= op_b;
+            qs <= OP_SRC;
+        end else begin
+            qa <= qa >> 24;
+            qb <= qb >> 16;
+            qs <= qs >> 2;
         end
+        ma <= qs[1:0] == 2'd0 ? qa[23:0] : r24[qs[1:0] - 2'd1];
+        mb <= qb[15:0];
     end
     reg [4:0] mq [0:3];
     reg [3:0] mqv;
@@ -386,15 +396,7 @@ module pf_loader #(
                     cur_desc <= idx;
                     f_req <= 1'b1;
                     k_start <= 1'b1;
-                    k0_sec <= K_FETCH;
-                    k0_cls <= 4'b1000;
-                    k0_left <= NDB_M1;
-                    k0_lz <= NDB == 1;
-                    k0_nsec <= K_OFF;
-                    k0_ncls <= 5'b00001;
-                    k0_nnsec <= K_OFF;
-                    k0_nleft <= 24'd0;
-                    k0_nlz <= 1'b0;
+                    k_fetch <= 1'b1;
                     e_unit <= `PF_U_FETCH;
                     e_addr <= desc_addr;
                     state <= L_FETCH;
@@ -616,6 +618,7 @@ module pf_loader #(
                         state <= L_ERR;
                     end else if (may_load) begin
                         k_start <= 1'b1;
+                        k_fetch <= 1'b0;
                         k_go <= 1'b1;
                         g_go <= 1'b1;
                         state <= L_LOAD;
@@ -866,6 +869,7 @@ module pf_loader #(
     reg [23:0] k_nleft;           // the next section's length - 1
     reg k_nlz;
     reg [7:0] k_beat, kb_left;    // beat within its block, beats of the block left
+    reg [MAXB-1:0] k_boh;         // k_beat, one-hot
     reg k_bz;                     // ... the block's last
     reg [15:0] k_blk;             // block (requant group, tile) within the section
     reg [15:0] k_j;               // operand A: groups of the pixel left after this one
@@ -885,9 +889,9 @@ module pf_loader #(
 
     // the move, one cycle later
     reg mv, mv_pad, mv_bz, mv_last, mv_end;
-    reg [2:0] mv_sec;
+    reg [7:0] mv_is;              // mv_sec, one-hot (0 without a move)
+    reg [MAXB-1:0] mv_boh;        // mv_beat, one-hot
     reg [BEATW-1:0] mv_data;
-    reg [7:0] mv_beat;
     reg [23:0] mv_cnt;
     reg [15:0] mv_blk;
 
@@ -896,17 +900,17 @@ module pf_loader #(
         if (rst || halt) begin
             k_sec <= K_OFF;
             {kN, kA, kPT, kRQ} <= 4'd0;
-        end else if (k_start) begin
-            k_sec <= k0_sec;
-            {kN, kA, kPT, kRQ} <= k0_cls;
+        end else if (k_start) begin  // a fetch: one section of NDB beats; a load: sec0...
+            k_sec <= k_fetch ? K_FETCH : k0_sec;
+            {kN, kA, kPT, kRQ} <= k_fetch ? 4'b1000 : k0_cls;
             k_cnt <= 24'd0;
-            k_left <= k0_left;
-            k_lz <= k0_lz;
-            k_nsec <= k0_nsec;
-            {nN, nA, nPT, nRQ, nOFF} <= k0_ncls;
-            k_nnsec <= k0_nnsec;
-            k_nleft <= k0_nleft;
-            k_nlz <= k0_nlz;
+            k_left <= k_fetch ? NDB_M1 : k0_left;
+            k_lz <= k_fetch ? NDB == 1 : k0_lz;
+            k_nsec <= k_fetch ? K_OFF : k0_nsec;
+            {nN, nA, nPT, nRQ, nOFF} <= k_fetch ? 5'b00001 : k0_ncls;
+            k_nnsec <= k_fetch ? K_OFF : k0_nnsec;
+            k_nleft <= k_fetch ? 24'd0 : k0_nleft;
+            k_nlz <= k_fetch ? 1'b0 : k0_nlz;
         end else if (k_take) begin
             k_cnt <= k_cnt + 24'd1;
             if (k_lz) begin  // the section's end: on to the next
@@ -931,17 +935,20 @@ module pf_loader #(
     always @(posedge clk) begin
         if (k_go) begin
             k_beat <= 8'd0;
+            k_boh <= {{(MAXB-1){1'b0}}, 1'b1};
             kb_left <= k0_bm1;
             k_bz <= k0_bm1 == 8'd0;
             k_blk <= 16'd0;
         end else if (k_take) begin
             if (k_bz || k_lz) begin
                 k_beat <= 8'd0;
+                k_boh <= {{(MAXB-1){1'b0}}, 1'b1};
                 kb_left <= (k_lz ? nRQ : kRQ) ? RQB_M1 : tb_m1;
                 k_bz <= (k_lz ? nRQ : kRQ) ? RQB_M1 == 8'd0 : tb_z;
                 k_blk <= k_lz ? 16'd0 : k_blk + 16'd1;
             end else begin
                 k_beat <= k_beat + 8'd1;
+                k_boh <= {k_boh[MAXB-2:0], 1'b0};
                 kb_left <= kb_left - 8'd1;
                 k_bz <= kb_left == 8'd1;
             end
@@ -1009,10 +1016,10 @@ module pf_loader #(
     // what moves where, one cycle later
     always @(posedge clk) begin
         mv <= !rst && !halt && k_take;  // (no take while a start is pending)
-        mv_sec <= k_sec;
         mv_data <= fq_head;
         mv_pad <= kA && a_pad;
-        mv_beat <= k_beat;
+        mv_boh <= k_boh;
+        mv_is <= (!rst && !halt && k_take) ? 8'd1 << k_sec : 8'd0;
         mv_bz <= k_bz;
         mv_cnt <= k_cnt;
         mv_blk <= k_blk;
@@ -1057,82 +1064,60 @@ module pf_loader #(
             end
         end
     endgenerate
+    // the descriptor's beat position (one-hot) while it is fetched
+    reg [NDB-1:0] f_pos;
+    always @(posedge clk) begin
+        if (k_start) f_pos <= {{(NDB-1){1'b0}}, 1'b1};
+        else if (mv_is[K_FETCH]) f_pos <= {f_pos[NDB-2:0], 1'b0};
+    end
     integer qm;
     always @(posedge clk) begin
-        a_we <= 1'b0;
-        w_we <= 1'b0;
-        r_we <= 1'b0;
-        t_we <= 1'b0;
-        p_we <= 1'b0;
-        desc_in <= 1'b0;
-        tile_full <= 1'b0;
-        if (rst || halt || k_go) load_done <= 1'b0;
-        if (!rst && pt_busy) begin
-            p_we <= 1'b1;
-            p_addr <= pt_e;
-            p_data <= pt_word[pt_j*16 +: 16];
+        for (qm = 0; qm < NDB; qm = qm + 1)
+            if (mv_is[K_FETCH] && f_pos[qm]) d_asm[qm*BEATW +: BEATW] <= mv_data;
+        for (qm = 0; qm < RQB; qm = qm + 1)
+            if (mv_is[K_RQ] && mv_boh[qm]) rq_blk[qm*BEATW +: BEATW] <= mv_data;
+        for (qm = 0; qm < MAXTB; qm = qm + 1) begin
+            if (mv_is[K_TILE] && mv_boh[qm]) tile[qm*BEATW +: BEATW] <= mv_data;
+            else if (mv_is[K_TILE] && mv_boh[0]) tile[qm*BEATW +: BEATW] <= {BEATW{1'b0}};
         end
-        if (tile_full) begin
-            w_we <= 1'b1;
-            w_bank <= wbank_r;
-            w_addr <= tile_addr;
-            w_data <= tile_x;
-        end
-        if (!rst && mv) begin
-            case (mv_sec)
-                K_FETCH: begin
-                    for (qm = 0; qm < NDB; qm = qm + 1)
-                        if (mv_cnt[7:0] == qm[7:0]) d_asm[qm*BEATW +: BEATW] <= mv_data;
-                    desc_in <= mv_last;
-                end
-                K_RQ: begin
-                    for (qm = 0; qm < RQB; qm = qm + 1)
-                        if (mv_beat == qm[7:0]) rq_blk[qm*BEATW +: BEATW] <= mv_data;
-                    if (mv_bz) begin
-                        r_we <= 1'b1;
-                        r_bank <= wbank_r;
-                        r_addr <= mv_blk;
-                        r_data <= {mv_data, rq_blk[0 +: (RQB-1)*BEATW]};
-                    end
-                end
-                K_TAB: begin
-                    t_we <= 1'b1;
-                    t_bank <= wbank_r;
-                    t_addr <= mv_cnt[15:0];
-                    t_data <= mv_data;
-                end
-                K_TILE: begin
-                    for (qm = 0; qm < MAXTB; qm = qm + 1)
-                        if (mv_beat == qm[7:0]) tile[qm*BEATW +: BEATW] <= mv_data;
-                        else if (mv_beat == 8'd0) tile[qm*BEATW +: BEATW] <= {BEATW{1'b0}};
-                    if (mv_bz) begin
-                        tile_full <= 1'b1;
-                        tile_addr <= mv_blk;
-                    end
-                end
-                K_A: begin
-                    a_we <= 1'b1;
-                    a_bank <= abank_r;
-                    a_addr <= mv_cnt;
-                    a_data <= mv_pad ? {P{padb}} : mv_data;
-                end
-                K_B: begin
-                    a_we <= 1'b1;
-                    a_bank <= !abank_r;
-                    a_addr <= mv_cnt;
-                    a_data <= mv_data;
-                end
-                default: ;
-            endcase
-            if (mv_end && mv_sec != K_FETCH) load_done <= 1'b1;
-        end
-        if (!rst && k_go && sec0 == K_OFF) load_done <= 1'b1;  // nothing to load
+    end
+    always @(posedge clk) begin
+        desc_in <= mv_is[K_FETCH] && mv_last;
+        // requant records: a group's eight beats, written with its last
+        r_we <= mv_is[K_RQ] && mv_bz;
+        r_bank <= wbank_r;
+        r_addr <= mv_blk;
+        r_data <= {mv_data, rq_blk[0 +: (RQB-1)*BEATW]};
+        // activation tables: a beat per 16 entries
+        t_we <= mv_is[K_TAB];
+        t_bank <= wbank_r;
+        t_addr <= mv_cnt[15:0];
+        t_data <= mv_data;
+        // weight tiles: written when complete
+        tile_full <= mv_is[K_TILE] && mv_bz;
+        tile_addr <= mv_blk;
+        w_we <= tile_full;
+        w_bank <= wbank_r;
+        w_addr <= tile_addr;
+        w_data <= tile_x;
+        // operands A (with padding words) and B
+        a_we <= mv_is[K_A] || mv_is[K_B];
+        a_bank <= mv_is[K_A] ? abank_r : !abank_r;
+        a_addr <= mv_cnt;
+        a_data <= mv_is[K_A] && mv_pad ? {P{padb}} : mv_data;
+        // LUT-RAM product table: P/2 entries per beat
+        p_we <= !rst && pt_busy;
+        p_addr <= pt_e;
+        p_data <= pt_word[pt_j*16 +: 16];
+        if (rst || halt) load_done <= 1'b0;
+        else if (k_go) load_done <= sec0 == K_OFF;  // nothing to load
+        else if (mv && mv_end && !mv_is[K_FETCH]) load_done <= 1'b1;
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, KH, KW, na[39:24], npg[39:24], flags, padv[8],
                        rq_blk[64*P-1 -: BEATW], has[0], expand, c_lm1[3], r_lm1[3],
-                       c_one[3], r_one[3], c_has[3], r_has[3:2], mv_beat, r_len[2],
+                       c_one[3], r_one[3], c_has[3], r_has[3:2], r_len[2],
                        c_len[2]};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule

@@ -112,14 +112,18 @@ module pf_pe_array #(
     genvar o, i, j;
     generate
         for (i = 0; i < P_IN; i = i + 1) begin : row
-            // stage 1: the activation and (plut-lutram) its table index
-            reg signed [AW-1:0] x1;
+            // stage 1: the activation and (plut-lutram) its table index, for the low-bit
+            // PEs; the int8 multipliers take their own copy (x8, loaded in int8 mode
+            // only), which feeds nothing but their DSP input registers
+            reg signed [AW-1:0] x1, x8;
             reg [AW-1:0] idx1;
             always @(posedge clk) begin
-                if (in_valid) begin
+                if (in_valid && !(HAS8 != 0 && (LOWBIT == 0 || int8_mode))) begin
                     x1 <= act[i*AW +: AW];
                     idx1 <= act[i*AW +: AW] - aqmin;
                 end
+                if (in_valid && HAS8 != 0 && (LOWBIT == 0 || int8_mode))
+                    x8 <= act[i*AW +: AW];
             end
             // stage 2 (shared by the row): products with every level
             wire [NLEV*PWL-1:0] colv;
@@ -134,8 +138,13 @@ module pf_pe_array #(
                 assign colv = {NLEV*PWL{1'b0}};
             end
             for (o = 0; o < P_OUT; o = o + 1) begin : pe
-                reg [7:0] w1;
-                always @(posedge clk) if (in_valid) w1 <= wgt[(o*P_IN + i)*8 +: 8];
+                reg [7:0] w1, w8;
+                always @(posedge clk) begin
+                    if (in_valid && !(HAS8 != 0 && (LOWBIT == 0 || int8_mode)))
+                        w1 <= wgt[(o*P_IN + i)*8 +: 8];
+                    if (in_valid && HAS8 != 0 && (LOWBIT == 0 || int8_mode))
+                        w8 <= wgt[(o*P_IN + i)*8 +: 8];
+                end
                 wire [MB-1:0] mag1 = w1[MB-1:0];
                 wire sgn1 = w1[MB];
                 reg sgn2;
@@ -149,7 +158,7 @@ module pf_pe_array #(
                 if (HAS8 != 0) begin : m8
                     reg signed [PW8-1:0] m2, m3;
                     always @(posedge clk) begin
-                        if (v1) m2 <= x1 * $signed(w1);
+                        if (v1) m2 <= x8 * $signed(w8);
                         if (v2) m3 <= m2;
                     end
                     assign p8 = {{(PW-PW8){m3[PW8-1]}}, m3};

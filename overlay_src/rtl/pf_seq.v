@@ -46,8 +46,6 @@ module pf_seq (
 );
     // ------------------------------------------------------------------ tile constants
     reg run, vec, bc, setup;
-    reg [15:0] n_cg, n_g, n_ox, n_oy;          // loop lengths - 1
-    reg [7:0] n_kx, n_ky;
     reg [23:0] st_oy, st_ky, st_ox, st_kx;
     reg [16:0] r_cg, r_kx, r_ky, r_g, r_ox, r_oy;  // a level's counter reload: length - 3
     reg [5:0] one;                             // a level has one iteration
@@ -55,12 +53,6 @@ module pf_seq (
         if (start) begin
             vec <= !conv;
             bc <= bcast;
-            n_cg <= conv ? icg - 16'd1 : 16'd0;
-            n_kx <= kw - 8'd1;
-            n_ky <= kh - 8'd1;
-            n_g <= omg - 16'd1;
-            n_ox <= ow - 16'd1;
-            n_oy <= oh - 16'd1;
             st_oy <= sh_rs;
             st_ky <= dh_rs;
             st_ox <= sw_ps;
@@ -71,23 +63,31 @@ module pf_seq (
             r_g <= {1'b0, omg} - 17'd3;
             r_ox <= {1'b0, ow} - 17'd3;
             r_oy <= {1'b0, oh} - 17'd3;
-        end
-        if (setup) begin
-            one <= {n_oy == 16'd0, n_ox == 16'd0, n_g == 16'd0, n_ky == 8'd0, n_kx == 8'd0,
-                    n_cg == 16'd0};
+            one <= {oh == 16'd1, ow == 16'd1, omg == 16'd1, kh == 8'd1, kw == 8'd1,
+                    !conv || icg == 16'd1};
         end
     end
 
     // ------------------------------------------------------------------ loop state
-    // level k (0 cg, 1 kx, 2 ky, 3 g, 4 ox, 5 oy): c[k] = iterations left after the
-    // current one, - 2 (when the level advances, at least one is left, so a negative c
-    // means it reaches its last iteration now); z[k]: the level is at its last iteration;
-    // adv (one-hot, 6 = the tile's last step): the level the current step advances;
-    // abv[k]: a level above k advances
+    // Level k (0 cg, 1 kx, 2 ky, 3 g, 4 ox, 5 oy) counts c[k] = iterations left after the
+    // current one, - 2: when the level advances at least one is left, so a negative c
+    // (at_one) means it reaches its last iteration with this step. adv (one-hot; 6 = the
+    // tile's last step) is the level the current step advances, abv[k] = a level above k
+    // advances. The next step's level is the lowest level not at its last iteration; with
+    // the per-tile constants below and up[a] (the lowest level above a not at its last
+    // iteration, kept per a) it is an AND-OR of registers, never a priority chain:
+    //   next(a) = f < a ? f : !at_one[a] ? a : up[a]
+    // (levels below a restart: the lowest of them with more than one iteration is f).
     reg [16:0] c_cg, c_kx, c_ky, c_g, c_ox, c_oy;
-    reg [5:0] z;
     reg [6:0] adv;
     reg [5:0] abv;
+    reg [6:0] up [0:5];            // one-hot: the lowest level above a not at its last
+    reg [5:0] upt [0:5];           // ... as a mask of the levels below it
+    reg [6:0] f, fab [0:5];        // per tile: the lowest level with more than one
+                                   // iteration, and the lowest above a
+    reg [5:0] ft, fabt [0:5];      // ... as masks
+    reg [5:0] flt;                 // f < a
+    reg [5:0] fablt [0:5];         // fab[b] < a, at [b][a]
     reg any;                       // the first step's level is known
     reg [23:0] a_row, a_pix, a_grp, a_tapy, a_tap, a_cur;
     reg [23:0] b_cur, grp;
@@ -97,28 +97,71 @@ module pf_seq (
     wire new_pix = abv[3];         // ... and an output pixel
     wire issue = run && any && !(hold && grp_last);
     assign busy = run;
-
-    // after this step: which levels are at their last iteration, which level advances
-    // next. The tile's first step is found the same way: at setup the state says "the
-    // tile's last step advanced" (adv[6], every level above), so each level restarts.
     wire [5:0] at_one = {c_oy[16], c_ox[16], c_g[16], c_ky[16], c_kx[16], c_cg[16]};
-    reg [5:0] z_next, abv_next;
+
+    // the per-tile constants (from `one`, at setup)
+    function automatic [6:0] lowest_from(input [5:0] o, input integer from);
+        integer j;
+        begin
+            lowest_from = 7'b1000000;
+            for (j = 5; j >= 0; j = j - 1)
+                if (j >= from && !o[j]) lowest_from = 7'd1 << j;
+        end
+    endfunction
+    function automatic [5:0] below(input [6:0] x);  // mask of the levels below one-hot x
+        integer j;
+        begin
+            below = 6'd0;
+            for (j = 0; j < 6; j = j + 1) below[j] = |(x >> (j + 1));
+        end
+    endfunction
+    integer k, b2;
+    always @(posedge clk) begin
+        if (setup) begin
+            f <= lowest_from(one, 0);
+            ft <= below(lowest_from(one, 0));
+            for (k = 0; k < 6; k = k + 1) begin
+                fab[k] <= lowest_from(one, k + 1);
+                fabt[k] <= below(lowest_from(one, k + 1));
+                flt[k] <= |(lowest_from(one, 0) & ((7'd1 << k) - 7'd1));
+                for (b2 = 0; b2 < 6; b2 = b2 + 1)
+                    fablt[b2][k] <= |(lowest_from(one, b2 + 1) & ((7'd1 << k) - 7'd1));
+            end
+        end
+    end
+
+    // the next step's level, and up[] after this step
     reg [6:0] adv_next;
-    integer k;
+    reg [5:0] abv_next;
+    reg [6:0] up_next [0:5];
+    reg [5:0] upt_next [0:5];
     always @(*) begin
-        for (k = 0; k < 6; k = k + 1)
-            z_next[k] = adv[k] ? at_one[k] : abv[k] ? one[k] : z[k];
-        abv_next[0] = z_next[0];
-        abv_next[1] = &z_next[1:0];
-        abv_next[2] = &z_next[2:0];
-        abv_next[3] = &z_next[3:0];
-        abv_next[4] = &z_next[4:0];
-        abv_next[5] = &z_next[5:0];
-        adv_next = {abv_next[5], abv_next[4:0] & ~z_next[5:1], ~z_next[0]};
+        adv_next = 7'd0;
+        abv_next = 6'd0;
+        for (b2 = 0; b2 < 6; b2 = b2 + 1) begin
+            up_next[b2] = 7'd0;
+            upt_next[b2] = 6'd0;
+        end
+        for (k = 0; k < 6; k = k + 1) begin  // AND-OR over the one-hot adv
+            adv_next = adv_next | ({7{adv[k]}}
+                       & (flt[k] ? f : !at_one[k] ? 7'd1 << k : up[k]));
+            abv_next = abv_next | ({6{adv[k]}}
+                       & (flt[k] ? ft : !at_one[k] ? (6'd1 << k) - 6'd1 : upt[k]));
+            for (b2 = 0; b2 < k; b2 = b2 + 1) begin  // levels below k restart
+                up_next[b2] = up_next[b2] | ({7{adv[k]}} & (fablt[b2][k] ? fab[b2]
+                              : !at_one[k] ? 7'd1 << k : up[k]));
+                upt_next[b2] = upt_next[b2] | ({6{adv[k]}} & (fablt[b2][k] ? fabt[b2]
+                               : !at_one[k] ? (6'd1 << k) - 6'd1 : upt[k]));
+            end
+        end
+        for (b2 = 0; b2 < 6; b2 = b2 + 1) begin  // levels at or above the advancing one:
+            up_next[b2] = up_next[b2] | ({7{!abv[b2]}} & up[b2]);  // nothing above moved
+            upt_next[b2] = upt_next[b2] | ({6{!abv[b2]}} & upt[b2]);
+        end
     end
 
     reg srst;                      // the reset (or a stop), registered here
-    reg prime;                     // the cycle the first step's level is found
+    reg prime;                     // the cycle the first step's level is set
     always @(posedge clk) srst <= rst;
     always @(posedge clk) begin
         if (srst) begin
@@ -142,13 +185,20 @@ module pf_seq (
         end
     end
     always @(posedge clk) begin
-        if (setup) begin
-            adv <= 7'b1000000;
-            abv <= 6'h3F;
-        end else if (prime || issue) begin
-            z <= z_next;
+        if (prime) begin  // every level at its first iteration
+            adv <= f;
+            abv <= ft;
+            for (k = 0; k < 6; k = k + 1) begin
+                up[k] <= fab[k];
+                upt[k] <= fabt[k];
+            end
+        end else if (issue) begin
             adv <= adv_next;
             abv <= abv_next;
+            for (k = 0; k < 6; k = k + 1) begin
+                up[k] <= up_next[k];
+                upt[k] <= upt_next[k];
+            end
         end
     end
 
@@ -158,7 +208,7 @@ module pf_seq (
             {c_cg, c_kx, c_ky, c_g, c_ox, c_oy} <= {r_cg, r_kx, r_ky, r_g, r_ox, r_oy};
         end else if (issue) begin
             c_cg <= adv[0] ? c_cg - 17'd1 : r_cg;
-            if (!adv[0]) c_kx <= adv[1] ? c_kx - 17'd1 : r_kx;
+            if (abv[0]) c_kx <= adv[1] ? c_kx - 17'd1 : r_kx;
             if (abv[1]) c_ky <= adv[2] ? c_ky - 17'd1 : r_ky;
             if (abv[2]) c_g <= adv[3] ? c_g - 17'd1 : r_g;
             if (abv[3]) c_ox <= adv[4] ? c_ox - 17'd1 : r_ox;
@@ -166,25 +216,25 @@ module pf_seq (
         end
     end
 
-    // addresses: the advancing level's base moves by its stride, the bases below follow
-    wire [23:0] n_kx_a = a_tap + st_kx;
-    wire [23:0] n_ky_a = a_tapy + st_ky;
-    wire [23:0] n_g_a = a_grp + {23'd0, vec};
-    wire [23:0] n_ox_a = a_pix + st_ox;
-    wire [23:0] n_oy_a = a_row + st_oy;
-    wire [23:0] t1 = {24{adv[1]}} & n_kx_a, t2 = {24{adv[2]}} & n_ky_a;
-    wire [23:0] t3 = {24{adv[3]}} & n_g_a, t4 = {24{adv[4]}} & n_ox_a;
-    wire [23:0] t5 = {24{adv[5]}} & n_oy_a;
+    // addresses: the advancing level's base moves by its stride, and every base below it
+    // takes the same value: one adder after two one-hot selects
+    wire [23:0] base_sel = ({24{adv[0]}} & a_cur) | ({24{adv[1]}} & a_tap)
+                         | ({24{adv[2]}} & a_tapy) | ({24{adv[3]}} & a_grp)
+                         | ({24{adv[4]}} & a_pix) | ({24{adv[5]}} & a_row);
+    wire [23:0] step_sel = ({24{adv[0]}} & 24'd1) | ({24{adv[1]}} & st_kx)
+                         | ({24{adv[2]}} & st_ky) | ({24{adv[3]}} & {23'd0, vec})
+                         | ({24{adv[4]}} & st_ox) | ({24{adv[5]}} & st_oy);
+    wire [23:0] a_next = base_sel + step_sel;
     always @(posedge clk) begin
         if (start) begin
             {a_row, a_pix, a_grp, a_tapy, a_tap, a_cur} <= {6{24'd0}};
         end else if (issue) begin
-            a_cur <= ({24{adv[0]}} & (a_cur + 24'd1)) | t1 | t2 | t3 | t4 | t5;
-            if (!adv[0]) a_tap <= t1 | t2 | t3 | t4 | t5;
-            if (abv[1]) a_tapy <= t2 | t3 | t4 | t5;
-            if (abv[2]) a_grp <= t3 | t4 | t5;
-            if (abv[3]) a_pix <= t4 | t5;
-            if (adv[5]) a_row <= t5;
+            a_cur <= a_next;
+            if (abv[0]) a_tap <= a_next;
+            if (abv[1]) a_tapy <= a_next;
+            if (abv[2]) a_grp <= a_next;
+            if (abv[3]) a_pix <= a_next;
+            if (adv[5]) a_row <= a_next;
         end
     end
 

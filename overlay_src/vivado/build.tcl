@@ -4,7 +4,6 @@
 #   vivado -mode batch -source overlay_src/vivado/build.tcl -tclargs <out_dir> [jobs]
 
 set pf_library_mode 1
-source [file join [file dirname [info script]] overlay_spec.tcl]
 source [file join [file dirname [info script]] package_ip.tcl]
 source [file join [file dirname [info script]] build_bd.tcl]
 
@@ -12,14 +11,13 @@ set version [version -short]
 if {[package vcompare [lindex [split $version .] 0].[lindex [split $version .] 1] 2022.2] < 0} {
     error "plutflow needs Vivado 2022.2 or newer (this is $version)"
 }
-set spec [pf_load_overlay_spec $pf_spec_file]
 set out_dir [expr {[llength $argv] > 0 ? [file normalize [lindex $argv 0]] : [file join $pf_root overlay_src build]}]
 set jobs [expr {[llength $argv] > 1 ? [lindex $argv 1] : 4}]
 file mkdir $out_dir
 
-set ip_dir [pf_package_ip $spec $out_dir]
-pf_create_project $spec $out_dir $ip_dir
-pf_create_bd $spec
+set ip_dir [pf_package_ip $out_dir]
+pf_create_project $out_dir $ip_dir
+pf_create_bd
 
 set bd_file [get_files plutflow.bd]
 make_wrapper -files $bd_file -top
@@ -33,7 +31,7 @@ if {[get_property PROGRESS [get_runs impl_1]] ne "100%"} {
     error "implementation failed: see [get_property DIRECTORY [get_runs impl_1]]"
 }
 set wns [get_property STATS.WNS [get_runs impl_1]]
-puts "plutflow: timing WNS $wns ns at [dict get $spec clock_mhz] MHz"
+puts "plutflow: timing WNS $wns ns at [dict get $pf_contract clock_mhz] MHz"
 
 # export: plutflow.bit + plutflow.hwh
 set bit [glob [file join [get_property DIRECTORY [get_runs impl_1]] *.bit]]

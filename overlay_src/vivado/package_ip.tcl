@@ -1,19 +1,27 @@
-# Package the plutflow RTL as a Vivado IP with the VLNV of overlay.json.
+# Package the plutflow RTL as a Vivado IP with the VLNV of the contract.
 #   vivado -mode batch -source overlay_src/vivado/package_ip.tcl -tclargs <out_dir>
 # (build.tcl sources it; the out_dir then holds ip/ with component.xml)
+# Every fact of the hardware contract comes from pf_contract.tcl, generated from
+# host/plutflow/data/overlay.json (python -m plutflow.overlay.contract --write).
 
-source [file join [file dirname [info script]] overlay_spec.tcl]
-set spec [pf_load_overlay_spec $pf_spec_file]
-set out_dir [expr {[llength $argv] > 0 ? [file normalize [lindex $argv 0]] : [file join $pf_root overlay_src build]}]
+source [file join [file dirname [info script]] pf_contract.tcl]
+set pf_root [file normalize [file join [file dirname [info script]] .. ..]]
 
-proc pf_package_ip {spec out_dir} {
-    global pf_root
-    lassign [split [dict get $spec vlnv] :] vendor library name version
-    set top [dict get $spec top]
+# the Verilog parameters of pf_accel for the board build, as "NAME VALUE" pairs
+proc pf_rtl_parameters {} {
+    global pf_contract
+    return [dict get $pf_contract board_params]
+}
+
+proc pf_package_ip {out_dir} {
+    global pf_root pf_contract
+    lassign [split [dict get $pf_contract vlnv] :] vendor library name version
+    set top [dict get $pf_contract top]
     create_project -force pf_ip [file join $out_dir ip_project] -part xck26-sfvc784-2LV-c
-    foreach f [dict get $spec rtl] {
+    foreach f [dict get $pf_contract rtl] {
         add_files -norecurse [file join $pf_root overlay_src rtl $f]
     }
+    set_property file_type {Verilog Header} [get_files pf_contract.vh]
     set_property top $top [current_fileset]
     update_compile_order -fileset sources_1
 
@@ -23,11 +31,12 @@ proc pf_package_ip {spec out_dir} {
     set core [ipx::current_core]
     set_property name $name $core
     set_property version $version $core
-    set_property display_name "plutflow layer engine" $core
-    set_property description "Quantized conv/FC engine: int8, shift and P-LUT PEs" $core
+    set_property display_name "plutflow overlay" $core
+    set_property description \
+        "Quantized CNN overlay: programs of tiles from memory; int8, shift and P-LUT PEs" $core
 
-    # HLS-style ports: clock, active-low reset, interrupt; AXI4-Lite and AXI4-Stream are
-    # inferred from the s_axi_control_*, s_axis_* and m_axis_* prefixes
+    # HLS-style ports: clock, active-low reset, interrupt; the AXI4-Lite slave
+    # (s_axi_control_*) and the AXI4 master (m_axi_gmem_*) are inferred from their prefixes
     ipx::infer_bus_interface ap_clk xilinx.com:signal:clock_rtl:1.0 $core
     ipx::infer_bus_interface ap_rst_n xilinx.com:signal:reset_rtl:1.0 $core
     ipx::infer_bus_interface interrupt xilinx.com:signal:interrupt_rtl:1.0 $core
@@ -35,9 +44,9 @@ proc pf_package_ip {spec out_dir} {
         -of_objects [ipx::get_bus_interfaces ap_rst_n -of_objects $core]]
     set_property value LEVEL_HIGH [ipx::get_bus_parameters SENSITIVITY \
         -of_objects [ipx::get_bus_interfaces interrupt -of_objects $core]]
-    foreach busif {s_axi_control s_axis m_axis} {
-        ipx::associate_bus_interfaces -busif $busif -clock ap_clk $core
-    }
+    ipx::associate_bus_interfaces -busif s_axi_control -clock ap_clk $core
+    ipx::associate_bus_interfaces -busif m_axi_gmem -clock ap_clk $core
+
     # the register map (docs/spec.md section 8) as one address block
     set mm [ipx::add_memory_map s_axi_control $core]
     set_property slave_memory_map_ref s_axi_control \
@@ -46,8 +55,15 @@ proc pf_package_ip {spec out_dir} {
     set_property range 4096 $blk
     set_property width 32 $blk
 
+    # the master's address space: the whole 40-bit PS address map
+    set as [ipx::add_address_space m_axi_gmem $core]
+    set_property master_address_space_ref m_axi_gmem \
+        [ipx::get_bus_interfaces m_axi_gmem -of_objects $core]
+    set_property range [expr {1 << [dict get $pf_contract addr_bits]}] $as
+    set_property width [dict get $pf_contract data_bits] $as
+
     # build parameters: defaults of the board overlay
-    foreach {param value} [pf_rtl_parameters $spec] {
+    foreach {param value} [pf_rtl_parameters] {
         set p [ipx::get_user_parameters $param -of_objects $core]
         if {$p ne ""} { set_property value $value $p }
     }
@@ -61,5 +77,7 @@ proc pf_package_ip {spec out_dir} {
 
 # run directly (not sourced by build.tcl): package now
 if {![info exists pf_library_mode]} {
-    pf_package_ip $spec $out_dir
+    set out_dir [expr {[llength $argv] > 0 ? [file normalize [lindex $argv 0]] \
+                       : [file join $pf_root overlay_src build]}]
+    pf_package_ip $out_dir
 }

@@ -22,6 +22,7 @@ from typing import Any
 DATA = Path(__file__).resolve().parents[1] / "data" / "overlay.json"
 ROOT = Path(__file__).resolve().parents[3]
 HEADER = ROOT / "overlay_src" / "rtl" / "pf_contract.vh"
+TCL = ROOT / "overlay_src" / "vivado" / "pf_contract.tcl"
 SPEC = ROOT / "docs" / "spec.md"
 
 
@@ -197,6 +198,35 @@ def verilog_header(c: Contract = CONTRACT) -> str:
     return "\n".join(out)
 
 
+def tcl_header(c: Contract = CONTRACT) -> str:
+    """The contract as Tcl for the Vivado scripts: ``pf_contract`` (a dict) with the
+    VLNV, instance name, clock, top, RTL files, register offsets and the board
+    overlay's build parameters."""
+    from plutflow.overlay.config import OverlayConfig
+
+    def braces(items: list[str]) -> str:
+        return "{" + " ".join(items) + "}"
+
+    regs = [f"{n} {r.offset}" for n, r in c.registers.items()]
+    params = [f"{k} {v}" for k, v in OverlayConfig.named("board").rtl_parameters().items()]
+    mhz = int(c.clock_mhz) if c.clock_mhz == int(c.clock_mhz) else c.clock_mhz
+    return "\n".join([
+        "# Generated from host/plutflow/data/overlay.json by plutflow.overlay.contract;",
+        "# do not edit (python -m plutflow.overlay.contract --write).",
+        "set pf_contract [dict create \\",
+        f"    vlnv {c.vlnv} \\",
+        f"    ip_instance {c.ip_instance} \\",
+        f"    top {c.top} \\",
+        f"    clock_mhz {mhz} \\",
+        f"    data_bits {8 * OverlayConfig.named('board').p} \\",
+        f"    addr_bits {int(c.memory['addr_bits'])} \\",
+        f"    rtl {braces(c.rtl)} \\",
+        f"    registers {braces(regs)} \\",
+        f"    board_params {braces(params)}]",
+        "",
+    ])  # fmt: skip
+
+
 def spec_tables(c: Contract = CONTRACT) -> dict[str, str]:
     """The generated blocks of docs/spec.md, by marker name."""
     regs = ["| offset | name | access | content |", "|---|---|---|---|"]
@@ -240,16 +270,15 @@ def render_spec(text: str, c: Contract = CONTRACT) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Regenerate or check the contract's views.")
-    ap.add_argument("--write", action="store_true", help="rewrite pf_contract.vh and spec.md")
+    ap.add_argument("--write", action="store_true",
+                    help="rewrite pf_contract.vh, pf_contract.tcl and spec.md")  # fmt: skip
     args = ap.parse_args(argv)
-    header, spec = verilog_header(), render_spec(SPEC.read_text())
-    stale = [p for p, t in ((HEADER, header), (SPEC, spec)) if p.read_text() != t] if (
-        HEADER.exists()
-    ) else [HEADER]
+    views = {HEADER: verilog_header(), TCL: tcl_header(), SPEC: render_spec(SPEC.read_text())}
     if args.write:
-        HEADER.write_text(header)
-        SPEC.write_text(spec)
+        for path, text in views.items():
+            path.write_text(text)
         return 0
+    stale = [p for p, t in views.items() if not p.exists() or p.read_text() != t]
     for p in stale:
         print(f"{p} is out of date: python -m plutflow.overlay.contract --write")
     return 1 if stale else 0

@@ -24,14 +24,14 @@ from plutflow.overlay.program import DESC_BYTES, Descriptor
 
 #: Fixed costs of the engine in cycles, measured on the RTL (see the module docstring).
 ENGINE: dict[str, int] = {
-    "start": 4,  # ap_start to the first descriptor request
-    "fetch": 6,  # request, FIFO and hand-over around the descriptor's read burst
-    "check": 31,  # decode, 23 products, four check cycles, the hazard wait
-    "burst": 3,  # cycles per read burst the splitter needs to issue it
-    "load": 5,  # generator, FIFO and mover around a load
-    "hand": 3,  # loader to compute stage
-    "pipe": 26,  # a tile's last step to its last output leaving the datapath
-    "done": 6,  # the last write response to ap_done
+    "start": 5,  # ap_start to the first descriptor request
+    "fetch": 2,  # request, FIFO and hand-over around the descriptor's read burst
+    "check": 43,  # decode, 18 products through the multiplier, the checks, the hazard wait
+    "burst": 4,  # cycles per read burst the splitter needs to issue it
+    "load": 6,  # generator, FIFO and mover around a load
+    "hand": 12,  # loader to compute stage, sequencer setup
+    "pipe": 44,  # a tile's last step to its last output leaving the datapath
+    "done": 1,  # the last write response to ap_done
 }
 MAX_BURST = 256  # beats; bursts also stop at 4 KB pages
 

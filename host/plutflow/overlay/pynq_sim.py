@@ -34,7 +34,8 @@ def make_pynq(cfg: OverlayConfig, mem_bytes: int = 64 << 20, interrupt: bool = T
     connected), so drivers poll."""
     sim = SimPort(cfg, mem_bytes, **sim_options)
     pynq = types.ModuleType("pynq")
-    state = {"top": 0, "downloads": 0, "polls": 0}
+    state: dict[str, Any] = {"top": 0, "downloads": 0, "polls": 0, "log": []}
+    names = {r.offset: name for name, r in CONTRACT.registers.items()}
 
     class PynqBuffer(np.ndarray):
         """A contiguous buffer, or a contiguous slice of one."""
@@ -87,11 +88,13 @@ def make_pynq(cfg: OverlayConfig, mem_bytes: int = 64 << 20, interrupt: bool = T
 
         def read(self, offset: int, length: int = 4) -> int:
             state["polls"] += 1
+            state["log"].append(("read", names.get(offset, hex(offset))))
             if not sim.irq():
                 sim.run_until_done(POLL_CYCLES)
             return sim.read(offset)
 
         def write(self, offset: int, value: int) -> None:
+            state["log"].append(("write", names.get(offset, hex(offset)), int(value)))
             sim.write(offset, value)
 
     class Interrupt:
@@ -102,6 +105,7 @@ def make_pynq(cfg: OverlayConfig, mem_bytes: int = 64 << 20, interrupt: bool = T
             self.pinname = pinname
 
         async def wait(self) -> None:
+            state["log"].append(("interrupt", "wait"))
             while not sim.irq():
                 sim.run_until_done(200_000)
                 await asyncio.sleep(0)
@@ -137,6 +141,7 @@ def make_pynq(cfg: OverlayConfig, mem_bytes: int = 64 << 20, interrupt: bool = T
 
         def download(self) -> None:
             state["downloads"] += 1
+            state["log"].append(("download", self.bitfile))
             sim.reset()
 
     pynq.Overlay, pynq.DefaultIP, pynq.MMIO, pynq.allocate = Overlay, DefaultIP, MMIO, allocate
