@@ -114,6 +114,7 @@ module pf_loader #(
 
     // ------------------------------------------------------------------ descriptor
     reg [`PF_DESC_BITS-1:0] d;
+    reg d_magic_ok, d_kind_ok;    // magic, version and kind of d, checked as it is taken
     wire [3:0]  kind = `PF_D_KIND(d);
     wire [15:0] flags = `PF_D_FLAGS(d);
     wire f_barrier = flags[`PF_F_BARRIER], f_load_w = flags[`PF_F_LOAD_W];
@@ -169,11 +170,17 @@ module pf_loader #(
                      L_FORMAT = 4'd4, L_MUL = 4'd5, L_CHECK1 = 4'd6, L_CHECK2 = 4'd7,
                      L_CHECK3 = 4'd8, L_CHECK4 = 4'd9, L_WAIT = 4'd10, L_LOAD = 4'd11,
                      L_HAND = 4'd12, L_ERR = 4'd13, L_DRAIN = 4'd14, L_START = 4'd15;
-    reg [3:0] state;
+    reg [15:0] st;                // the state, one-hot: st[L_X] is state L_X
     reg [31:0] idx, count_m1, desc_addr, drain_cnt;
     reg [40:0] prog_end;
     reg [7:0] e_code, e_unit;
     reg [31:0] e_addr;
+    // which check failed (set with the move to L_ERR); its code, unit and address follow
+    // a cycle later, while the reads drain
+    localparam [3:0] EV_START = 4'd1, EV_MAGIC = 4'd2, EV_KIND = 4'd3, EV_FORMAT = 4'd4,
+                     EV_CHECK = 4'd5, EV_RRESP = 4'd6, EV_TIMEOUT = 4'd7, EV_STOP = 4'd8;
+    reg [3:0] e_ev;
+    reg in_load;                  // past the fetch of the current descriptor
     reg f_req;                    // pulse: request the descriptor's burst
     reg k_start, k_go, g_go;      // pulses: start the consumer (a fetch or a load), start a
                                   // load (the consumer's positions), start the generator
@@ -184,7 +191,7 @@ module pf_loader #(
     wire drained;                 // nothing outstanding on the read side
     reg halt;                     // an error: the load parts stop, the FIFO drains
     reg drain_to;                 // the drain has lasted TIMEOUT cycles (registered)
-    always @(posedge clk) drain_to <= state == L_DRAIN && drain_cnt == timeout;
+    always @(posedge clk) drain_to <= st[L_DRAIN] && drain_cnt == timeout;
 
     // ------------------------------------------------------------------ products
     // one product per cycle through a pipelined multiplier (4 cycles to the result)
@@ -193,7 +200,7 @@ module pf_loader #(
     reg [23:0] ma;
     reg [15:0] mb;
     wire [39:0] mp;
-    pf_mul #(.AW(24), .BW(16)) mul (.clk(clk), .a(ma), .b(mb), .p(mp));
+    pf_mul #(.AW(24), .BW(16)) mul (.clk(clk), .rst(rst), .a(ma), .b(mb), .p(mp));
     reg [39:0] res [0:17];
     reg [23:0] r24 [0:2];         // products 0..2, saturated to 24 bits (fed back)
     reg [15:0] rows_m1, cols_m1, oh_m1d, ow_m1d;  // operands prepared in DECODE
@@ -215,7 +222,7 @@ module pf_loader #(
     reg [16*18-1:0] qb;
     reg [2*18-1:0] qs;
     always @(posedge clk) begin
-        if (state == L_FORMAT) begin
+        if (st[L_FORMAT]) begin
             qa <= op_a;
             qb <= op_b;
             qs <= OP_SRC;
@@ -356,7 +363,7 @@ module pf_loader #(
         g_go <= 1'b0;
         done <= 1'b0;
         if (rst) begin
-            state <= L_IDLE;
+            st <= 16'd1 << L_IDLE;
             h_valid <= 1'b0;
             err_code <= 8'd0;
             err <= 1'b0;
@@ -366,8 +373,9 @@ module pf_loader #(
             mstep <= 5'd0;
             moh <= 18'd0;
         end else begin
-            case (state)
-                L_IDLE: if (start) begin
+            (* parallel_case *)
+            case (1'b1)
+                st[L_IDLE]: if (start) begin
                     idx <= 32'd0;
                     count_m1 <= prog_count - 32'd1;
                     cur_desc <= 32'd0;
@@ -377,34 +385,33 @@ module pf_loader #(
                     err_addr <= 32'd0;
                     prog_end <= {9'd0, prog_addr} + {2'd0, prog_count, 7'd0};
                     desc_addr <= prog_addr;
-                    state <= L_START;
+                    e_ev <= 4'd0;
+                    st <= 16'd1 << L_START;
                 end
-                L_START: begin  // the program itself must lie in the window
-                    e_unit <= `PF_U_FETCH;
-                    e_addr <= prog_addr;
-                    e_code <= `PF_E_ADDR;
+                st[L_START]: begin  // the program itself must lie in the window
+                    in_load <= 1'b0;
                     if (count_m1 == 32'hFFFF_FFFF) begin
                         done <= 1'b1;
-                        state <= L_IDLE;
+                        st <= 16'd1 << L_IDLE;
                     end else if (prog_addr[6:0] != 7'd0 || prog_end > msize) begin
-                        state <= L_ERR;
+                        e_ev <= EV_START;
+                        st <= 16'd1 << L_ERR;
                     end else begin
-                        state <= L_NEXT;
+                        st <= 16'd1 << L_NEXT;
                     end
                 end
-                L_NEXT: begin  // fetch descriptor idx: one burst (128 bytes, one page)
+                st[L_NEXT]: begin  // fetch descriptor idx: one burst (128 bytes, one page)
                     cur_desc <= idx;
                     f_req <= 1'b1;
                     k_start <= 1'b1;
                     k_fetch <= 1'b1;
-                    e_unit <= `PF_U_FETCH;
-                    e_addr <= desc_addr;
-                    state <= L_FETCH;
+                    in_load <= 1'b0;
+                    st <= 16'd1 << L_FETCH;
                 end
-                L_FETCH: if (desc_in) begin
-                    state <= L_DECODE;
+                st[L_FETCH]: if (desc_in) begin
+                    st <= 16'd1 << L_DECODE;
                 end
-                L_DECODE: begin
+                st[L_DECODE]: begin
                     rows_m1 <= A_ROWS - 16'd1;
                     cols_m1 <= A_COLS - 16'd1;
                     oh_m1d <= OH - 16'd1;
@@ -412,30 +419,29 @@ module pf_loader #(
                     fmt_kind_r <= fmt_kind;
                     fmt_geo_r <= fmt_geo;
                     fmt_pad_r <= fmt_pad;
-                    e_unit <= `PF_U_LOAD;
-                    if (`PF_D_MAGIC(d) != `PF_DESC_MAGIC
-                        || `PF_D_VERSION(d) != `PF_DESC_VERSION) begin
-                        e_code <= `PF_E_MAGIC;
-                        state <= L_ERR;
-                    end else if (kind == 4'd0 || kind > `PF_K_COPY) begin
-                        e_code <= `PF_E_KIND;
-                        state <= L_ERR;
+                    in_load <= 1'b1;
+                    if (!d_magic_ok) begin
+                        e_ev <= EV_MAGIC;
+                        st <= 16'd1 << L_ERR;
+                    end else if (!d_kind_ok) begin
+                        e_ev <= EV_KIND;
+                        st <= 16'd1 << L_ERR;
                     end else begin
-                        state <= L_FORMAT;
+                        st <= 16'd1 << L_FORMAT;
                     end
                 end
-                L_FORMAT: begin
-                    e_code <= `PF_E_FORMAT;
+                st[L_FORMAT]: begin
                     mstep <= 5'd0;
                     moh <= 18'd1;
-                    state <= fmt_kind_r && fmt_geo_r && fmt_pad_r ? L_MUL : L_ERR;
+                    e_ev <= EV_FORMAT;  // (read only if the next state is ERR)
+                    st <= fmt_kind_r && fmt_geo_r && fmt_pad_r ? 16'd1 << L_MUL : 16'd1 << L_ERR;
                 end
-                L_MUL: begin
+                st[L_MUL]: begin
                     mstep <= mstep + 5'd1;
                     moh <= {moh[16:0], 1'b0};
-                    if (mstep == 5'd22) state <= L_CHECK1;
+                    if (mstep == 5'd22) st <= 16'd1 << L_CHECK1;
                 end
-                L_CHECK1: begin
+                st[L_CHECK1]: begin
                     w_part <= ({16'd0, rq_groups} << 3) + ({24'd0, tslots} << 8);
                     a_mid <= {9'd0, A_ADDR} + {1'b0, res[4]};
                     b_mid <= {9'd0, B_ADDR} + (f_bcast ? 41'd0 : {1'b0, res[6]});
@@ -483,9 +489,9 @@ module pf_loader #(
                     a_total <= res[10][23:0];
                     b_total <= f_bcast ? {8'd0, OMG} : res[11][23:0];
                     expand <= field_w == WBITS[3:0] && WBITS != 8;
-                    state <= L_CHECK2;
+                    st <= 16'd1 << L_CHECK2;
                 end
-                L_CHECK2: begin
+                st[L_CHECK2]: begin
                     for (q = 0; q < 3; q = q + 1) begin
                         c_lm1[q] <= c_len[q] - 16'd1;
                         r_lm1[q] <= r_len[q] - 16'd1;
@@ -498,9 +504,9 @@ module pf_loader #(
                     a_end <= a_mid + {1'b0, res[5]} + ({25'd0, ICG} << LOGP);
                     b_end <= b_mid + (bcast_r ? 41'd0 : {1'b0, res[7]}) + ({25'd0, OMG} << LOGP);
                     o_end <= o_mid + {1'b0, res[9]} + ({25'd0, OMG} << LOGP);
-                    state <= L_CHECK3;
+                    st <= 16'd1 << L_CHECK3;
                 end
-                L_CHECK3: begin
+                st[L_CHECK3]: begin
                     w_end <= {9'd0, W_ADDR} + ({9'd0, w_beats} << LOGP);
                     w_total <= w_beats[23:0];
                     has[K_FETCH] <= 1'b0;
@@ -525,9 +531,9 @@ module pf_loader #(
                     c_wrap[1] <= !c_has[2];
                     c_wrap[2] <= 1'b1;
                     c_wrap[3] <= 1'b1;
-                    state <= L_CHECK4;
+                    st <= 16'd1 << L_CHECK4;
                 end
-                L_CHECK4: begin
+                st[L_CHECK4]: begin
                     for (q = 0; q < 8; q = q + 1) lz1[q] <= lm1[q] == 24'd0;
                     // regions: the parameter block is one run; a contiguous row is one run
                     rg_has <= {lb_r, la_r, lw_r && w_total != 24'd0};
@@ -587,45 +593,30 @@ module pf_loader #(
                     bad_b <= lb_r && b_end > msize;
                     bad_o <= f_last && o_end > msize;
                     chk_ready <= 1'b0;
-                    state <= L_WAIT;
+                    st <= 16'd1 << L_WAIT;
                 end
-                L_WAIT: begin
+                st[L_WAIT]: begin
                     // the first failed check, in the order the spec lists them
                     chk_code <= !size_ok_r ? `PF_E_SIZE : !align_ok_r ? `PF_E_ADDR
                               : bad_w || bad_a || bad_b || bad_o ? `PF_E_ADDR : 8'd0;
                     chk_addr <= bad_w ? W_ADDR : bad_a ? A_ADDR : bad_b ? B_ADDR
                               : bad_o ? O_ADDR : desc_addr;
                     chk_ready <= 1'b1;
-                    rg_first <= rg_has[0] ? 2'd0 : rg_has[1] ? 2'd1 : rg_has[2] ? 2'd2 : 2'd3;
-                    rg_next[0] <= rg_has[1] ? 2'd1 : rg_has[2] ? 2'd2 : 2'd3;
-                    rg_next[1] <= rg_has[2] ? 2'd2 : 2'd3;
-                    rg_next[2] <= 2'd3;
-                    k0_sec <= sec0;
-                    k0_cls <= onehot(sec0);
-                    k0_nsec <= sec1;
-                    k0_ncls <= {onehot(sec1), sec1 == K_OFF};
-                    k0_nnsec <= sec2;
-                    k0_left <= lm1[sec0];
-                    k0_lz <= lz1[sec0];
-                    k0_nleft <= lm1[sec1];
-                    k0_nlz <= lz1[sec1];
-                    k0_bm1 <= sec0 == K_RQ ? RQB_M1 : tb_m1;
-                    e_code <= chk_code;
-                    e_addr <= chk_addr;
+                    e_ev <= EV_CHECK;
                     if (!chk_ready) begin
                         // the check's verdict is ready next cycle
                     end else if (chk_code != 8'd0) begin
-                        state <= L_ERR;
+                        st <= 16'd1 << L_ERR;
                     end else if (may_load) begin
                         k_start <= 1'b1;
                         k_fetch <= 1'b0;
                         k_go <= 1'b1;
                         g_go <= 1'b1;
-                        state <= L_LOAD;
+                        st <= 16'd1 << L_LOAD;
                     end
                 end
-                L_LOAD: if (load_done && !k_go) state <= L_HAND;
-                L_HAND: begin
+                st[L_LOAD]: if (load_done && !k_go) st <= 16'd1 << L_HAND;
+                st[L_HAND]: begin
                     if (!h_valid && !c_busy) begin
                         h_valid <= 1'b1;
                         h_desc <= d;
@@ -638,48 +629,90 @@ module pf_loader #(
                         desc_addr <= desc_addr + 32'd128;
                         if (idx == count_m1) begin
                             done <= 1'b1;
-                            state <= L_IDLE;
+                            st <= 16'd1 << L_IDLE;
                         end else begin
-                            state <= L_NEXT;
+                            st <= 16'd1 << L_NEXT;
                         end
                     end
                 end
-                L_ERR: begin  // stop issuing; let every outstanding burst drain
+                st[L_ERR]: begin  // stop issuing; let every outstanding burst drain
                     h_valid <= 1'b0;
                     moh <= 18'd0;
                     drain_cnt <= 32'd0;
-                    state <= L_DRAIN;
+                    st <= 16'd1 << L_DRAIN;
                 end
-                L_DRAIN: if (drained || drain_to) begin
+                st[L_DRAIN]: if (drained || drain_to) begin
                     err_code <= e_code;
                     err <= e_code != 8'd0;
                     err_unit <= e_unit;
                     err_addr <= e_addr;
                     done <= 1'b1;
-                    state <= L_IDLE;
+                    st <= 16'd1 << L_IDLE;
                 end
-                default: state <= L_IDLE;
+                default: st <= 16'd1 << L_IDLE;
             endcase
-            if (state == L_DRAIN) drain_cnt <= drain_cnt + 32'd1;
+            if (st[L_DRAIN]) drain_cnt <= drain_cnt + 32'd1;
             // errors from the memory or another stage
-            if (state != L_IDLE && state != L_START && state != L_ERR && state != L_DRAIN) begin
+            if (!st[L_IDLE] && !st[L_START] && !st[L_ERR] && !st[L_DRAIN]) begin
                 if (rd_err) begin
-                    e_code <= `PF_E_RRESP;
-                    state <= L_ERR;
+                    e_ev <= EV_RRESP;
+                    st <= 16'd1 << L_ERR;
                 end else if (starved) begin
-                    e_code <= `PF_E_TIMEOUT;
-                    state <= L_ERR;
+                    e_ev <= EV_TIMEOUT;
+                    st <= 16'd1 << L_ERR;
                 end else if (stop) begin
-                    e_code <= 8'd0;
-                    state <= L_ERR;
+                    e_ev <= EV_STOP;
+                    st <= 16'd1 << L_ERR;
                 end
             end
-            if (desc_in) d <= d_asm;
+            if (desc_in) begin
+                d <= d_asm;
+                d_magic_ok <= `PF_D_MAGIC(d_asm) == `PF_DESC_MAGIC
+                              && `PF_D_VERSION(d_asm) == `PF_DESC_VERSION;
+                d_kind_ok <= `PF_D_KIND(d_asm) != 4'd0 && `PF_D_KIND(d_asm) <= `PF_K_COPY;
+            end
         end
     end
+    // what the consumer and the generator start a load with: derived every cycle from the
+    // section and region tables (settled from CHECK4 on; read in WAIT's second cycle)
+    always @(posedge clk) begin
+        rg_first <= rg_has[0] ? 2'd0 : rg_has[1] ? 2'd1 : rg_has[2] ? 2'd2 : 2'd3;
+        rg_next[0] <= rg_has[1] ? 2'd1 : rg_has[2] ? 2'd2 : 2'd3;
+        rg_next[1] <= rg_has[2] ? 2'd2 : 2'd3;
+        rg_next[2] <= 2'd3;
+        k0_sec <= sec0;
+        k0_cls <= onehot(sec0);
+        k0_nsec <= sec1;
+        k0_ncls <= {onehot(sec1), sec1 == K_OFF};
+        k0_nnsec <= sec2;
+        k0_left <= lm1[sec0];
+        k0_lz <= lz1[sec0];
+        k0_nleft <= lm1[sec1];
+        k0_nlz <= lz1[sec1];
+        k0_bm1 <= sec0 == K_RQ ? RQB_M1 : tb_m1;
+    end
+
+    always @(posedge clk) begin
+        e_unit <= in_load ? `PF_U_LOAD : `PF_U_FETCH;
+        e_addr <= e_ev == EV_CHECK ? chk_addr : desc_addr;
+        case (e_ev)
+            EV_START: begin
+                e_code <= `PF_E_ADDR;
+                e_unit <= `PF_U_FETCH;
+            end
+            EV_MAGIC: e_code <= `PF_E_MAGIC;
+            EV_KIND: e_code <= `PF_E_KIND;
+            EV_FORMAT: e_code <= `PF_E_FORMAT;
+            EV_CHECK: e_code <= chk_code;
+            EV_RRESP: e_code <= `PF_E_RRESP;
+            EV_TIMEOUT: e_code <= `PF_E_TIMEOUT;
+            default: e_code <= 8'd0;
+        endcase
+    end
+
     // stop the load parts: registered (one cycle after the error; a beat moved meanwhile
     // is harmless, the run has failed)
-    always @(posedge clk) halt <= rst || state == L_ERR || state == L_DRAIN;
+    always @(posedge clk) halt <= rst || st[L_ERR] || st[L_DRAIN];
 
     // ------------------------------------------------------------------ run generator
     // Regions, in order: 0 the parameter block (one run), 1 operand A, 2 operand B; each

@@ -1,6 +1,8 @@
 // plutflow pipelined unsigned multiplier: p = a * b, three register stages (inputs,
 // product, output) so that synthesis maps it onto one DSP48E2 with its A/B, M and P
 // registers. Used by the loader for the per-tile sizes, extents and sequencer strides.
+// The input registers have a synchronous reset, so that synthesis keeps them as
+// registers (the DSP's A/B registers) rather than folding them into a shift register.
 `default_nettype none
 
 module pf_mul #(
@@ -8,6 +10,7 @@ module pf_mul #(
     parameter integer BW = 16
 ) (
     input  wire             clk,
+    input  wire             rst,
     input  wire [AW-1:0]    a,
     input  wire [BW-1:0]    b,
     output reg  [AW+BW-1:0] p
@@ -22,8 +25,13 @@ module pf_mul #(
     reg [BW-1:0] b_r;
     reg [AW+BW-1:0] m_r;
     always @(posedge clk) begin
-        a_r <= a;
-        b_r <= b;
+        if (rst) begin
+            a_r <= {AW{1'b0}};
+            b_r <= {BW{1'b0}};
+        end else begin
+            a_r <= a;
+            b_r <= b;
+        end
         m_r <= a_r * b_r;
         p <= m_r;
     end

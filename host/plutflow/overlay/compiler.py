@@ -476,8 +476,11 @@ class _ProgramBuilder:
                 self.prev_w = wb
                 if wb:
                     flags.add("WBANK")
-            # activations: reuse a bank that holds this tile's operand A
-            akey = (op.a, n, oy, oh, ox, ow, c0, cgs, op.padv)
+            # activations: reuse a bank that holds this tile's operand A (the same words:
+            # the same load geometry of the same tensor)
+            akey = (op.a, *(v.get(f, 0) for f in ("A_ADDR", "A_RS", "A_PS", "IH", "IW", "ICG",
+                                                   "PAD_T", "PAD_L", "A_ROWS", "A_COLS",
+                                                   "PADV")))  # fmt: skip
             binary = op.kind in ("ADD", "MUL")
             if akey in self.akey and not binary:
                 ab = self.akey.index(akey)

@@ -211,12 +211,10 @@ class Emulator:
                 ent = beats[k : k + d["PTAB_BEATS"]].reshape(-1).view("<i2").astype(np.int64)
                 b.ptab[: ent.size] = ent[: b.ptab.size]
                 k += d["PTAB_BEATS"]
-            tb = d["TILE_BEATS"]
-            for t in range(d["NTILES"]):
-                raw = np.zeros(p * p, np.uint8)
-                raw[: tb * p] = beats[k : k + tb].reshape(-1)
-                b.wbuf[wb, t] = self._expand(raw, d["FIELD_W"])
-                k += tb
+            tb, nt = d["TILE_BEATS"], d["NTILES"]
+            raw = np.zeros((nt, p * p), np.uint8)
+            raw[:, : tb * p] = beats[k : k + nt * tb].reshape(nt, tb * p)
+            b.wbuf[wb, :nt] = self._expand(raw, d["FIELD_W"])
         if d.has("LOAD_A"):
             ab = int(d.has("ABANK"))
             ih, iw, icg = d["IH"], d["IW"], d["ICG"]
@@ -241,14 +239,15 @@ class Emulator:
                         n += omg
 
     def _expand(self, raw: np.ndarray, field_w: int) -> np.ndarray:
-        """A tile's bytes to 8-bit lanes: native codes of ``wbits`` bits are unpacked
-        (LSB-first fields); 8-bit weights and int16 depthwise weights are kept as bytes."""
+        """Tiles' bytes (T, P*P) to 8-bit lanes: native codes of ``wbits`` bits are
+        unpacked (LSB-first fields); 8-bit weights and int16 depthwise weights are kept."""
         c = self.cfg
         if field_w != c.wbits or c.wbits == 8:
             return raw
-        bits = np.unpackbits(raw, bitorder="little")[: c.p * c.p * c.wbits]
-        fields = bits.reshape(-1, c.wbits)
-        return (fields * (1 << np.arange(c.wbits))).sum(axis=1).astype(np.uint8)
+        n = c.p * c.p
+        bits = np.unpackbits(raw, axis=1, bitorder="little")[:, : n * c.wbits]
+        fields = bits.reshape(raw.shape[0], n, c.wbits).astype(np.uint8)
+        return (fields << np.arange(c.wbits, dtype=np.uint8)).sum(axis=2).astype(np.uint8)
 
     # ---------------------------------------------------------------- compute
     def tile(self, d: Descriptor) -> None:

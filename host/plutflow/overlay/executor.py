@@ -103,9 +103,17 @@ class OverlayExecutor:
                 self._write_tensor(prog.tensors[name], codes)
         ex.pack_s = time.perf_counter() - t0
 
+        producer = {o: lay for lay in model.layers for o in lay.outputs}
+
         def get(name: str) -> np.ndarray:
             if name not in local:
-                local[name] = self._read_tensor(prog.tensors[name], name, n)
+                if name in prog.tensors:
+                    local[name] = self._read_tensor(prog.tensors[name], name, n)
+                else:  # a view (flatten, reshape): the op itself, on its input
+                    lay = producer[name]
+                    ins = [get(i) for i in lay.inputs]
+                    specs = [model.tensors[i] for i in lay.inputs]
+                    local[name] = INT_OPS[lay.op](lay, ins, specs, model.tensors[name])
             return local[name]
 
         for seg in prog.segments:

@@ -212,6 +212,15 @@ def _table_is_product(layer: IntLayer, in_spec: TensorSpec) -> bool:
     return np.array_equal(np.asarray(p["product_table"], np.int64), values[:, None] * codes)
 
 
+def _integer_weights(layer: IntLayer) -> np.ndarray:
+    """The layer's weights as integers (decoded from sign-magnitude codes if need be)."""
+    p, a = layer.params, layer.attrs
+    if "weight" in p:
+        return np.asarray(p["weight"], np.int64)
+    k = int(a.get("weight_bits", 8))
+    return decode_sign_magnitude(p["weight_codes"], np.asarray(p["levels"]), k)
+
+
 def _weights(layer: IntLayer, in_spec: TensorSpec, cfg: OverlayConfig) -> Weights:
     """The layer's weights in a format the PEs of ``cfg`` run, or NotOnOverlay."""
     a, p = layer.attrs, layer.params
@@ -308,20 +317,20 @@ def _conv(model: IntModel, layer: IntLayer, cfg: OverlayConfig, flat_src: str | 
         g = _geometry(layer, c, h, w, m)
         if group == c == m and group > 1:
             op = OverlayOp(layer.name, "DW", x, layer.outputs[0], g)
-        elif group != 1:
-            raise NotOnOverlay("grouped (not depthwise) convolution")
-        else:
+        else:  # a grouped conv runs as a dense one with zero weights between the groups
             op = OverlayOp(layer.name, "CONV", x, layer.outputs[0], g)
         op.padv = int(a["pad_value"])
     _requant(layer, out, op)
-    if op.kind == "DW":
-        w = _weights(layer, in_spec, OverlayConfig(**{**cfg.to_json(), "pe_type": "int8",
-                                                        "wbits": 8, "int8_path": 1}))  # fmt: skip
-        op.dw_weights = np.asarray(w.fields, np.int64).reshape(m, op.geo.kh, op.geo.kw)
+    if op.kind == "DW":  # int16 weights in the vector lanes, whatever the scheme
+        if a.get("weight_scheme") == "plut" and not _table_is_product(layer, in_spec):
+            raise NotOnOverlay("its P-LUT table is not a product of weight and code")
+        op.dw_weights = _integer_weights(layer).reshape(m, op.geo.kh, op.geo.kw)
         if np.abs(op.dw_weights).max(initial=0) >= 1 << 15:
             raise NotOnOverlay("depthwise weights beyond int16")
     else:
         op.weights = _weights(layer, in_spec, cfg)
+        if layer.op == "conv" and int(a["group"]) > 1:
+            op.weights.fields = _block_diagonal(op.weights.fields, int(a["group"]), c)
         if layer.op == "gemm" and flat_src is not None:
             c, h, w = _chw(model, flat_src)
             op.weights.fields = op.weights.fields.reshape(m, c, h, w)
@@ -333,6 +342,19 @@ def _conv(model: IntModel, layer: IntLayer, cfg: OverlayConfig, flat_src: str | 
     g = op.geo
     op.macs = g.oh * max(g.ow, 1) * g.m * g.taps * (1 if op.kind == "DW" else g.c)
     return op
+
+
+def _block_diagonal(fields: np.ndarray, groups: int, c: int) -> np.ndarray:
+    """Grouped conv weights (M, C/G, KH, KW) as dense (M, C, KH, KW): group g's output
+    channels see only its input channels, the other weights are 0 (a zero field is a zero
+    weight in every format, spec 9.4)."""
+    f = np.asarray(fields, np.int64)
+    m, cg = f.shape[0], f.shape[1]
+    mg = m // groups
+    dense = np.zeros((m, c, *f.shape[2:]), np.int64)
+    for g in range(groups):
+        dense[g * mg : (g + 1) * mg, g * cg : (g + 1) * cg] = f[g * mg : (g + 1) * mg]
+    return dense
 
 
 def _pool(model: IntModel, layer: IntLayer) -> OverlayOp:
@@ -497,7 +519,9 @@ def _view(model, lay, views, flat_of, consumers) -> None:
         views[lay.outputs[0]] = views.get(x, (x, 0))
         return
     users = consumers.get(lay.outputs[0], [])
-    if lay.op == "flatten" and len(sin) == 4 and users and all(u.op == "gemm" for u in users):
+    flattens = lay.op == "flatten" or (len(sout) == 2 and len(sin) == 4
+                                       and sout[1] == int(np.prod(sin[1:])))  # fmt: skip
+    if flattens and len(sin) == 4 and users and all(u.op == "gemm" for u in users):
         flat_of[lay.outputs[0]] = x
         views[lay.outputs[0]] = views.get(x, (x, 0))
         return

@@ -89,18 +89,17 @@ def tile_block(fields: np.ndarray, field_w: int, p: int) -> bytes:
     f = np.asarray(fields, np.int64)
     beats = tile_beats(field_w, p)
     if field_w == 0:
-        raw = f.reshape(-1, p).astype("<i2").view(np.uint8).reshape(-1, 2 * p)
+        raw = np.ascontiguousarray(f.reshape(-1, p), dtype="<i2").view(np.uint8).reshape(-1, 2 * p)
         return np.ascontiguousarray(raw).tobytes()
     out = np.zeros((f.shape[0], beats * p), np.uint8)
     flat = f.reshape(f.shape[0], -1)
     if field_w == 8:
         out[:, : p * p] = (flat & 0xFF).astype(np.uint8)
-    else:
-        for t in range(f.shape[0]):
-            packed = pack_fields(flat[t], field_w, 64).view(np.uint8)
-            out[t] = packed[: beats * p] if packed.size >= beats * p else np.pad(
-                packed, (0, beats * p - packed.size)
-            )
+    elif f.shape[0]:
+        # every tile is a whole number of bytes (P*P fields, P >= 4): pack all at once
+        tile_bytes = p * p * field_w // 8
+        packed = pack_fields(flat.reshape(-1), field_w, 64).view(np.uint8)
+        out[:, :tile_bytes] = packed[: f.shape[0] * tile_bytes].reshape(-1, tile_bytes)
     return out.tobytes()
 
 

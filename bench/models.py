@@ -1,0 +1,129 @@
+"""Builders of the benchmark networks as ONNX, with random weights (He-initialised convs,
+random BatchNorm statistics): a ResNet-18-style network (BasicBlocks, 64-512 channel
+stages) and a MobileNetV2-style network (inverted residuals, depthwise convs, ReLU6),
+both at any resolution and width. No PyTorch needed.
+
+    python bench/models.py build/bench_models        # writes resnet18.onnx, mobilenetv2.onnx
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+class Net:
+    """Append ONNX nodes with float initializers."""
+
+    def __init__(self, shape: tuple[int, ...], seed: int = 0) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.rng = np.random.default_rng(seed)
+        self.n = 0
+        self.input = helper.make_tensor_value_info("input", TensorProto.FLOAT, list(shape))
+
+    def _name(self, kind: str) -> str:
+        self.n += 1
+        return f"{kind}_{self.n}"
+
+    def const(self, value: np.ndarray) -> str:
+        name = self._name("w")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
+        out = self._name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def conv_bn(self, x: str, cin: int, cout: int, k: int, stride: int = 1, group: int = 1,
+                act: str | None = "Relu") -> str:  # fmt: skip
+        fan_in = cin // group * k * k
+        w = self.rng.normal(0, np.sqrt(2.0 / fan_in), (cout, cin // group, k, k))
+        y = self.node("Conv", [x, self.const(w)], kernel_shape=[k, k], strides=[stride] * 2,
+                      pads=[k // 2] * 4, group=group)  # fmt: skip
+        r = self.rng
+        bn = [r.uniform(0.5, 1.2, cout), r.normal(0, 0.1, cout), r.normal(0, 0.1, cout),
+              r.uniform(0.5, 1.5, cout)]  # fmt: skip
+        y = self.node("BatchNormalization", [y, *(self.const(p) for p in bn)])
+        if act == "Relu":
+            y = self.node("Relu", [y])
+        elif act == "Relu6":
+            y = self.node("Clip", [y, self.const(np.array(0.0)), self.const(np.array(6.0))])
+        return y
+
+    def head(self, x: str, c: int, classes: int) -> str:
+        y = self.node("GlobalAveragePool", [x])
+        y = self.node("Flatten", [y], axis=1)
+        w = self.rng.normal(0, np.sqrt(1.0 / c), (classes, c))
+        return self.node("Gemm", [y, self.const(w), self.const(np.zeros(classes))], transB=1)
+
+    def build(self, out: str, name: str, classes: int) -> onnx.ModelProto:
+        o = helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])
+        graph = helper.make_graph(self.nodes, name, [self.input], [o], self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model
+
+
+def resnet18(size: int = 224, width: int = 64, classes: int = 1000, seed: int = 0):
+    """ResNet-18: 7x7/2 stem, 3x3/2 max pool, four stages of two BasicBlocks (widths
+    w, 2w, 4w, 8w; 1x1/2 projection shortcuts), global average pool, FC."""
+    net = Net((1, 3, size, size), seed)
+    x = net.conv_bn("input", 3, width, 7, 2)
+    x = net.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = width
+    for stage, c in enumerate((width, 2 * width, 4 * width, 8 * width)):
+        for block in range(2):
+            stride = 2 if stage > 0 and block == 0 else 1
+            y = net.conv_bn(x, cin, c, 3, stride)
+            y = net.conv_bn(y, c, c, 3, 1, act=None)
+            sc = x if stride == 1 and cin == c else net.conv_bn(x, cin, c, 1, stride, act=None)
+            x = net.node("Relu", [net.node("Add", [y, sc])])
+            cin = c
+    return net.build(net.head(x, cin, classes), "resnet18", classes)
+
+
+def mobilenet_v2(size: int = 224, width: float = 1.0, classes: int = 1000, seed: int = 0):
+    """MobileNetV2: 3x3/2 stem, inverted residual blocks (1x1 expand, 3x3 depthwise,
+    1x1 project; ReLU6; residual Add where shapes allow), 1x1 head conv, pool, FC."""
+
+    def ch(c: int) -> int:
+        return max(8, int(c * width + 4) // 8 * 8)
+
+    net = Net((1, 3, size, size), seed)
+    cin = ch(32)
+    x = net.conv_bn("input", 3, cin, 3, 2, act="Relu6")
+    for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):  # fmt: skip
+        c = ch(c)
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hid = cin * t
+            y = x if t == 1 else net.conv_bn(x, cin, hid, 1, act="Relu6")
+            y = net.conv_bn(y, hid, hid, 3, stride, group=hid, act="Relu6")
+            y = net.conv_bn(y, hid, c, 1, act=None)
+            x = net.node("Add", [x, y]) if stride == 1 and cin == c else y
+            cin = c
+    last = ch(1280) if width > 1.0 else 1280
+    x = net.conv_bn(x, cin, last, 1, act="Relu6")
+    return net.build(net.head(x, last, classes), "mobilenetv2", classes)
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "build/bench_models")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in (("resnet18", resnet18()), ("mobilenetv2", mobilenet_v2())):
+        onnx.save(model, out / f"{name}.onnx")
+        print(f"wrote {out / name}.onnx")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
