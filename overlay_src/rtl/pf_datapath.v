@@ -235,8 +235,8 @@ module pf_datapath #(
     always @(posedge clk) begin
         if (rst) vdv <= {(LARR-LVEC+1){1'b0}};
         else vdv <= {vdv[LARR-LVEC-1:0], vec_v};
-        vd[0] <= vec_acc;
-        for (k = 1; k <= LARR - LVEC; k = k + 1) vd[k] <= vd[k-1];
+        if (vec_v) vd[0] <= vec_acc;
+        for (k = 1; k <= LARR - LVEC; k = k + 1) if (vdv[k-1]) vd[k] <= vd[k-1];
     end
 
     // ------------------------------------------------------------------ group result

@@ -179,7 +179,8 @@ module pf_loader #(
     // a cycle later, while the reads drain
     localparam [3:0] EV_START = 4'd1, EV_MAGIC = 4'd2, EV_KIND = 4'd3, EV_FORMAT = 4'd4,
                      EV_CHECK = 4'd5, EV_RRESP = 4'd6, EV_TIMEOUT = 4'd7, EV_STOP = 4'd8;
-    reg [3:0] e_ev;
+    reg [3:0] e_ev;               // a check of the sequence
+    reg [3:0] x_ev;               // the memory or another stage (takes precedence)
     reg in_load;                  // past the fetch of the current descriptor
     reg f_req;                    // pulse: request the descriptor's burst
     reg k_start, k_go, g_go;      // pulses: start the consumer (a fetch or a load), start a
@@ -226,7 +227,7 @@ module pf_loader #(
             qa <= op_a;
             qb <= op_b;
             qs <= OP_SRC;
-        end else begin
+        end else if (st[L_MUL]) begin
             qa <= qa >> 24;
             qb <= qb >> 16;
             qs <= qs >> 2;
@@ -386,6 +387,7 @@ module pf_loader #(
                     prog_end <= {9'd0, prog_addr} + {2'd0, prog_count, 7'd0};
                     desc_addr <= prog_addr;
                     e_ev <= 4'd0;
+                    x_ev <= 4'd0;
                     st <= 16'd1 << L_START;
                 end
                 st[L_START]: begin  // the program itself must lie in the window
@@ -653,17 +655,10 @@ module pf_loader #(
             endcase
             if (st[L_DRAIN]) drain_cnt <= drain_cnt + 32'd1;
             // errors from the memory or another stage
-            if (!st[L_IDLE] && !st[L_START] && !st[L_ERR] && !st[L_DRAIN]) begin
-                if (rd_err) begin
-                    e_ev <= EV_RRESP;
-                    st <= 16'd1 << L_ERR;
-                end else if (starved) begin
-                    e_ev <= EV_TIMEOUT;
-                    st <= 16'd1 << L_ERR;
-                end else if (stop) begin
-                    e_ev <= EV_STOP;
-                    st <= 16'd1 << L_ERR;
-                end
+            if (!st[L_IDLE] && !st[L_START] && !st[L_ERR] && !st[L_DRAIN]
+                && (rd_err || starved || stop)) begin
+                x_ev <= rd_err ? EV_RRESP : starved ? EV_TIMEOUT : EV_STOP;
+                st <= 16'd1 << L_ERR;
             end
             if (desc_in) begin
                 d <= d_asm;
@@ -694,8 +689,8 @@ module pf_loader #(
 
     always @(posedge clk) begin
         e_unit <= in_load ? `PF_U_LOAD : `PF_U_FETCH;
-        e_addr <= e_ev == EV_CHECK ? chk_addr : desc_addr;
-        case (e_ev)
+        e_addr <= x_ev == 4'd0 && e_ev == EV_CHECK ? chk_addr : desc_addr;
+        case (x_ev != 4'd0 ? x_ev : e_ev)
             EV_START: begin
                 e_code <= `PF_E_ADDR;
                 e_unit <= `PF_U_FETCH;
@@ -1116,32 +1111,43 @@ module pf_loader #(
     end
     always @(posedge clk) begin
         desc_in <= mv_is[K_FETCH] && mv_last;
+        // (wide data registers load only with their write: a single registered enable)
         // requant records: a group's eight beats, written with its last
         r_we <= mv_is[K_RQ] && mv_bz;
-        r_bank <= wbank_r;
-        r_addr <= mv_blk;
-        r_data <= {mv_data, rq_blk[0 +: (RQB-1)*BEATW]};
+        if (mv_is[K_RQ] && mv_bz) begin
+            r_bank <= wbank_r;
+            r_addr <= mv_blk;
+            r_data <= {mv_data, rq_blk[0 +: (RQB-1)*BEATW]};
+        end
         // activation tables: a beat per 16 entries
         t_we <= mv_is[K_TAB];
-        t_bank <= wbank_r;
-        t_addr <= mv_cnt[15:0];
-        t_data <= mv_data;
+        if (mv_is[K_TAB]) begin
+            t_bank <= wbank_r;
+            t_addr <= mv_cnt[15:0];
+            t_data <= mv_data;
+        end
         // weight tiles: written when complete
         tile_full <= mv_is[K_TILE] && mv_bz;
-        tile_addr <= mv_blk;
+        if (mv_is[K_TILE] && mv_bz) tile_addr <= mv_blk;
         w_we <= tile_full;
-        w_bank <= wbank_r;
-        w_addr <= tile_addr;
-        w_data <= tile_x;
+        if (tile_full) begin
+            w_bank <= wbank_r;
+            w_addr <= tile_addr;
+            w_data <= tile_x;
+        end
         // operands A (with padding words) and B
         a_we <= mv_is[K_A] || mv_is[K_B];
-        a_bank <= mv_is[K_A] ? abank_r : !abank_r;
-        a_addr <= mv_cnt;
-        a_data <= mv_is[K_A] && mv_pad ? {P{padb}} : mv_data;
+        if (mv_is[K_A] || mv_is[K_B]) begin
+            a_bank <= mv_is[K_A] ? abank_r : !abank_r;
+            a_addr <= mv_cnt;
+            a_data <= mv_is[K_A] && mv_pad ? {P{padb}} : mv_data;
+        end
         // LUT-RAM product table: P/2 entries per beat
         p_we <= !rst && pt_busy;
-        p_addr <= pt_e;
-        p_data <= pt_word[pt_j*16 +: 16];
+        if (pt_busy) begin
+            p_addr <= pt_e;
+            p_data <= pt_word[pt_j*16 +: 16];
+        end
         if (rst || halt) load_done <= 1'b0;
         else if (k_go) load_done <= sec0 == K_OFF;  // nothing to load
         else if (mv && mv_end && !mv_is[K_FETCH]) load_done <= 1'b1;

@@ -77,14 +77,19 @@ module pf_requant #(
     integer k;
     always @(posedge clk) begin
         if (en) begin
-            for (k = 11; k > 1; k = k - 1) zp[k] <= zp[k-1];
+            // (the delay lines move with their beat, like the data stages)
+            for (k = 11; k > 1; k = k - 1) if (v[k-2]) zp[k] <= zp[k-1];
             for (k = 12; k > 1; k = k - 1) begin
-                lo_q[k] <= lo_q[k-1];
-                hi_q[k] <= hi_q[k-1];
+                if (v[k-2]) begin
+                    lo_q[k] <= lo_q[k-1];
+                    hi_q[k] <= hi_q[k-1];
+                end
             end
-            zp[1] <= zero_point;
-            lo_q[1] <= lo;
-            hi_q[1] <= hi;
+            if (in_valid) begin
+                zp[1] <= zero_point;
+                lo_q[1] <= lo;
+                hi_q[1] <= hi;
+            end
             // 1: bias shift
             if (in_valid) begin
                 sh1 <= acc <<< bias_shift;

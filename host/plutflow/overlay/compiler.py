@@ -294,6 +294,9 @@ class _ProgramBuilder:
             self.tensors[name] = view
             return view
         c, h, w = _chw(model, name)
+        if name in self.c.lowered.gathered:  # written gathered by the host (a stem's input)
+            window, _ = self.c.lowered.gathered[name]
+            c, (h, w) = c * int(np.prod(window.kernel)), window.out_shape
         owner = self._concat_owner(name)
         if owner is not None:  # a concatenation input lives in its output's slice
             out, g0 = owner

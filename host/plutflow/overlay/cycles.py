@@ -49,6 +49,12 @@ class MemoryModel:
         return cls(latency, 1.0 - gap / 1000.0)
 
 
+#: The KV260 as the benchmarks model it: the overlay's 128-bit master on one HP port at
+#: 250 MHz (4 GB/s peak) into the PS DDR4 (64-bit, 2400 MT/s, 19.2 GB/s shared with the
+#: CPUs); 75 % of the port's peak sustained (3 GB/s) and a 256 ns (64-cycle) read latency.
+KV260 = MemoryModel(latency=64, efficiency=0.75)
+
+
 @dataclass
 class DescriptorCost:
     """The modelled work of one descriptor."""

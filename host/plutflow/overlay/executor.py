@@ -17,6 +17,7 @@ import numpy as np
 from plutflow.golden.ops import INT_OPS
 from plutflow.overlay.compiler import Compiled, Program, TensorLoc
 from plutflow.overlay.driver import OverlayControl, RunStats
+from plutflow.overlay.lowering import gather_input
 from plutflow.overlay.ports import Port
 
 
@@ -99,6 +100,9 @@ class OverlayExecutor:
         local: dict[str, np.ndarray] = {**model.constants, **feeds}
         t0 = time.perf_counter()
         for name, codes in feeds.items():
+            if name in self.c.lowered.gathered:  # a stem's input, written gathered
+                window, pad = self.c.lowered.gathered[name]
+                codes = gather_input(np.asarray(codes), window, pad)
             if name in prog.tensors:
                 self._write_tensor(prog.tensors[name], codes)
         ex.pack_s = time.perf_counter() - t0

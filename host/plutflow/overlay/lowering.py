@@ -129,6 +129,9 @@ class Lowered:
     ops: dict[str, list[OverlayOp]]
     host: dict[str, str]  # layer -> reason
     views: dict[str, tuple[str, int]]  # tensor -> (the tensor it lives in, first group)
+    # model inputs the host writes already gathered (see gather_input): tensor -> the
+    # window of the convolution that reads them
+    gathered: dict[str, tuple[win.WindowGeometry, int]] = field(default_factory=dict)
 
     def placed(self, layer: str) -> bool:
         return layer in self.ops
@@ -497,6 +500,12 @@ def lower_model(model: IntModel, cfg: OverlayConfig) -> Lowered:
                 raise NotOnOverlay(f"{lay.op} has no overlay implementation")
         except NotOnOverlay as why:
             host[lay.name] = str(why)
+    gathered = {}
+    for lay in model.layers:
+        if lay.name in ops and lay.op == "conv":
+            how = _gather(model, lay, ops[lay.name][0], consumers, cfg)
+            if how is not None:
+                gathered[lay.inputs[0]] = how
     for name, lst in list(ops.items()):
         for op in lst:
             if op.table is not None and op.table.ndim == 2 and op.kind != "CONV" and (
@@ -505,7 +514,43 @@ def lower_model(model: IntModel, cfg: OverlayConfig) -> Lowered:
                 host[name] = "a per-channel table after this kind of layer"
                 del ops[name]
                 break
-    return Lowered(ops, host, views)
+    return Lowered(ops, host, views, gathered)
+
+
+def _gather(model: IntModel, lay: IntLayer, op: OverlayOp, consumers, cfg: OverlayConfig):
+    """A first-layer convolution with few input channels (an RGB stem) leaves most array
+    lanes idle: when the model input feeds only this layer, the host writes the input
+    already gathered (each output pixel's window as K*K*C channels, padding positions
+    holding the padding code) and the layer runs as a 1 x 1 convolution over them. The
+    integers are identical; the steps per pixel drop from KH*KW*ceil(C/P) to
+    ceil(KH*KW*C/P). Returns (window, padding code) and rewrites ``op``, or None."""
+    x = lay.inputs[0]
+    g = op.geo
+    if x not in model.inputs or len(consumers.get(x, [])) != 1 or op.kind != "CONV":
+        return None
+    if int(lay.attrs["group"]) != 1 or g.taps == 1:
+        return None
+    p = cfg.p
+    k2c = g.taps * g.c
+    if -(-k2c // p) >= g.taps * -(-g.c // p):
+        return None
+    window = _window(lay, g.h, g.w)
+    w = np.asarray(op.weights.fields)  # (M, C, KH, KW) -> (M, KH*KW*C, 1, 1), (ky, kx, c)
+    op.weights.fields = np.moveaxis(w, 1, -1).reshape(w.shape[0], k2c, 1, 1)
+    op.geo = Geometry(g.oh, g.ow, k2c, g.m, g.oh, g.ow, 1, 1)
+    pad, op.padv = op.padv, 0
+    return window, pad
+
+
+def gather_input(codes: np.ndarray, window: win.WindowGeometry, pad_code: int) -> np.ndarray:
+    """(N, C, H, W) codes as (N, KH*KW*C, OH, OW): each output pixel's window, channel
+    (ky*KW + kx)*C + c, padding positions holding ``pad_code`` (see _gather)."""
+    from plutflow.kernels.conv import im2col
+
+    n = codes.shape[0]
+    oh, ow = window.out_shape
+    cols = im2col(codes, window, pad_code)  # (N*OH*OW, K, C)
+    return np.moveaxis(cols.reshape(n, oh, ow, -1), -1, 1)
 
 
 def _view(model, lay, views, flat_of, consumers) -> None:

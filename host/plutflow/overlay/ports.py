@@ -133,8 +133,9 @@ class SimPort(Port):
         self._h = L.pf_sim_new(self._size, SIM_BASE, latency, gap, seed)
         if not self._h:
             raise PortError("the simulator could not be created")
-        self.run_cycles = 0
-        self.run_seconds = 0.0
+        self.run_cycles = 0  # cycles clocked in run loops (wait)
+        self.run_seconds = 0.0  # wall and process CPU time inside those loops
+        self.run_cpu_seconds = 0.0
 
     @property
     def mem_size(self) -> int:
@@ -166,7 +167,7 @@ class SimPort(Port):
 
     def wait(self, deadline: float, chunk: int = 200_000) -> bool:
         h = self._live()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             while not self._lib.pf_sim_irq(h):
                 self.run_cycles += int(self._lib.pf_sim_run(h, chunk))
@@ -177,6 +178,7 @@ class SimPort(Port):
             return True
         finally:
             self.run_seconds += time.perf_counter() - t0
+            self.run_cpu_seconds += time.process_time() - c0
 
     def irq(self) -> bool:
         """The overlay's interrupt line."""
