@@ -64,11 +64,50 @@ def analyze(net: Path, top: str, period_ns: float) -> Analyzer:
     return Analyzer(Netlist(json.loads(net.read_text()), top), period_ns)
 
 
+K26 = {"LUT": 117_120, "FF": 234_240, "DSP": 1_248, "BRAM36": 144, "URAM": 64}
+# LUTs a LUT-RAM or shift-register primitive occupies
+_LUTRAM_LUTS = {"RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+                "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1S": 1,
+                "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "SRL16E": 1, "SRLC32E": 1}
+
+
+def ram_share(res: dict[str, float]) -> float:
+    """Block RAM plus UltraRAM bits used, as a share of the K26's (36 Kb and 288 Kb)."""
+    return (36 * res["BRAM36"] + 288 * res["URAM"]) / (36 * K26["BRAM36"] + 288 * K26["URAM"])
+
+
+def resources(nl: Netlist) -> dict[str, float]:
+    """Cell counts of the netlist as the K26's resources: LUTs (logic, LUT RAM and shift
+    registers at the LUTs they occupy), FFs, DSP48E2, BRAM36 (a RAMB18 is half), URAM."""
+    r = {"LUT": 0, "LUTRAM": 0, "FF": 0, "DSP": 0, "BRAM36": 0.0, "URAM": 0, "CARRY8": 0}
+    for cell in nl.cells.values():
+        t = cell["type"]
+        if t.startswith("LUT"):
+            r["LUT"] += 1
+        elif t in _LUTRAM_LUTS:
+            r["LUT"] += _LUTRAM_LUTS[t]
+            r["LUTRAM"] += _LUTRAM_LUTS[t]
+        elif t.startswith("FD"):
+            r["FF"] += 1
+        elif t == "DSP48E2":
+            r["DSP"] += 1
+        elif t == "RAMB36E2":
+            r["BRAM36"] += 1
+        elif t == "RAMB18E2":
+            r["BRAM36"] += 0.5
+        elif t.startswith("URAM"):
+            r["URAM"] += 1
+        elif t.startswith("CARRY"):
+            r["CARRY8"] += 1
+    return r
+
+
 def run_config(name: str, top: str, params: dict[str, int], files: list[str], period: float):
     t0 = time.monotonic()
     net = synthesize(top, params, name, files)
     t1 = time.monotonic()
     an = analyze(net, top, period)
+    res = resources(an.nl)
     paths = an.worst(10)
     worst = an.worst_arrival()
     limit = period - MODEL["margin"]
@@ -86,6 +125,9 @@ def run_config(name: str, top: str, params: dict[str, int], files: list[str], pe
         "limit_ns": round(limit, 3),
         "meets": worst <= limit,
         "paths": [p.to_json() for p in paths],
+        "resources": res,
+        "k26_share": {**{k: round(res[k] / v, 4) for k, v in K26.items()},
+                      "RAM_bits": round(ram_share(res), 4)},
         "synth_s": round(t1 - t0, 1),
         "sta_s": round(time.monotonic() - t1, 1),
     }
@@ -104,11 +146,20 @@ def render(rows: list[dict]) -> list[str]:
     ]
     md += markdown_table(
         ["configuration", "worst path (ns)", "estimated fmax (MHz)", "meets 250 MHz"],
-        (
-            [r["config"], f"{r['worst_ns']:.2f}", f"{r['fmax_mhz']:.0f}", "yes" if r["meets"] else "no"]
-            for r in rows
-        ),
-    )
+        ([r["config"], f"{r['worst_ns']:.2f}", f"{r['fmax_mhz']:.0f}",
+          "yes" if r["meets"] else "no"] for r in rows),
+    )  # fmt: skip
+    md += ["", "## Resources of the same netlists (K26: 117,120 LUT, 234,240 FF, 1,248 DSP, "
+           "144 BRAM36, 64 URAM)", ""]
+    md += markdown_table(
+        ["configuration", "LUT (% K26)", "of which LUT RAM", "FF", "DSP", "BRAM36", "URAM",
+         "BRAM+URAM bits (% of the K26's 23.6 Mb)"],
+        ([r["config"], f"{r['resources']['LUT']:,} ({100 * r['k26_share']['LUT']:.1f} %)",
+          f"{r['resources']['LUTRAM']:,}", f"{r['resources']['FF']:,}", r["resources"]["DSP"],
+          r["resources"]["BRAM36"], r["resources"]["URAM"],
+          f"{100 * ram_share(r['resources']):.1f} %"]
+         for r in rows if "resources" in r),
+    )  # fmt: skip
     for r in rows:
         md += ["", f"## {r['config']}: worst paths", ""]
         md += markdown_table(
