@@ -18,7 +18,7 @@ import numpy as np
 
 from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.runtime import Accelerator, Artifact
-from plutflow.runtime.registers import board_overlay
+from plutflow.overlay.config import OverlayConfig
 
 # On the board: the pynq backend with the overlay next to the notebooks.
 # Elsewhere: PLUTFLOW_BACKEND=sim runs the same RTL in Verilator.
@@ -41,9 +41,9 @@ def quickstart() -> nbformat.NotebookNode:
             new_code_cell(
                 "assets = DemoAssets()\n"
                 "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
-                "artifact = Artifact.compile(model, board_overlay())\n"
-                "for p in artifact.plan:\n"
-                '    print(f"{p.layer:28s} {p.op:15s} {p.target}")'
+                "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
+                "for r in artifact.placement:\n"
+                '    print(f"{r[\'layer\']:28s} {r[\'op\']:15s} {r[\'target\']}")'
             ),
             new_markdown_cell("## Run on the overlay and on the golden model"),
             new_code_cell(
@@ -88,7 +88,7 @@ def benchmark() -> nbformat.NotebookNode:
                 "from plutflow.runtime.evaluate import evaluate\n"
                 "assets = DemoAssets()\n"
                 "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
-                "artifact = Artifact.compile(model, board_overlay())\n"
+                "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
                 "x, y = assets.test_set()\n"
                 "N = int(os.environ.get('PLUTFLOW_BENCH_IMAGES', '64'))\n"
                 "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
@@ -97,26 +97,31 @@ def benchmark() -> nbformat.NotebookNode:
                 "      f'({N / ev.wall_s:,.0f} images/s measured)')\n"
                 "print(f'overlay: {ev.cycles_per_image:,.0f} cycles/image -> '\n"
                 "      f'{ev.modelled_images_per_s():,.0f} images/s at 250 MHz')\n"
-                "host = ev.host_seconds_per_image()\n"
-                "print({k: f'{v * 1e3:.3f} ms' for k, v in host.items()})"
+                "print(f'host layers: {ev.host_seconds_per_image() * 1e3:.3f} ms per image; '\n"
+                "      f'packing {ev.pack_s / N * 1e3:.3f} ms, unpacking {ev.unpack_s / N * 1e3:.3f} ms')"
             ),
-            new_markdown_cell("## Per-layer cycles and array utilisation"),
+            new_markdown_cell(
+                "## Per-layer cycles and array utilisation\n\nThe overlay runs the whole "
+                "network as one program, so the per-layer split comes from the cycle model "
+                "(checked against the measured total below)."
+            ),
             new_code_cell(
+                "from plutflow.overlay.cycles import program_estimate\n"
+                "est = program_estimate(artifact.compiled.program(32), artifact.overlay)\n"
+                "print(f'cycle model / measured: {est.cycles / 32 / ev.cycles_per_image:.3f}')\n"
                 "p2 = artifact.overlay.macs_per_cycle\n"
-                "print(f\"{'layer':28s} {'on':8s} {'cycles/img':>11s} \"\n"
-                "      f\"{'util %':>7s} {'wall ms':>8s}\")\n"
-                "for t in ev.layers:\n"
-                "    util = 100 * t.macs / (t.cycles * p2) if t.cycles else 0\n"
-                "    print(f'{t.name:28s} {t.target:8s} {t.cycles / N:11,.0f} {util:7.1f} '\n"
-                "          f'{1e3 * t.wall_s / N:8.3f}')"
+                "rows = [r for r in artifact.placement if est.per_layer.get(r['layer'])]\n"
+                "for r in rows:\n"
+                "    cyc = est.per_layer[r['layer']] / 32\n"
+                "    util = 100 * r['macs'] / (cyc * p2)\n"
+                "    print(f\"{r['layer']:28s} {cyc:11,.0f} cycles/img {util:7.1f} %\")"
             ),
             new_code_cell(
                 "import matplotlib.pyplot as plt\n"
-                "on = [t for t in ev.layers if t.cycles]\n"
                 "plt.figure(figsize=(8, 3))\n"
-                "names = [t.name.strip('/').split('/')[0] for t in on]\n"
-                "plt.bar(names, [t.cycles / N for t in on])\n"
-                "plt.ylabel('cycles per image')\n"
+                "names = [r['layer'].strip('/').split('/')[0] for r in rows]\n"
+                "plt.bar(names, [est.per_layer[r['layer']] / 32 for r in rows])\n"
+                "plt.ylabel('cycles per image (model)')\n"
                 "plt.xticks(rotation=30)\n"
                 "plt.tight_layout()"
             ),
@@ -152,10 +157,10 @@ def byom() -> nbformat.NotebookNode:
                 "schemes = SchemeConfig(default=LayerScheme.parse('int8'))\n"
                 "config = QuantConfig(schemes=schemes)\n"
                 "model = quantize_model(ONNX, calib, config, progress=False)\n"
-                "artifact = Artifact.compile(model, board_overlay())\n"
+                "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
                 "artifact.save('my_model.pfa')\n"
-                "for p in artifact.plan:\n"
-                "    print(f'{p.layer:28s} {p.target:8s} {p.reason}')"
+                "for r in artifact.placement:\n"
+                "    print(f\"{r['layer']:28s} {r['target']:8s} {r['reason']}\")"
             ),
             new_markdown_cell("## Run and compare with the golden model"),
             new_code_cell(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from plutflow.cli import main
@@ -10,7 +9,7 @@ from plutflow.pipeline import DATA_DIR, DemoAssets, quantize_model
 from plutflow.runtime import Artifact
 
 DATA = str(DATA_DIR / "fashion_mnist_test2000.npz")
-SMALL = ["--overlay", "int8", "--array", "8", "--stream-width", "64"]
+SMALL = ["--overlay", "int8", "--array", "8"]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +32,8 @@ def test_compile_prints_the_placement(pfq, tmp_path, capsys) -> None:
     out = tmp_path / "x.pfa"
     assert main(["compile", str(pfq), "-o", str(out), *SMALL]) == 0
     text = capsys.readouterr().out
-    assert "6 of 9 layers on the overlay" in text
-    assert "| /Add | add | host | add runs on the host |" in text
+    assert "9 of 9 layers on the overlay" in text
+    assert "| /Add | add | ADD | - |" in text and "| /Flatten | flatten | view |" in text
     assert Artifact.load(out).overlay.p == 8
 
 
@@ -58,24 +57,28 @@ def test_run_golden_and_sim(pfa, tmp_path, capsys) -> None:
         )
         == 0
     )
-    assert "top-1:" in capsys.readouterr().out
+    assert "top-1 on these 64 images" in capsys.readouterr().out
     assert main(["run", str(pfa), "--backend", "sim", "--data", DATA, "--limit", "4", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "overlay cycles per image" in out and "| /res_a/res_a.0/Conv | overlay |" in out
+    assert "overlay cycles per image" in out and "MB read" in out
 
 
-def test_compare_reports_the_first_mismatch(pfa, tmp_path, capsys) -> None:
+def test_compare_reports_the_first_mismatch(pfa, capsys, monkeypatch) -> None:
     assert main(["compare", str(pfa), "--data", DATA, "--limit", "2", "-q"]) == 0
     assert "golden vs sim: bit-exact on 2 images" in capsys.readouterr().out
-    art = Artifact.load(pfa)
-    first = next(p for p in art.plan if p.target == "overlay")
-    words = art.streams[first.layer].copy()
-    words[0] ^= np.uint64(1 << 20)  # channel 0's bias in the overlay's requant record
-    art.streams[first.layer] = words
-    bad = art.save(tmp_path / "bad.pfa")
-    assert main(["compare", str(bad), "--data", DATA, "--limit", "2", "-q"]) == 1
+    load = Artifact.load
+
+    def corrupted(path):  # the first requant record's bias, bit 20, in the parameter region
+        art = load(path)
+        params = bytearray(art.compiled.params)
+        params[2] ^= 1 << 4
+        art.compiled.params = bytes(params)
+        return art
+
+    monkeypatch.setattr(Artifact, "load", corrupted)
+    assert main(["compare", str(pfa), "--data", DATA, "--limit", "2", "-q"]) == 1
     out = capsys.readouterr().out
-    assert f"first mismatch in layer {first.layer}" in out
+    assert "first mismatch in layer /stem/stem.0/Conv" in out
     assert "channel 0" in out and "expected" in out and "actual" in out
 
 

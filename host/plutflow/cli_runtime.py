@@ -84,12 +84,12 @@ def summary_lines(ev: Evaluation, labels: np.ndarray | None, overlay: OverlayCon
         st = ev.stats
         lines += [
             f"overlay cycles per image: {cyc:,.0f} -> {1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms at "
-            f"{CLOCK_MHZ:.0f} MHz (memory traffic included: {st.read_bytes / n / 1e6:.2f} MB "
-            f"read, {st.write_bytes / n / 1e6:.2f} MB written per image)",
-            f"host layers: {1e3 * host:.2f} ms per image ({len(ev.host_layers)} layers); "
-            f"modelled throughput with them: {ev.modelled_images_per_s():,.0f} images/s",
-            f"host per image: pack {1e3 * ev.pack_s / n:.2f} ms, unpack "
-            f"{1e3 * ev.unpack_s / n:.2f} ms; simulation wall time is not device time",
+            f"{CLOCK_MHZ:.0f} MHz ({ev.modelled_images_per_s():,.0f} images/s modelled, host "
+            f"layers included); memory traffic {st.read_bytes / n / 1e6:.2f} MB read, "
+            f"{st.write_bytes / n / 1e6:.2f} MB written per image",
+            f"host per image: layers {1e3 * host:.2f} ms ({len(ev.host_layers)} layers), pack "
+            f"{1e3 * ev.pack_s / n:.2f} ms, unpack {1e3 * ev.unpack_s / n:.2f} ms; simulation "
+            "wall time is not device time",
         ]
     return lines
 

@@ -1,5 +1,5 @@
 // The simulated overlay as a shared library with a small C API (loaded by
-// plutflow.runtime.sim with ctypes): the Verilated pf_accel, a memory behind its m_axi
+// plutflow.overlay.ports.SimPort with ctypes): the Verilated pf_accel, a memory behind its m_axi
 // port (an AXI4 slave model with a fixed latency, in-order bursts and optional random
 // gaps), AXI4-Lite register access, bulk memory load and dump, and run-until-interrupt.
 // Everything per cycle happens here in C++; Python acts once per call.
