@@ -22,8 +22,9 @@ install: $(STAMP) ## create .venv and install plutflow with its dev tools
 demo: $(STAMP) ## quantize and run the bundled model
 	$(BIN)/plutflow demo
 
-test: $(STAMP) ## lint (Python and RTL), then the test suite (slow checks are in `make bench`)
+test: $(STAMP) ## lint (Python, RTL, the contract's generated views), the 250 MHz check, the tests
 	$(BIN)/ruff check host tests bench scripts sim overlay_src
+	$(BIN)/python -m plutflow.overlay.contract
 	$(MAKE) -C overlay_src lint
 	$(BIN)/python -m pytest -n 2 -q
 
@@ -41,6 +42,8 @@ bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime
 	$(BIN)/python bench/lowbit.py
 	$(BIN)/python bench/rtl_engine.py
 	$(BIN)/python bench/runtime.py
+	$(BIN)/python bench/overlay_v2.py
+	$(MAKE) -C overlay_src timing-board
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -155,8 +155,11 @@ def render(rows: list[dict]) -> list[str]:
     host = sorted({h for r in rows for h in r["host_layers"]})
     if host:
         md += ["", "Layers on the host: " + "; ".join(host) + "."]
-    md += ["", "The simulated cycles use the simulator's memory (40-cycle latency, no gaps); "
-           "the model column uses the KV260 memory model, so it is higher."]
+    md += [
+        "",
+        "The simulated cycles use the simulator's memory (40-cycle latency, no gaps); "
+        "the model column uses the KV260 memory model, so it is higher.",
+    ]
     return md
 
 

@@ -1,238 +1,128 @@
-"""Layer-engine benchmark (``make bench``): the full random-layer sweep bit-exact against
-golden in every PE format, cycle efficiency on layers that fill the array, the cycle
-model's error and the simulation speed. Writes bench/results/rtl_engine.{json,md}.
+"""Overlay engine benchmark (``make bench``): random programs of every descriptor kind on
+the simulated RTL of every configuration, bit-exact against the emulator, with the cycle
+model's error; and the simulation speed through the driver at P = 16 and P = 8 against the
+simulator's own run loop, measured in the same run (simulated cycles per CPU second).
+Writes bench/results/rtl_engine.{json,md}.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "sim"))
+sys.path.insert(0, str(ROOT / "sim" / "cocotb"))
 
-from harness import ACCEL_TEST_CONFIGS, build_speed_tb, run_accel  # noqa: E402
+import numpy as np  # noqa: E402
+from progen import random_case  # noqa: E402
 
+from plutflow.overlay.config import OverlayConfig  # noqa: E402
+from plutflow.overlay.contract import CONTRACT  # noqa: E402
+from plutflow.overlay.cycles import MemoryModel, estimate  # noqa: E402
+from plutflow.overlay.driver import OverlayControl  # noqa: E402
+from plutflow.overlay.ports import SimPort  # noqa: E402
+from plutflow.pipeline import DemoAssets, quantize_model  # noqa: E402
 from plutflow.report.markdown import markdown_table, write_results  # noqa: E402
+from plutflow.runtime import Accelerator, Artifact  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
-CASES = 50
-# board-sized overlays (256 MACs/cycle, 128-bit stream) for efficiency and speed
-BOARD = {
-    "int8": {"PE_TYPE": 0, "P": 16, "WBITS": 8, "DATA_W": 128},
-    "shift": {"PE_TYPE": 1, "P": 16, "WBITS": 7, "B2": 3, "DATA_W": 128},
-    "plut": {"PE_TYPE": 2, "P": 16, "WBITS": 5, "DATA_W": 128},
-    "plut-lutram": {"PE_TYPE": 3, "P": 16, "WBITS": 4, "ABITS": 4, "DATA_W": 128},
-}
-FILLED = {"c": 32, "m": 32, "h": 14, "k": 3, "stride": 1, "pad": 1, "batch": 4}
+RESULTS = ROOT / "bench" / "results"
+CASES = 40  # random programs per configuration (1-6 tiles each)
+SPEED_IMAGES = 64
 
 
-def _report(pe: str, params: dict, testcase: str, **env: str) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "report.json"
-        run_accel(pe, params, testcase=testcase, report=str(out), **env)
-        return json.loads(out.read_text())
+def sweep(name: str, cfg: OverlayConfig, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    port = SimPort(cfg, 1 << 20, latency=40, gap=100)
+    ctl = OverlayControl(port, cfg)
+    exact, tiles, ratios = 0, 0, []
+    for _ in range(CASES):
+        case = random_case(cfg, rng, tiles=int(rng.integers(1, 7)))
+        port.mem_write(0, case.mem)
+        stats = ctl.run(case.prog_addr, case.count, 120.0)
+        exact += case.mismatch(port.mem_read(0, case.mem.size)) is None
+        tiles += case.count
+        ratios.append(estimate(case.descs, cfg, MemoryModel.of_sim(40, 100)).cycles / stats.cycles)
+    port.close()
+    r = np.array(ratios)
+    return {"config": name, "programs": CASES, "tiles": tiles, "bit_exact": exact,
+            "model_mean_error": float(np.mean(np.abs(r - 1))),
+            "model_max_error": float(np.max(np.abs(r - 1)))}  # fmt: skip
 
 
-def sweep() -> dict:
-    rows = {}
-    for name, (pe, params) in sorted(ACCEL_TEST_CONFIGS.items()):
-        rep = _report(pe, params, "random_layers", cases=str(CASES), seed="77")
-        still = [lay for lay in rep["layers"] if lay["gaps"] == [0, 0]]
-        errs = [abs(lay["model_total"] - lay["cycles"]) / lay["cycles"] for lay in still]
-        rows[name] = {
-            "layers": rep["cases"],
-            "bit_exact": len(rep["layers"]),
-            "failures": rep["failures"],
-            "with_backpressure": len(rep["layers"]) - len(still),
-            "model_max_error": max(errs) if errs else None,
-            "model_mean_error": sum(errs) / len(errs) if errs else None,
-        }
-        print(name, rows[name], flush=True)
-    return rows
+def speed(model, p: int) -> dict:
+    cfg = OverlayConfig.for_pe("int8", p=p)
+    art = Artifact.compile(model, cfg)
+    x = DemoAssets().test_set()[0][:SPEED_IMAGES]
+    with Accelerator(art, "sim", max_batch=SPEED_IMAGES) as acc:
+        acc.run(x[:1])
+        port = acc.port
+        c0, w0 = time.process_time(), time.perf_counter()
+        cyc0, raw0 = port.run_cycles, port.run_cpu_seconds
+        acc.run(x)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        cycles, raw_cpu = port.run_cycles - cyc0, port.run_cpu_seconds - raw0
+    return {"p": p, "cycles": cycles, "raw_cycles_per_cpu_s": cycles / raw_cpu,
+            "driver_cycles_per_cpu_s": cycles / cpu, "driver_share_of_raw": raw_cpu / cpu,
+            "wall_s": wall}  # fmt: skip
 
 
-def filled_layers() -> dict:
-    rows = {}
-    configs = [(pe, pe, params) for pe, params in BOARD.items()]
-    configs.append(("int8 P=8 (64 MACs)", "int8", dict(BOARD["int8"], P=8, DATA_W=64)))
-    for label, pe, params in configs:
-        rep = _report(pe, params, "simulation_speed", speed=json.dumps(FILLED))
-        ideal = rep["model"]["ideal"]
-        rows[label] = {
-            "macs": rep["macs"],
-            "cycles": rep["cycles"],
-            "compute_cycles": rep["compute"],
-            "ideal_cycles": ideal,
-            "compute_efficiency": ideal / rep["compute"],
-            "total_efficiency": ideal / rep["cycles"],
-            "model_cycles": rep["model"]["total"],
-            "model_error": (rep["model"]["total"] - rep["cycles"]) / rep["cycles"],
-            "sim_cycles_per_s": rep["sim_cycles_per_s"],
-            "cycles_per_s_incl_load": rep["cycles_per_s"],
-        }
-        print(label, rows[label], flush=True)
-    return rows
-
-
-def raw_verilator(pe: str, params: dict) -> dict:
-    """The same large layer on a pure Verilator C++ testbench (sim/cpp/speed_tb.cpp)."""
-    import subprocess
-
-    import numpy as np
-
-    sys.path.insert(0, str(ROOT / "sim" / "cocotb"))
-    from layergen import random_layer
-
-    from plutflow.formats.accel import OverlayConfig, layer_packet
-
-    cfg = OverlayConfig.for_pe(
-        pe, **{"p": params["P"], "data_w": params.get("DATA_W", 64), "wbits": params["WBITS"]}
-    )
-    exe = build_speed_tb(params)
-    case = random_layer(np.random.default_rng(0), cfg, 0, batch=FILLED["batch"], fixed=FILLED)
-    words, _ = layer_packet(case.layer, case.x, case.in_spec, case.out_spec, cfg)
-    w = words.reshape(-1, cfg.data_w // 64)
-    if cfg.data_w == 128:
-        text = "\n".join(f"{hi:016x}{lo:016x}" for lo, hi in w.tolist())
-    else:
-        text = "\n".join(f"{v:016x}" for v in w[:, 0].tolist())
-    (exe.parent / "pf_in_mem.hex").write_text(text + "\n")
-    out = subprocess.run(
-        [str(exe), str(len(w)), "100000000"],
-        cwd=exe.parent,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
-
-
-def main() -> None:
-    """``rtl_engine.py [--speed-only]``: the full benchmark, or only the speed rows (the
-    sweep and the efficiency table are kept from the last full run)."""
-    if "--speed-only" in sys.argv:
-        result = json.loads((RESULTS / "rtl_engine.json").read_text())
-    else:
-        result = {"sweep": sweep(), "filled_layer": FILLED, "efficiency": filled_layers()}
-    raw = {}
-    for label, pe, params in (
-        ("int8", "int8", BOARD["int8"]),
-        ("int8 P=8 (64 MACs)", "int8", dict(BOARD["int8"], P=8, DATA_W=64)),
-    ):
-        r = raw_verilator(pe, params)
-        cocotb = max(  # the cocotb harness on the same layer, same run, best of three
-            _report(pe, params, "simulation_speed", speed=json.dumps(FILLED))["sim_cycles_per_s"]
-            for _ in range(3)
-        )
-        raw[label] = {
-            **r,
-            "cocotb_cycles_per_s": cocotb,
-            "cocotb_over_raw": cocotb / r["cycles_per_s"],
-        }
-        print(label, raw[label], flush=True)
-    result["raw_verilator"] = raw
+def main() -> int:
+    configs = {n: OverlayConfig.named(n) for n in [*CONTRACT.overlay_names, "small"]}
+    configs = {f"{n} (P={c.p})": c.__class__(**{**c.to_json(), "p": 8}) if c.p == 16 else c
+               for n, c in configs.items()}  # fmt: skip
+    rows = [sweep(n, c, i) for i, (n, c) in enumerate(configs.items())]
+    for r in rows:
+        print(r, flush=True)
+    a = DemoAssets()
+    model = quantize_model(str(a.model), a.calib_set()[:128], preprocess=a.preprocess(),
+                           progress=False)  # fmt: skip
+    speeds = [speed(model, p) for p in (16, 8)]
+    for s in speeds:
+        print(s, flush=True)
+    result = {"sweep": rows, "speed": speeds}
     write_results(RESULTS, "rtl_engine", result, render(result))
+    return 0 if all(r["bit_exact"] == r["programs"] for r in rows) else 1
 
 
 def render(result: dict) -> list[str]:
-    sw = result["sweep"]
-    total = sum(r["layers"] for r in sw.values())
-    exact = sum(r["bit_exact"] for r in sw.values())
     md = [
-        "# Layer engine: bit-exactness, cycles, simulation speed",
+        "# Overlay engine: random programs and simulation speed (bench/rtl_engine.py)",
         "",
-        f"**{exact} of {total} random layer configurations bit-exact with the golden "
-        "executor** (conv k x k with stride and asymmetric padding, 1x1, depthwise, FC; "
-        "int8/uniform, PoT/UPoT, P-LUT weights of 2-8 bits; 2-8-bit signed/unsigned "
-        "activations; activation tables; two thirds of them under random tvalid gaps and "
-        "tready stalls). `make bench` -> `bench/rtl_engine.py`.",
+        f"Random programs ({CASES} per configuration, 1-6 tiles each, every descriptor "
+        "kind, pairs with partial sums, barriers on dependent tiles) on the simulated RTL "
+        "with a memory of 40-cycle latency and 10 % random gaps, compared byte for byte "
+        "with the emulator; the cycle model's error against the simulated cycles. "
+        "Board configurations run at P = 8 here (the RTL is the same; P = 16 is covered "
+        "by the whole-network benchmark).",
         "",
     ]
     md += markdown_table(
-        [
-            "overlay",
-            "layers",
-            "bit-exact",
-            "with backpressure",
-            "cycle model max error (no backpressure)",
-            "mean error",
-        ],
-        (
-            [
-                k,
-                r["layers"],
-                r["bit_exact"],
-                r["with_backpressure"],
-                f"{100 * r['model_max_error']:.1f} %",
-                f"{100 * r['model_mean_error']:.2f} %",
-            ]
-            for k, r in sw.items()
-        ),
-    )
-    f = result["filled_layer"]
+        ["configuration", "programs", "tiles", "bit-exact", "cycle model: mean / max error"],
+        ([r["config"], r["programs"], r["tiles"], f"{r['bit_exact']}/{r['programs']}",
+          f"{100 * r['model_mean_error']:.1f} % / {100 * r['model_max_error']:.1f} %"]
+         for r in result["sweep"]),
+    )  # fmt: skip
     md += [
         "",
-        f"## A layer that fills the array: {f['c']} -> {f['m']} channels, {f['h']}x{f['h']}, "
-        f"{f['k']}x{f['k']}, batch {f['batch']}",
+        "## Simulation speed",
         "",
-        "Ideal = MACs / (P x P). Compute efficiency counts the compute phase (COMPUTE "
-        "register); total counts the whole run including loading weights and the first "
-        "image. Simulation speed: simulated cycles per wall-clock second while the "
-        "simulator runs the layer (Verilator through cocotb, GPI clock).",
+        f"The demo network, {SPEED_IMAGES} images in one batch, int8 overlay. Raw: "
+        "simulated cycles per CPU second inside the simulator's C++ run loop (the "
+        "Verilated model with its memory model, no Python); through the driver: the "
+        "whole `Accelerator.run` (program and input loading, register protocol, output "
+        "reading) in the same run.",
         "",
     ]
     md += markdown_table(
-        [
-            "overlay (P=16, 128-bit unless noted)",
-            "cycles",
-            "ideal",
-            "compute eff.",
-            "total eff.",
-            "model error",
-            "sim cycles/s",
-        ],
-        (
-            [
-                k,
-                f"{r['cycles']:,}",
-                f"{r['ideal_cycles']:,}",
-                f"{100 * r['compute_efficiency']:.1f} %",
-                f"{100 * r['total_efficiency']:.1f} %",
-                f"{100 * r['model_error']:+.2f} %",
-                f"{r['sim_cycles_per_s']:,.0f}",
-            ]
-            for k, r in result["efficiency"].items()
-        ),
-    )
-    if "raw_verilator" in result:
-        md += [
-            "",
-            "## Raw Verilator speed (the peer of the cocotb harness)",
-            "",
-            "The same layer on a pure Verilator C++ testbench (`sim/cpp/speed_tb.cpp`: "
-            "clock, AXI4-Lite and the wrapper's bulk packet load in C++, no cocotb), built "
-            "from the same RTL with the same parameters, against the cocotb harness; both "
-            "measured in the same run, best of five and of three runs.",
-            "",
-        ]
-        md += markdown_table(
-            ["overlay", "cycles", "raw C++ cycles/s", "cocotb cycles/s", "cocotb / raw"],
-            (
-                [
-                    k,
-                    f"{r['cycles']:,}",
-                    f"{r['cycles_per_s']:,.0f}",
-                    f"{r['cocotb_cycles_per_s']:,.0f}",
-                    f"{r['cocotb_over_raw']:.2f}",
-                ]
-                for k, r in result["raw_verilator"].items()
-            ),
-        )
+        ["array", "simulated cycles", "raw (M cycles / CPU s)", "through the driver",
+         "driver / raw", "wall s"],
+        ([f"P = {s['p']}", f"{s['cycles']:,}", f"{s['raw_cycles_per_cpu_s'] / 1e6:.2f}",
+          f"{s['driver_cycles_per_cpu_s'] / 1e6:.2f}", f"{s['driver_share_of_raw']:.2f}",
+          f"{s['wall_s']:.1f}"] for s in result["speed"]),
+    )  # fmt: skip
     return md
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -186,7 +186,7 @@ class Netlist:
                     continue
                 label = name if len(bits) == 1 else f"{name}[{i}]"
                 rank = (1 if hidden else 0, len(label))
-                if b not in best or rank < best[b][:1] + (len(best[b][1]),):
+                if b not in best or rank < (best[b][0], len(best[b][1])):
                     best[b] = (rank[0], label)
         return {b: v[1] for b, v in best.items()}
 

@@ -43,7 +43,7 @@ def quickstart() -> nbformat.NotebookNode:
                 "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
                 "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
                 "for r in artifact.placement:\n"
-                '    print(f"{r[\'layer\']:28s} {r[\'op\']:15s} {r[\'target\']}")'
+                "    print(f\"{r['layer']:28s} {r['op']:15s} {r['target']}\")"
             ),
             new_markdown_cell("## Run on the overlay and on the golden model"),
             new_code_cell(
@@ -98,7 +98,8 @@ def benchmark() -> nbformat.NotebookNode:
                 "print(f'overlay: {ev.cycles_per_image:,.0f} cycles/image -> '\n"
                 "      f'{ev.modelled_images_per_s():,.0f} images/s at 250 MHz')\n"
                 "print(f'host layers: {ev.host_seconds_per_image() * 1e3:.3f} ms per image; '\n"
-                "      f'packing {ev.pack_s / N * 1e3:.3f} ms, unpacking {ev.unpack_s / N * 1e3:.3f} ms')"
+                "      f'packing {ev.pack_s / N * 1e3:.3f} ms, '\n"
+                "      f'unpacking {ev.unpack_s / N * 1e3:.3f} ms')"
             ),
             new_markdown_cell(
                 "## Per-layer cycles and array utilisation\n\nThe overlay runs the whole "

@@ -16,7 +16,7 @@ from plutflow.overlay.driver import OverlayControl
 from plutflow.overlay.ports import SimPort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim" / "cocotb"))
-from progen import random_case  # noqa: E402
+from progen import random_case
 
 MODEL_TOLERANCE = 0.12  # random tiles: mostly fixed costs, the hardest case for the model
 

@@ -54,9 +54,13 @@ def images(model, n: int) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("name", "scheme", "overlay"),
-    [("resnet", "int8", "int8"), ("resnet", "pot:4", "shift"),
-     ("mobilenet", "int8", "int8"), ("mobilenet", "plut:4:4", "plut"),
-     ("mobile_like", "int8", "int8")],  # fmt: skip
+    [
+        ("resnet", "int8", "int8"),
+        ("resnet", "pot:4", "shift"),
+        ("mobilenet", "int8", "int8"),
+        ("mobilenet", "plut:4:4", "plut"),
+        ("mobile_like", "int8", "int8"),
+    ],
 )
 def test_network_runs_whole_on_the_simulated_overlay(name: str, scheme: str, overlay: str):
     model = quantized(name, scheme)

@@ -109,9 +109,11 @@ def test_writes_are_flushed_and_reads_invalidated() -> None:
 
 def test_timeout_reports_and_reloads_the_bitstream() -> None:
     pynq = make_pynq(OVERLAY, 8 << 20, interrupt=False, latency=1_000_000)
-    with _accelerator(pynq, timeout_s=0.2) as acc:
-        with pytest.raises(OverlayRunError, match="did not finish within 0.2 s") as info:
-            acc.run(_images(1))
+    with (
+        _accelerator(pynq, timeout_s=0.2) as acc,
+        pytest.raises(OverlayRunError, match=r"did not finish within 0\.2 s") as info,
+    ):
+        acc.run(_images(1))
     assert "descriptors done" in str(info.value)
     assert pynq.state["downloads"] == 2  # loaded, then loaded again as the reset
 
@@ -136,7 +138,7 @@ def test_a_design_without_the_overlay_is_refused() -> None:
         self.ip_dict = {"axi_dma_0": {"type": "xilinx.com:ip:axi_dma:7.1"}}
 
     pynq.Overlay.__init__ = other_design
-    with pytest.raises(PlutflowError, match="expected one plutflow.org:plutflow:pf_accel"):
+    with pytest.raises(PlutflowError, match=r"expected one plutflow\.org:plutflow:pf_accel"):
         open_board("other.bit", 1 << 16, OVERLAY, pynq_module=pynq)
 
 

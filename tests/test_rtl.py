@@ -67,10 +67,26 @@ def test_sequencer_address_stream() -> None:
 
 @pytest.mark.parametrize(
     ("pe_type", "wbits", "b2", "int8_path"),
-    [(0, 8, 1, 0), (1, 4, 1, 0), (1, 4, 0, 1), (1, 7, 3, 1), (2, 4, 1, 1), (2, 3, 1, 0),
-     (3, 4, 1, 1), (3, 3, 1, 0)],  # fmt: skip
-    ids=["int8", "shift-upot-w4", "shift-pot-w4+int8", "shift-w7+int8", "plut-w4+int8",
-         "plut-w3", "plut-lutram-w4+int8", "plut-lutram-w3"],  # fmt: skip
+    [
+        (0, 8, 1, 0),
+        (1, 4, 1, 0),
+        (1, 4, 0, 1),
+        (1, 7, 3, 1),
+        (2, 4, 1, 1),
+        (2, 3, 1, 0),
+        (3, 4, 1, 1),
+        (3, 3, 1, 0),
+    ],
+    ids=[
+        "int8",
+        "shift-upot-w4",
+        "shift-pot-w4+int8",
+        "shift-w7+int8",
+        "plut-w4+int8",
+        "plut-w3",
+        "plut-lutram-w4+int8",
+        "plut-lutram-w3",
+    ],
 )
 def test_pe_array_dot_products(pe_type: int, wbits: int, b2: int, int8_path: int) -> None:
     _passed(
@@ -78,8 +94,14 @@ def test_pe_array_dot_products(pe_type: int, wbits: int, b2: int, int8_path: int
             "pf_pe_array",
             ["pf_pe_array.v", "pf_addtree.v"],
             "test_pf_pe_array",
-            parameters={"PE_TYPE": pe_type, "P_IN": 5, "P_OUT": 3, "WBITS": wbits, "B2": b2,
-                        "INT8_PATH": int8_path},  # fmt: skip
+            parameters={
+                "PE_TYPE": pe_type,
+                "P_IN": 5,
+                "P_OUT": 3,
+                "WBITS": wbits,
+                "B2": b2,
+                "INT8_PATH": int8_path,
+            },
         )
     )
 

@@ -86,7 +86,7 @@ def test_artifact_corruption_is_refused(tmp_path) -> None:
 
     flipped = bytearray(members["params.bin"])
     flipped[7] ^= 1
-    with pytest.raises(ArtifactError, match="checksum mismatch in params.bin"):
+    with pytest.raises(ArtifactError, match=r"checksum mismatch in params\.bin"):
         Artifact.load(write("flip.pfa", {"params.bin": bytes(flipped)}))
     man = json.loads(members["manifest.json"])
     man["version"] = 99
@@ -215,5 +215,5 @@ def test_sim_build_error_is_reported(monkeypatch, tmp_path) -> None:
     broken = fake / "overlay_src" / "rtl" / "pf_engine.v"
     broken.write_text(broken.read_text().replace("endmodule", "endmodul"))
     monkeypatch.setenv("PLUTFLOW_ROOT", str(fake))
-    with pytest.raises(PlutflowError, match="pf_engine.v"):
+    with pytest.raises(PlutflowError, match=r"pf_engine\.v"):
         SimPort(OverlayConfig.named("small"), 1 << 16)

@@ -69,8 +69,10 @@ def check_layer(seed: int, scheme: str = "int8") -> dict:
     onnx_model, shape, kind = random_layer(rng)
     graph = import_onnx(onnx_model)
     calib = rng.uniform(0, 1, (8, *shape[1:])).astype(np.float32)
-    cfgq = QuantConfig(schemes=SchemeConfig(default=LayerScheme.parse(scheme),
-                                            ends_at_8bit=False)) if scheme != "int8" else None  # fmt: skip
+    cfgq = None
+    if scheme != "int8":
+        schemes = SchemeConfig(default=LayerScheme.parse(scheme), ends_at_8bit=False)
+        cfgq = QuantConfig(schemes=schemes)
     model = quantize_model(graph, calib, cfgq, progress=False)
     comp = compile_model(model, SMALL)
     host = [r for r in comp.placement() if r["target"] != "overlay"]
@@ -79,9 +81,11 @@ def check_layer(seed: int, scheme: str = "int8") -> dict:
     codes = model.tensors[model.inputs[0]].quantize(x)
     want = GoldenExecutor(model).run(codes, keep=True)
     prog = comp.program(2)
-    got = OverlayExecutor(comp, EmulatorPort(SMALL, prog.mem_size)).run(
-        {model.inputs[0]: codes}, keep=True
-    ).tensors
+    got = (
+        OverlayExecutor(comp, EmulatorPort(SMALL, prog.mem_size))
+        .run({model.inputs[0]: codes}, keep=True)
+        .tensors
+    )
     for lay in model.layers:
         o = lay.outputs[0]
         if not np.array_equal(want[o], got[o]):

@@ -304,7 +304,9 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="float ONNX model (default: the model's source)")
     p.add_argument(
         "--resources",
-        default=str(Path(__file__).resolve().parents[2] / "bench" / "results" / "accel_resources.json"),
+        default=str(
+            Path(__file__).resolve().parents[2] / "bench" / "results" / "accel_resources.json"
+        ),
         help="resource estimate JSON to include",
     )
     p.add_argument("--out", default="report", help="output directory")

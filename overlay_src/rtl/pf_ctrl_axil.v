@@ -86,44 +86,55 @@ module pf_ctrl_axil #(
     endfunction
 
     // ------------------------------------------------------------------ read channel
+    // Reads take three cycles: the address is registered at the handshake (with a
+    // snapshot of AP_CTRL, whose reading clears done and ready), then each group of eight
+    // registers is selected by the low address bits, then the group by the high bits.
     wire [7:0] araddr = {s_axil_araddr[7:2], 2'b00};
     wire read_ctrl = s_axil_arvalid && s_axil_arready && araddr == `PF_REG_AP_CTRL;
     wire [63:0] rd_bytes = rd_beats << BEAT_LOG2;
     wire [63:0] wr_bytes = wr_beats << BEAT_LOG2;
-    reg [31:0] rdata_next;
-    always @(*) begin
-        case (araddr)
-            `PF_REG_AP_CTRL:     rdata_next = ctrl_word;
-            `PF_REG_GIE:         rdata_next = {31'd0, gie};
-            `PF_REG_IER:         rdata_next = {30'd0, ier};
-            `PF_REG_ISR:         rdata_next = {30'd0, isr};
-            `PF_REG_ID:          rdata_next = `PF_ID;
-            `PF_REG_VERSION:     rdata_next = `PF_VERSION;
-            `PF_REG_PE_CONFIG:   rdata_next = PE_CONFIG;
-            `PF_REG_STATUS:      rdata_next = {16'd0, status};
-            `PF_REG_CYCLES_LO:   rdata_next = cycles[31:0];
-            `PF_REG_CYCLES_HI:   rdata_next = cycles[63:32];
-            `PF_REG_STALLS_LO:   rdata_next = stalls[31:0];
-            `PF_REG_STALLS_HI:   rdata_next = stalls[63:32];
-            `PF_REG_BUF_CONFIG:  rdata_next = BUF_CONFIG;
-            `PF_REG_BUF_CONFIG2: rdata_next = BUF_CONFIG2;
-            `PF_REG_COMPUTE_LO:  rdata_next = compute[31:0];
-            `PF_REG_COMPUTE_HI:  rdata_next = compute[63:32];
-            `PF_REG_PROG_ADDR:   rdata_next = prog_addr;
-            `PF_REG_PROG_COUNT:  rdata_next = prog_count;
-            `PF_REG_MEM_BASE_LO: rdata_next = mem_base[31:0];
-            `PF_REG_MEM_BASE_HI: rdata_next = mem_base[63:32];
-            `PF_REG_MEM_SIZE:    rdata_next = mem_size;
-            `PF_REG_CUR_DESC:    rdata_next = core_cur_desc;
-            `PF_REG_RD_BYTES_LO: rdata_next = rd_bytes[31:0];
-            `PF_REG_RD_BYTES_HI: rdata_next = rd_bytes[63:32];
-            `PF_REG_WR_BYTES_LO: rdata_next = wr_bytes[31:0];
-            `PF_REG_WR_BYTES_HI: rdata_next = wr_bytes[63:32];
-            `PF_REG_ERR_ADDR:    rdata_next = core_err_addr;
-            `PF_REG_TIMEOUT:     rdata_next = timeout;
-            `PF_REG_DONE_DESC:   rdata_next = core_done_desc;
-            default:             rdata_next = 32'd0;
+    reg [7:2] ar_q;               // the word address
+    reg [31:0] ctrl_snap;
+    reg [31:0] rgrp [0:3];
+    reg rd_p1, rd_p2;
+    function automatic [31:0] reg_value(input [7:0] a);
+        case (a)
+            `PF_REG_AP_CTRL:     reg_value = ctrl_snap;
+            `PF_REG_GIE:         reg_value = {31'd0, gie};
+            `PF_REG_IER:         reg_value = {30'd0, ier};
+            `PF_REG_ISR:         reg_value = {30'd0, isr};
+            `PF_REG_ID:          reg_value = `PF_ID;
+            `PF_REG_VERSION:     reg_value = `PF_VERSION;
+            `PF_REG_PE_CONFIG:   reg_value = PE_CONFIG;
+            `PF_REG_STATUS:      reg_value = {16'd0, status};
+            `PF_REG_CYCLES_LO:   reg_value = cycles[31:0];
+            `PF_REG_CYCLES_HI:   reg_value = cycles[63:32];
+            `PF_REG_STALLS_LO:   reg_value = stalls[31:0];
+            `PF_REG_STALLS_HI:   reg_value = stalls[63:32];
+            `PF_REG_BUF_CONFIG:  reg_value = BUF_CONFIG;
+            `PF_REG_BUF_CONFIG2: reg_value = BUF_CONFIG2;
+            `PF_REG_COMPUTE_LO:  reg_value = compute[31:0];
+            `PF_REG_COMPUTE_HI:  reg_value = compute[63:32];
+            `PF_REG_PROG_ADDR:   reg_value = prog_addr;
+            `PF_REG_PROG_COUNT:  reg_value = prog_count;
+            `PF_REG_MEM_BASE_LO: reg_value = mem_base[31:0];
+            `PF_REG_MEM_BASE_HI: reg_value = mem_base[63:32];
+            `PF_REG_MEM_SIZE:    reg_value = mem_size;
+            `PF_REG_CUR_DESC:    reg_value = core_cur_desc;
+            `PF_REG_RD_BYTES_LO: reg_value = rd_bytes[31:0];
+            `PF_REG_RD_BYTES_HI: reg_value = rd_bytes[63:32];
+            `PF_REG_WR_BYTES_LO: reg_value = wr_bytes[31:0];
+            `PF_REG_WR_BYTES_HI: reg_value = wr_bytes[63:32];
+            `PF_REG_ERR_ADDR:    reg_value = core_err_addr;
+            `PF_REG_TIMEOUT:     reg_value = timeout;
+            `PF_REG_DONE_DESC:   reg_value = core_done_desc;
+            default:             reg_value = 32'd0;
         endcase
+    endfunction
+    integer g;
+    always @(posedge clk) begin
+        for (g = 0; g < 4; g = g + 1)
+            rgrp[g] <= ar_q[7] ? 32'd0 : reg_value({1'b0, g[1:0], ar_q[4:2], 2'b00});
     end
 
     // ------------------------------------------------------------------ run counters
@@ -163,6 +174,8 @@ module pf_ctrl_axil #(
             s_axil_rvalid <= 1'b0;
             s_axil_rresp <= 2'b00;
             s_axil_rdata <= 32'd0;
+            rd_p1 <= 1'b0;
+            rd_p2 <= 1'b0;
             aw_have <= 1'b0;
             w_have <= 1'b0;
             awaddr_q <= 8'd0;
@@ -236,16 +249,23 @@ module pf_ctrl_axil #(
             end
 
             // reads: one outstanding; reading AP_CTRL clears done and ready
-            s_axil_arready <= !s_axil_rvalid && !s_axil_arready;
+            s_axil_arready <= !s_axil_rvalid && !s_axil_arready && !rd_p1 && !rd_p2;
+            rd_p1 <= 1'b0;
+            rd_p2 <= rd_p1;
             if (s_axil_arvalid && s_axil_arready) begin
-                s_axil_rdata <= rdata_next;
-                s_axil_rresp <= 2'b00;
-                s_axil_rvalid <= 1'b1;
+                ar_q <= araddr[7:2];
+                ctrl_snap <= ctrl_word;
+                rd_p1 <= 1'b1;
                 s_axil_arready <= 1'b0;
                 if (read_ctrl) begin
                     if (!ap_done) done_r <= 1'b0;
                     if (!ap_ready) ready_r <= 1'b0;
                 end
+            end
+            if (rd_p2) begin
+                s_axil_rdata <= rgrp[ar_q[6:5]];
+                s_axil_rresp <= 2'b00;
+                s_axil_rvalid <= 1'b1;
             end
             if (s_axil_rvalid && s_axil_rready) s_axil_rvalid <= 1'b0;
         end

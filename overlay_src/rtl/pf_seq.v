@@ -218,13 +218,17 @@ module pf_seq (
 
     // addresses: the advancing level's base moves by its stride, and every base below it
     // takes the same value: one adder after two one-hot selects
-    wire [23:0] base_sel = ({24{adv[0]}} & a_cur) | ({24{adv[1]}} & a_tap)
-                         | ({24{adv[2]}} & a_tapy) | ({24{adv[3]}} & a_grp)
-                         | ({24{adv[4]}} & a_pix) | ({24{adv[5]}} & a_row);
-    wire [23:0] step_sel = ({24{adv[0]}} & 24'd1) | ({24{adv[1]}} & st_kx)
-                         | ({24{adv[2]}} & st_ky) | ({24{adv[3]}} & {23'd0, vec})
-                         | ({24{adv[4]}} & st_ox) | ({24{adv[5]}} & st_oy);
-    wire [23:0] a_next = base_sel + step_sel;
+    // (two halves of three terms, kept apart so synthesis maps each into one LUT level
+    // instead of chaining the six terms)
+    (* keep *) wire [23:0] base_lo = ({24{adv[0]}} & a_cur) | ({24{adv[1]}} & a_tap)
+                                   | ({24{adv[2]}} & a_tapy);
+    (* keep *) wire [23:0] base_hi = ({24{adv[3]}} & a_grp) | ({24{adv[4]}} & a_pix)
+                                   | ({24{adv[5]}} & a_row);
+    (* keep *) wire [23:0] step_lo = ({24{adv[0]}} & 24'd1) | ({24{adv[1]}} & st_kx)
+                                   | ({24{adv[2]}} & st_ky);
+    (* keep *) wire [23:0] step_hi = ({24{adv[3]}} & {23'd0, vec}) | ({24{adv[4]}} & st_ox)
+                                   | ({24{adv[5]}} & st_oy);
+    wire [23:0] a_next = (base_lo | base_hi) + (step_lo | step_hi);
     always @(posedge clk) begin
         if (start) begin
             {a_row, a_pix, a_grp, a_tapy, a_tap, a_cur} <= {6{24'd0}};

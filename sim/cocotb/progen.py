@@ -324,8 +324,10 @@ class Builder:
     def _rq_fields(self, omg: int):
         r = self.rng
         m = omg * self.cfg.p
-        return r.integers(-(1 << 20), 1 << 20, m), r.integers(1 << 14, 1 << 16, m), r.integers(
-            8, 30, m
+        return (
+            r.integers(-(1 << 20), 1 << 20, m),
+            r.integers(1 << 14, 1 << 16, m),
+            r.integers(8, 30, m),
         )
 
     def finish(self) -> Case:

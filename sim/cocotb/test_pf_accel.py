@@ -205,10 +205,10 @@ def _bad_case(tb: Bench, how: str):
     case = b.finish() if how not in ("outside", "size", "format") else _unchecked(b)
     if how in ("MAGIC", "KIND"):  # corrupt the encoded words themselves
         at = case.prog_addr + 128
-        word = 0 if how == "MAGIC" else 0
+        word = 0  # MAGIC and KIND share word 0
         raw = case.mem[at + 4 * word : at + 4 * word + 4].view("<u4")
-        raw[0] = (int(raw[0]) ^ 0xFFFF) if how == "MAGIC" else (int(raw[0]) & ~(0xF << 16)) | (
-            0xF << 16
+        raw[0] = (
+            (int(raw[0]) ^ 0xFFFF) if how == "MAGIC" else (int(raw[0]) & ~(0xF << 16)) | (0xF << 16)
         )
         expect_addr = case.prog_addr + 128
     return case, code, expect_addr

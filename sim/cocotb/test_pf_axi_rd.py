@@ -90,7 +90,9 @@ async def random_bursts_in_order(dut) -> None:
             got.append(int(dut.rd_data.value).to_bytes(beat, "little"))
     await req
     await ClockCycles(dut.clk, 5)
-    assert got == expected, next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+    assert got == expected, next(
+        i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b
+    )
     assert int(dut.busy.value) == 0
     assert int(dut.err_resp.value) == 0
     assert 1 < max_out <= int(dut.MAX_OUT.value), max_out  # bursts overlap, within the limit
@@ -100,7 +102,7 @@ async def random_bursts_in_order(dut) -> None:
 async def error_response_is_reported(dut) -> None:
     """A read outside the RAM's window answers SLVERR: err_resp rises, the data still
     drains and the master ends idle."""
-    ram, _ = await setup(dut, 3)
+    _, _ = await setup(dut, 3)
     dut.rd_ready.value = 1
     await FallingEdge(dut.clk)
     dut.req_off.value = LIMIT - BASE

@@ -144,7 +144,7 @@ async def flush_closes_a_partial_burst(dut) -> None:
 
 @cocotb.test()
 async def error_response_is_reported(dut) -> None:
-    ram, rng = await setup(dut, 7)
+    _, rng = await setup(dut, 7)
     beat = int(dut.DATA_W.value) // 8
     await send(dut, [(LIMIT - BASE + i * beat, bytes(beat)) for i in range(4)], rng, {3})
     await wait_idle(dut)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from plutflow.overlay.config import OverlayConfig
+from plutflow.overlay.contract import CONTRACT
 from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.runtime import Accelerator, Artifact, OverlayMismatch
 from plutflow.runtime.evaluate import evaluate
-from plutflow.overlay.config import OverlayConfig
-from plutflow.overlay.contract import CONTRACT
 
 SEED = 2026
 

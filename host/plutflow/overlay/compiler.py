@@ -136,12 +136,11 @@ class Compiled:
         rows = []
         for lay in self.model.layers:
             plans = self.plans.get(lay.name, [])
+            view = lay.op in ("flatten", "reshape") and lay.name not in self.lowered.host
             row: dict[str, Any] = {
                 "layer": lay.name,
                 "op": lay.op,
-                "target": "overlay" if plans or lay.op in ("flatten", "reshape") and (
-                    lay.name not in self.lowered.host
-                ) else "host",
+                "target": "overlay" if plans or view else "host",
                 "reason": self.lowered.host.get(lay.name, ""),
                 "macs": sum(pl.op.macs for pl in plans),
             }
@@ -175,7 +174,7 @@ def compile_model(model: IntModel, cfg: OverlayConfig) -> Compiled:
         lowered.ops.pop(name, None)
         plans.pop(name, None)
     params = bytearray()
-    for name, pls in plans.items():
+    for pls in plans.values():
         for pl in pls:
             _pack_blocks(pl, cfg, params)
     const_at: dict[str, int] = {}
@@ -373,14 +372,21 @@ class _ProgramBuilder:
                     for oy in range(y0, y1, t.oh_t):
                         for ox in range(x0, x1, t.ow_t):
                             for cb in range(ncb):
-                                yield n, mb, cb, oy, min(t.oh_t, y1 - oy), ox, min(
-                                    t.ow_t, x1 - ox), mult
+                                yield (
+                                    n,
+                                    mb,
+                                    cb,
+                                    oy,
+                                    min(t.oh_t, y1 - oy),
+                                    ox,
+                                    min(t.ow_t, x1 - ox),
+                                    mult,
+                                )
 
     def _emit(self, pl: OpPlan, note: str) -> None:
         op, t = pl.op, pl.tiles
         g = op.geo
         p = self.p
-        cfg = self.cfg
         a_loc = self._tensor(op.a)
         o_loc = self._tensor(op.out)
         b_loc = None
@@ -500,7 +506,9 @@ class _ProgramBuilder:
             if first and barrier:
                 flags.add("BARRIER")
             first = False
-            self.descs.append(Descriptor(op.kind, flags, v, note=f"{note} tile {k}", layer=op.layer))
+            self.descs.append(
+                Descriptor(op.kind, flags, v, note=f"{note} tile {k}", layer=op.layer)
+            )
         self.written.add(self._base(op.out))
 
     def _base(self, name: str) -> str:

@@ -52,9 +52,13 @@ class Field:
 
     def check(self, value: int) -> int:
         """The field's raw bits for ``value``; out-of-range values raise ValueError."""
-        lo, hi = (-(1 << (self.width - 1)), (1 << (self.width - 1)) - 1) if self.signed else (
-            0,
-            (1 << self.width) - 1,
+        lo, hi = (
+            (-(1 << (self.width - 1)), (1 << (self.width - 1)) - 1)
+            if self.signed
+            else (
+                0,
+                (1 << self.width) - 1,
+            )
         )
         if not lo <= int(value) <= hi:
             raise ValueError(f"descriptor field {self.name}={value} outside {lo}..{hi}")
@@ -230,19 +234,21 @@ def tcl_header(c: Contract = CONTRACT) -> str:
 def spec_tables(c: Contract = CONTRACT) -> dict[str, str]:
     """The generated blocks of docs/spec.md, by marker name."""
     regs = ["| offset | name | access | content |", "|---|---|---|---|"]
-    regs += [f"| 0x{r.offset:02X} | {r.name} | {r.access} | {r.doc} |" for r in c.registers.values()]
+    regs += [
+        f"| 0x{r.offset:02X} | {r.name} | {r.access} | {r.doc} |" for r in c.registers.values()
+    ]
     for reg, fs in c.reg_fields.items():
         regs += ["", f"{reg}: " + ", ".join(
-            f"bits {lo}–{lo + w - 1} `{f}`" if w > 1 else f"bit {lo} `{f}`"
+            f"bits {lo}\u2013{lo + w - 1} `{f}`" if w > 1 else f"bit {lo} `{f}`"
             for f, (lo, w) in fs.items()
         ) + "."]  # fmt: skip
     errs = ["| code | name | meaning |", "|---|---|---|"]
     errs += [f"| {k} | {n} | {t} |" for k, (n, t) in sorted(c.errors.items())]
-    errs += ["", "Units (STATUS bits 8–15): " + ", ".join(
+    errs += ["", "Units (STATUS bits 8\u201315): " + ", ".join(
         f"{k} {v}" for k, v in sorted(c.units.items())) + "."]  # fmt: skip
     desc = ["| word | bits | field | content |", "|---|---|---|---|"]
     for f in c.fields.values():
-        bits = f"{f.lo}–{f.lo + f.width - 1}" if f.width > 1 else f"{f.lo}"
+        bits = f"{f.lo}\u2013{f.lo + f.width - 1}" if f.width > 1 else f"{f.lo}"
         signed = " (two's complement)" if f.signed else ""
         desc.append(f"| {f.word} | {bits} | {f.name} | {f.doc}{signed} |")
     flags = ["| bit | flag | meaning |", "|---|---|---|"]

@@ -173,11 +173,11 @@ def estimate(
             bank_busy[("a", 1 - ab)] = done
         if d.kind == "CONV" or d.has("LOAD_W"):
             bank_busy[("w", int(d.has("WBANK")))] = done
-        cyc = int(round(max(done, store_done) - prev_done))
+        cyc = round(max(done, store_done) - prev_done)
         est.per_descriptor.append(cyc)
         est.per_layer[d.layer] = est.per_layer.get(d.layer, 0) + cyc
         prev_done = max(done, store_done)
-    est.cycles = int(round(max(compute_done, store_done) + e["done"]))
+    est.cycles = round(max(compute_done, store_done) + e["done"])
     return est
 
 

@@ -53,7 +53,8 @@ class RunStats:
 def describe_status(status: int) -> str:
     """``STATUS`` as text: the error and the unit that raised it."""
     code, unit = status & 0xFF, (status >> 8) & 0xFF
-    return f"{CONTRACT.error_text(code)} ({CONTRACT.units.get(unit, 'unit ?')} unit, STATUS 0x{status:x})"
+    where = CONTRACT.units.get(unit, "unit ?")
+    return f"{CONTRACT.error_text(code)} ({where} unit, STATUS 0x{status:x})"
 
 
 class OverlayControl:

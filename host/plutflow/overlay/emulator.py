@@ -358,16 +358,18 @@ class Emulator:
     def _elementwise(self, d: Descriptor, a: np.ndarray) -> np.ndarray:
         p = self.cfg.p
         oh, ow, omg = d["OH"], d["OW"], d["OMG"]
-        da = a[: oh, : ow] - d["ZA"]
+        da = a[:oh, :ow] - d["ZA"]
         if d.kind == "COPY":
             return da
         bb = 1 - int(d.has("ABANK"))
         n = omg if d.has("B_BCAST") else oh * ow * omg
         raw = self.buf.abuf[bb, :n]
         bv = raw.view(np.int8).astype(np.int64) if d.has("B_SIGNED") else raw.astype(np.int64)
-        bv = np.broadcast_to(bv.reshape(1, 1, omg, p), (oh, ow, omg, p)) if d.has(
-            "B_BCAST"
-        ) else bv.reshape(oh, ow, omg, p)
+        bv = (
+            np.broadcast_to(bv.reshape(1, 1, omg, p), (oh, ow, omg, p))
+            if d.has("B_BCAST")
+            else bv.reshape(oh, ow, omg, p)
+        )
         db = bv - d["ZB"]
         if d.kind == "ADD":
             return da * d["MULT_A"] + db * d["MULT_B"]

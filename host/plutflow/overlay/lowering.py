@@ -114,9 +114,9 @@ class OverlayOp:
             "in": [g.h, g.w, g.c],
             "out": [g.oh, g.ow, g.m],
             "kernel": [g.kh, g.kw],
-            "format": None if self.weights is None else (
-                "int8" if self.weights.int8 else f"native {self.weights.field_w}-bit"
-            ),
+            "format": None
+            if self.weights is None
+            else ("int8" if self.weights.int8 else f"native {self.weights.field_w}-bit"),
         }
 
 
@@ -232,9 +232,12 @@ def _weights(layer: IntLayer, in_spec: TensorSpec, cfg: OverlayConfig) -> Weight
     if "weight" in p:
         ints = np.asarray(p["weight"], np.int64)
     else:
-        if scheme == "plut" and not _table_is_product(layer, in_spec):
-            if cfg.pe_type != "plut-lutram":
-                raise NotOnOverlay("its P-LUT table is not a product of weight and code")
+        if (
+            scheme == "plut"
+            and not _table_is_product(layer, in_spec)
+            and (cfg.pe_type != "plut-lutram")
+        ):
+            raise NotOnOverlay("its P-LUT table is not a product of weight and code")
         ints = decode_sign_magnitude(p["weight_codes"], np.asarray(p["levels"]), k)
     fits8 = int(np.abs(ints).max(initial=0)) <= 127
     native = _native(layer, in_spec, cfg, scheme, k)
@@ -508,8 +511,11 @@ def lower_model(model: IntModel, cfg: OverlayConfig) -> Lowered:
                 gathered[lay.inputs[0]] = how
     for name, lst in list(ops.items()):
         for op in lst:
-            if op.table is not None and op.table.ndim == 2 and op.kind != "CONV" and (
-                op.kind not in ("DW", "COPY")
+            if (
+                op.table is not None
+                and op.table.ndim == 2
+                and op.kind != "CONV"
+                and (op.kind not in ("DW", "COPY"))
             ):
                 host[name] = "a per-channel table after this kind of layer"
                 del ops[name]

@@ -31,9 +31,7 @@ def tensor_to_memory(codes: np.ndarray, p: int) -> np.ndarray:
 def memory_to_tensor(raw: np.ndarray, c: int, dtype: np.dtype) -> np.ndarray:
     """The inverse of :func:`tensor_to_memory` for a (N, H, W, CG*P) byte array."""
     codes = np.ascontiguousarray(np.moveaxis(raw[..., :c], -1, 1))
-    return codes.view(np.int8).astype(dtype) if np.dtype(dtype) == np.int8 else codes.astype(
-        dtype
-    )
+    return codes.view(np.int8).astype(dtype) if np.dtype(dtype) == np.int8 else codes.astype(dtype)
 
 
 def requant_block(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, p: int) -> bytes:

@@ -153,8 +153,9 @@ class SimPort(Port):
         self._lib.pf_sim_reg_write(self._live(), offset, int(value) & 0xFFFFFFFF)
 
     def mem_write(self, offset: int, data: bytes | np.ndarray) -> None:
-        buf = np.ascontiguousarray(np.frombuffer(bytes(data), np.uint8)
-                                   if isinstance(data, bytes | bytearray) else data)
+        buf = np.ascontiguousarray(
+            np.frombuffer(bytes(data), np.uint8) if isinstance(data, bytes | bytearray) else data
+        )
         raw = buf.view(np.uint8)
         if self._lib.pf_sim_mem_write(self._live(), offset, raw.ctypes.data, raw.nbytes):
             raise PortError(f"write of {raw.nbytes} bytes at 0x{offset:x} outside the window")
@@ -275,8 +276,10 @@ class EmulatorPort(Port):
             r[R("ISR")] = r.get(R("ISR"), 0) | 1
 
     def mem_write(self, offset: int, data: bytes | np.ndarray) -> None:
-        raw = np.frombuffer(bytes(data), np.uint8) if isinstance(data, bytes | bytearray) else (
-            np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+        raw = (
+            np.frombuffer(bytes(data), np.uint8)
+            if isinstance(data, bytes | bytearray)
+            else (np.ascontiguousarray(data).view(np.uint8).reshape(-1))
         )
         if offset + raw.size > self.mem.size:
             raise PortError(f"write of {raw.size} bytes at 0x{offset:x} outside the window")

@@ -18,7 +18,7 @@ import asyncio
 import importlib
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -69,8 +69,10 @@ class PynqPort(Port):
         self.ip.write(offset, int(value) & 0xFFFFFFFF)
 
     def mem_write(self, offset: int, data: bytes | np.ndarray) -> None:
-        raw = np.frombuffer(bytes(data), np.uint8) if isinstance(data, bytes | bytearray) else (
-            np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+        raw = (
+            np.frombuffer(bytes(data), np.uint8)
+            if isinstance(data, bytes | bytearray)
+            else (np.ascontiguousarray(data).view(np.uint8).reshape(-1))
         )
         if offset + raw.size > self.mem_size:
             raise PortError(f"write of {raw.size} bytes at 0x{offset:x} outside the window")
@@ -125,7 +127,7 @@ def overlay_ip_class(pynq: ModuleType) -> type:
     class PlutflowOverlay(pynq.DefaultIP):  # type: ignore[misc, name-defined]
         """plutflow pf_accel (docs/spec.md 8-9)."""
 
-        bindto = [CONTRACT.vlnv]
+        bindto: ClassVar[list[str]] = [CONTRACT.vlnv]
 
         def __init__(self, description: dict[str, Any]) -> None:
             super().__init__(description=description)
@@ -155,7 +157,10 @@ def overlay_ip_class(pynq: ModuleType) -> type:
 
 
 def open_board(
-    bitfile: str, mem_bytes: int, expected=None, pynq_module: ModuleType | None = None,
+    bitfile: str,
+    mem_bytes: int,
+    expected=None,
+    pynq_module: ModuleType | None = None,
     download: bool = True,
 ) -> PynqPort:
     """Load ``bitfile`` and return the port of its plutflow overlay."""

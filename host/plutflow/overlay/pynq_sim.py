@@ -22,7 +22,6 @@ from plutflow.overlay.config import OverlayConfig
 from plutflow.overlay.contract import CONTRACT
 from plutflow.overlay.ports import SimPort
 
-
 POLL_CYCLES = 4096  # simulated cycles that pass per register read
 
 

