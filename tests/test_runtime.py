@@ -167,6 +167,29 @@ def test_a_refused_descriptor_names_the_layer_and_the_check() -> None:
     assert "kind" in msg.lower() and "descriptors done" in msg and "bytes read" in msg
 
 
+def test_a_descriptor_pointing_outside_the_window_is_refused() -> None:
+    """An operand address beyond the memory window ends the run with ADDR, naming the
+    layer and tile, the address and what moved; the next run is exact again."""
+    art = int8_artifact()
+    with Accelerator(art, "sim", max_batch=1) as acc:
+        acc.run(demo_images()[:1])
+        prog = acc.executor.program(1)
+        k = 3
+        f = CONTRACT.fields["O_ADDR"]
+        at = prog.prog_offset + 128 * k + 4 * f.word
+        good = acc.port.mem_read(at, 4).copy()
+        acc.port.mem_write(at, np.array([acc.port.mem_size + 4096], "<u4"))
+        with pytest.raises(OverlayRunError) as info:
+            acc.run(demo_images()[:1])
+        msg = str(info.value)
+        assert prog.descriptors[k].note in msg and "outside the memory window" in msg
+        assert f"0x{acc.port.mem_size + 4096:x}" in msg and "bytes read" in msg
+        acc.port.mem_write(at, good)
+        out = acc.run(demo_images()[:1]).outputs
+    gold = _golden(demo_model("int8"), demo_images()[:1])
+    assert all(np.array_equal(out[k], gold[k]) for k in out)
+
+
 def test_a_timeout_reports_where_the_run_stood_and_resets() -> None:
     art = int8_artifact()
     with Accelerator(art, "sim", max_batch=1, timeout_s=0.05) as acc:

@@ -326,7 +326,7 @@ module pf_engine #(
             if (wr_idle || wr_moving) st_idle <= 32'd0;
             else st_idle <= st_idle + 32'd1;
             case (est)
-                E_IDLE: if (ap_start && !run_start) begin
+                E_IDLE: if (ap_start) begin  // (run_start is only ever set in E_RUN's first cycle)
                     drain <= 32'd0;
                     est <= E_RUN;
                     run_start <= 1'b1;

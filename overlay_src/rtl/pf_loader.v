@@ -172,7 +172,7 @@ module pf_loader #(
                      L_HAND = 4'd12, L_ERR = 4'd13, L_DRAIN = 4'd14, L_START = 4'd15;
     reg [15:0] st;                // the state, one-hot: st[L_X] is state L_X
     reg [31:0] idx, count_m1, desc_addr, drain_cnt;
-    reg [40:0] prog_end;
+    reg prog_none, prog_bad;      // the program is empty / not aligned or not in the window
     reg [7:0] e_code, e_unit;
     reg [31:0] e_addr;
     // which check failed (set with the move to L_ERR); its code, unit and address follow
@@ -384,7 +384,9 @@ module pf_loader #(
                     err <= 1'b0;
                     err_unit <= 8'd0;
                     err_addr <= 32'd0;
-                    prog_end <= {9'd0, prog_addr} + {2'd0, prog_count, 7'd0};
+                    prog_none <= prog_count == 32'd0;
+                    prog_bad <= prog_addr[6:0] != 7'd0
+                                || {9'd0, prog_addr} + {2'd0, prog_count, 7'd0} > msize;
                     desc_addr <= prog_addr;
                     e_ev <= 4'd0;
                     x_ev <= 4'd0;
@@ -392,10 +394,10 @@ module pf_loader #(
                 end
                 st[L_START]: begin  // the program itself must lie in the window
                     in_load <= 1'b0;
-                    if (count_m1 == 32'hFFFF_FFFF) begin
+                    if (prog_none) begin
                         done <= 1'b1;
                         st <= 16'd1 << L_IDLE;
-                    end else if (prog_addr[6:0] != 7'd0 || prog_end > msize) begin
+                    end else if (prog_bad) begin
                         e_ev <= EV_START;
                         st <= 16'd1 << L_ERR;
                     end else begin
