@@ -166,8 +166,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             accuracy[args.backend] = top1(ev.logits, y)
     resources = []
     res_file = Path(args.resources) if args.resources else None
-    if res_file and res_file.exists():
-        resources = json.loads(res_file.read_text())
+    if res_file and res_file.exists():  # the timing check's rows (timing.json)
+        resources = [{"config": r["config"], **r["resources"]}
+                     for r in json.loads(res_file.read_text()) if "resources" in r]  # fmt: skip
     batch = max(1, min(args.batch_size, len(x)))
     est = program_estimate(art.compiled.program(batch), art.overlay)
     data = ReportData(
@@ -304,9 +305,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="float ONNX model (default: the model's source)")
     p.add_argument(
         "--resources",
-        default=str(
-            Path(__file__).resolve().parents[2] / "bench" / "results" / "accel_resources.json"
-        ),
+        default=str(Path(__file__).resolve().parents[2] / "bench" / "results" / "timing.json"),
         help="resource estimate JSON to include",
     )
     p.add_argument("--out", default="report", help="output directory")

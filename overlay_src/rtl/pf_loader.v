@@ -256,7 +256,7 @@ module pf_loader #(
     reg [31:0] w_beats, w_part;
     // each check in registered parts (DECODE: the format; CHECK1: sizes and alignment;
     // CHECK4: the memory window), combined a cycle later
-    reg fmt_kind, fmt_geo, fmt_pad, size_a, size_b, align_ok;
+    reg fmt_kind, fmt_geo, fmt_geo2, fmt_pad, size_a, size_b, align_ok;
     reg size_ok_r, align_ok_r;
     reg bad_w, bad_a, bad_b, bad_o, chk_ready;
     reg [7:0] chk_code;           // the first failed check, 0: none
@@ -281,8 +281,8 @@ module pf_loader #(
                 fmt_kind = f_first && f_last;
             default: fmt_kind = 1'b0;
         endcase
-        fmt_geo = OH != 0 && OW != 0 && OMG != 0 && KH != 0 && KW != 0 && SH != 0 && SW != 0
-                  && DH != 0 && DWd != 0 && IH != 0 && IW != 0 && ICG != 0;
+        fmt_geo = OH != 0 && OW != 0 && OMG != 0 && KH != 0 && KW != 0 && SH != 0;
+        fmt_geo2 = SW != 0 && DH != 0 && DWd != 0 && IH != 0 && IW != 0 && ICG != 0;
         fmt_pad = tile_beats <= MAXTB[7:0] && (!vector || ICG == OMG)
                   && {8'd0, PAD_T} + {1'b0, A_ROWS} <= {1'b0, IH}
                   && {8'd0, PAD_L} + {1'b0, A_COLS} <= {1'b0, IW};
@@ -295,7 +295,7 @@ module pf_loader #(
                    && aligned({8'd0, B_PS}) && aligned(O_ADDR) && aligned({8'd0, O_RS})
                    && aligned({8'd0, O_PS});
     end
-    reg fmt_kind_r, fmt_geo_r, fmt_pad_r, size_a_r, size_b_r;
+    reg fmt_kind_r, fmt_geo_r, fmt_geo2_r, fmt_pad_r, size_a_r, size_b_r;
 
     // ------------------------------------------------------------------ hazards
     reg may_load;
@@ -422,6 +422,7 @@ module pf_loader #(
                     ow_m1d <= OW - 16'd1;
                     fmt_kind_r <= fmt_kind;
                     fmt_geo_r <= fmt_geo;
+                    fmt_geo2_r <= fmt_geo2;
                     fmt_pad_r <= fmt_pad;
                     in_load <= 1'b1;
                     if (!d_magic_ok) begin
@@ -438,7 +439,8 @@ module pf_loader #(
                     mstep <= 5'd0;
                     moh <= 18'd1;
                     e_ev <= EV_FORMAT;  // (read only if the next state is ERR)
-                    st <= fmt_kind_r && fmt_geo_r && fmt_pad_r ? 16'd1 << L_MUL : 16'd1 << L_ERR;
+                    st <= fmt_kind_r && fmt_geo_r && fmt_geo2_r && fmt_pad_r ? 16'd1 << L_MUL
+                                                                      : 16'd1 << L_ERR;
                 end
                 st[L_MUL]: begin
                     mstep <= mstep + 5'd1;

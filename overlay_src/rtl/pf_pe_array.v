@@ -12,8 +12,9 @@
 //                       tab_*) and reads T[code][act - aqmin]: lookup and add, no multiplier
 //
 // Weights arrive as 8-bit lanes, w(o, i) at [(o*P_IN + i)*8 +: 8]; native codes sit in the
-// low WBITS bits. Stages: input registers, products, signed products, the product of the
-// mode (int8 or low-bit) registered, then the adder trees (two levels per stage).
+// low WBITS bits. Stages: input registers, products, the product of the mode (int8 or
+// low-bit, its magnitude and sign), the signed product, then the adder trees (two levels
+// per stage).
 // Registers load only with a valid beat.
 `default_nettype none
 
@@ -104,10 +105,18 @@ module pf_pe_array #(
         if (v1) mode2 <= mode1;
     end
 
-    // stage 3 products, per (o, i) at [(o*P_IN + i)*PW +: PW]; stage 4 registers them
+    // stage 3 products (magnitudes with their sign apart for the low-bit PEs), per (o, i) at
+    // [(o*P_IN + i)*PW +: PW]; stage 4 applies the sign and registers them
     wire [P_OUT*P_IN*PW-1:0] prod;
+    wire [P_OUT*P_IN-1:0] neg;
     reg [P_OUT*P_IN*PW-1:0] prod4;
-    always @(posedge clk) if (v3) prod4 <= prod;
+    genvar n4;
+    generate  // (a generate loop: Verilator unrolls it whatever the array size)
+        for (n4 = 0; n4 < P_OUT * P_IN; n4 = n4 + 1) begin : sign4
+            always @(posedge clk)
+                if (v3) prod4[n4*PW +: PW] <= neg[n4] ? -prod[n4*PW +: PW] : prod[n4*PW +: PW];
+        end
+    endgenerate
 
     genvar o, i, j;
     generate
@@ -206,14 +215,12 @@ module pf_pe_array #(
                         t1 <= on1 ? shl(xe, e1s) : {PWL{1'b0}};
                         t2 <= on2 ? shl(xe, e2s) : {PWL{1'b0}};
                     end
-                    wire signed [PWL-1:0] m = t1 + t2;
                     reg signed [PWL-1:0] q3;
-                    always @(posedge clk) if (v2) q3 <= sgn2 ? -m : m;
+                    always @(posedge clk) if (v2) q3 <= t1 + t2;
                     assign pl = {{(PW-PWL){q3[PWL-1]}}, q3};
                 end else if (PE_TYPE == 2) begin : plut_pe
                     reg signed [PWL-1:0] q3;
-                    wire signed [PWL-1:0] sel = colv[mag2*PWL +: PWL];
-                    always @(posedge clk) if (v2) q3 <= sgn2 ? -sel : sel;
+                    always @(posedge clk) if (v2) q3 <= colv[mag2*PWL +: PWL];
                     assign pl = {{(PW-PWL){q3[PWL-1]}}, q3};
                 end else if (PE_TYPE == 3) begin : lutram_pe
                     reg [TBW-1:0] tab [0:(1<<(MB+ABITS))-1];
@@ -222,22 +229,27 @@ module pf_pe_array #(
                     end
                     reg signed [TBW-1:0] t2r;
                     always @(posedge clk) if (v1) t2r <= tab[{mag1, idx1[ABITS-1:0]}];
-                    wire signed [PWL-1:0] te = {t2r[TBW-1], t2r};
                     reg signed [PWL-1:0] q3;
-                    always @(posedge clk) if (v2) q3 <= sgn2 ? -te : te;
+                    always @(posedge clk) if (v2) q3 <= {t2r[TBW-1], t2r};
                     assign pl = {{(PW-PWL){q3[PWL-1]}}, q3};
                 end else begin : none
                     assign pl = {PW{1'b0}};
                 end
-                // stage 3 output: the product of this PE
+                // stage 3 output: the product of this PE, and (low-bit PEs) whether stage 4
+                // negates it: the weight code's sign
+                reg sgn3;
+                always @(posedge clk) if (v2) sgn3 <= sgn2;
                 if (HAS8 != 0 && LOWBIT != 0) begin : mixed
                     reg mode3;
                     always @(posedge clk) if (v2) mode3 <= mode2;
                     assign prod[(o*P_IN + i)*PW +: PW] = mode3 ? p8 : pl;
+                    assign neg[o*P_IN + i] = !mode3 && sgn3;
                 end else if (HAS8 != 0) begin : only8
                     assign prod[(o*P_IN + i)*PW +: PW] = p8;
+                    assign neg[o*P_IN + i] = 1'b0;
                 end else begin : onlylow
                     assign prod[(o*P_IN + i)*PW +: PW] = pl;
+                    assign neg[o*P_IN + i] = sgn3;
                 end
             end
         end
