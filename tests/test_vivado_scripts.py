@@ -86,7 +86,7 @@ def test_scripts_take_identity_from_the_contract_only() -> None:
 
 def test_register_map_in_rtl_and_contract_agree() -> None:
     ctrl = (RTL / "pf_ctrl_axil.v").read_text()
-    decoded = set(re.findall(r"`PF_REG_(\w+):\s+rdata_next", ctrl))
+    decoded = set(re.findall(r"`PF_REG_(\w+):\s+reg_value", ctrl))
     assert decoded == set(C.CONTRACT.registers)
     header = C.HEADER.read_text()
     for name, reg in C.CONTRACT.registers.items():

@@ -188,7 +188,7 @@ module pf_engine #(
     // registers between the datapath and the writer's count
     reg hold;
     always @(posedge clk) hold <= {1'b0, inflight} + 4 >= {1'b0, wr_free};
-    pf_seq seq (
+    pf_seq #(.AW($clog2(ADEPTH))) seq (
         .clk(clk), .rst(rst || stop), .start(seq_start), .conv(c_kind == `PF_K_CONV),
         .bcast(c_flags[`PF_F_B_BCAST]), .icg(`PF_D_ICG(cd)), .omg(`PF_D_OMG(cd)),
         .oh(`PF_D_OH(cd)), .ow(`PF_D_OW(cd)), .kh(`PF_D_KH(cd)), .kw(`PF_D_KW(cd)),

@@ -173,6 +173,8 @@ module pf_loader #(
     reg [15:0] st;                // the state, one-hot: st[L_X] is state L_X
     reg [31:0] idx, count_m1, desc_addr, drain_cnt;
     reg prog_none, prog_bad;      // the program is empty / not aligned or not in the window
+    reg prog_misal, start_chk;
+    reg [40:0] prog_end;
     reg [7:0] e_code, e_unit;
     reg [31:0] e_addr;
     // which check failed (set with the move to L_ERR); its code, unit and address follow
@@ -385,14 +387,18 @@ module pf_loader #(
                     err_unit <= 8'd0;
                     err_addr <= 32'd0;
                     prog_none <= prog_count == 32'd0;
-                    prog_bad <= prog_addr[6:0] != 7'd0
-                                || {9'd0, prog_addr} + {2'd0, prog_count, 7'd0} > msize;
+                    prog_misal <= prog_addr[6:0] != 7'd0;
+                    prog_end <= {9'd0, prog_addr} + {2'd0, prog_count, 7'd0};
+                    start_chk <= 1'b0;
                     desc_addr <= prog_addr;
                     e_ev <= 4'd0;
                     x_ev <= 4'd0;
                     st <= 16'd1 << L_START;
                 end
-                st[L_START]: begin  // the program itself must lie in the window
+                st[L_START]: if (!start_chk) begin  // the program must lie in the window
+                    prog_bad <= prog_misal || prog_end > msize;
+                    start_chk <= 1'b1;
+                end else begin
                     in_load <= 1'b0;
                     if (prog_none) begin
                         done <= 1'b1;

@@ -16,7 +16,9 @@
 // other steps always issue.
 `default_nettype none
 
-module pf_seq (
+module pf_seq #(
+    parameter integer AW = 24      // operand-A address bits the buffer uses (log2 ADEPTH)
+) (
     input  wire        clk,
     input  wire        rst,
     input  wire        start,      // pulse: a tile with the fields below begins
@@ -44,19 +46,28 @@ module pf_seq (
     output reg         s_last,     // last step of an output group
     output reg         s_end       // last step of the tile
 );
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_hi = &{1'b0, sh_rs, dh_rs, sw_ps, dw_ps};  // (bits above AW wrap away)
+    /* verilator lint_on UNUSEDSIGNAL */
+    generate
+        if (AW < 4 || AW > 24) begin : bad_aw
+            $error("pf_seq: AW must be 4..24");
+        end
+    endgenerate
+
     // ------------------------------------------------------------------ tile constants
     reg run, vec, bc, setup;
-    reg [23:0] st_oy, st_ky, st_ox, st_kx;
+    reg [AW-1:0] st_oy, st_ky, st_ox, st_kx;  // (addresses wrap at the buffer's size)
     reg [16:0] r_cg, r_kx, r_ky, r_g, r_ox, r_oy;  // a level's counter reload: length - 3
     reg [5:0] one;                             // a level has one iteration
     always @(posedge clk) begin
         if (start) begin
             vec <= !conv;
             bc <= bcast;
-            st_oy <= sh_rs;
-            st_ky <= dh_rs;
-            st_ox <= sw_ps;
-            st_kx <= dw_ps;
+            st_oy <= sh_rs[AW-1:0];
+            st_ky <= dh_rs[AW-1:0];
+            st_ox <= sw_ps[AW-1:0];
+            st_kx <= dw_ps[AW-1:0];
             r_cg <= conv ? {1'b0, icg} - 17'd3 : 17'h1FFFE;
             r_kx <= {9'd0, kw} - 17'd3;
             r_ky <= {9'd0, kh} - 17'd3;
@@ -89,7 +100,7 @@ module pf_seq (
     reg [5:0] flt;                 // f < a
     reg [5:0] fablt [0:5];         // fab[b] < a, at [b][a]
     reg any;                       // the first step's level is known
-    reg [23:0] a_row, a_pix, a_grp, a_tapy, a_tap, a_cur;
+    reg [AW-1:0] a_row, a_pix, a_grp, a_tapy, a_tap, a_cur;
     reg [23:0] b_cur, grp;
     reg [15:0] w_cur, g_cur;
     reg first;
@@ -131,22 +142,30 @@ module pf_seq (
     end
 
     // the next step's level, and up[] after this step
-    reg [6:0] adv_next;
-    reg [5:0] abv_next;
+    // next(a) for each a, and its mask; the OR over a is in two kept halves (three terms
+    // each) so that synthesis does not chain the six
+    reg [6:0] nx [0:5];
+    reg [5:0] nxt_m [0:5];
+    always @(*) begin
+        for (k = 0; k < 6; k = k + 1) begin
+            nx[k] = {7{adv[k]}} & (flt[k] ? f : !at_one[k] ? 7'd1 << k : up[k]);
+            nxt_m[k] = {6{adv[k]}} & (flt[k] ? ft : !at_one[k] ? (6'd1 << k) - 6'd1 : upt[k]);
+        end
+    end
+    (* keep *) wire [6:0] adv_lo = nx[0] | nx[1] | nx[2];
+    (* keep *) wire [6:0] adv_hi = nx[3] | nx[4] | nx[5];
+    (* keep *) wire [5:0] abv_lo = nxt_m[0] | nxt_m[1] | nxt_m[2];
+    (* keep *) wire [5:0] abv_hi = nxt_m[3] | nxt_m[4] | nxt_m[5];
+    wire [6:0] adv_next = adv_lo | adv_hi;
+    wire [5:0] abv_next = abv_lo | abv_hi;
     reg [6:0] up_next [0:5];
     reg [5:0] upt_next [0:5];
     always @(*) begin
-        adv_next = 7'd0;
-        abv_next = 6'd0;
         for (b2 = 0; b2 < 6; b2 = b2 + 1) begin
             up_next[b2] = 7'd0;
             upt_next[b2] = 6'd0;
         end
         for (k = 0; k < 6; k = k + 1) begin  // AND-OR over the one-hot adv
-            adv_next = adv_next | ({7{adv[k]}}
-                       & (flt[k] ? f : !at_one[k] ? 7'd1 << k : up[k]));
-            abv_next = abv_next | ({6{adv[k]}}
-                       & (flt[k] ? ft : !at_one[k] ? (6'd1 << k) - 6'd1 : upt[k]));
             for (b2 = 0; b2 < k; b2 = b2 + 1) begin  // levels below k restart
                 up_next[b2] = up_next[b2] | ({7{adv[k]}} & (fablt[b2][k] ? fab[b2]
                               : !at_one[k] ? 7'd1 << k : up[k]));
@@ -184,6 +203,14 @@ module pf_seq (
             end
         end
     end
+    // ada: a copy of adv for the address selects (its reset keeps synthesis from merging
+    // it with adv, so each drives half the loads)
+    reg [5:0] ada;
+    always @(posedge clk) begin
+        if (srst) ada <= 6'd0;
+        else if (prime) ada <= f[5:0];
+        else if (issue) ada <= adv_next[5:0];
+    end
     always @(posedge clk) begin
         if (prime) begin  // every level at its first iteration
             adv <= f;
@@ -219,19 +246,19 @@ module pf_seq (
     // addresses: the advancing level's base moves by its stride, and every base below it
     // takes the same value: one adder after two one-hot selects
     // (two halves of three terms, kept apart so synthesis maps each into one LUT level
-    // instead of chaining the six terms)
-    (* keep *) wire [23:0] base_lo = ({24{adv[0]}} & a_cur) | ({24{adv[1]}} & a_tap)
-                                   | ({24{adv[2]}} & a_tapy);
-    (* keep *) wire [23:0] base_hi = ({24{adv[3]}} & a_grp) | ({24{adv[4]}} & a_pix)
-                                   | ({24{adv[5]}} & a_row);
-    (* keep *) wire [23:0] step_lo = ({24{adv[0]}} & 24'd1) | ({24{adv[1]}} & st_kx)
-                                   | ({24{adv[2]}} & st_ky);
-    (* keep *) wire [23:0] step_hi = ({24{adv[3]}} & {23'd0, vec}) | ({24{adv[4]}} & st_ox)
-                                   | ({24{adv[5]}} & st_oy);
-    wire [23:0] a_next = (base_lo | base_hi) + (step_lo | step_hi);
+    // instead of chaining the six terms; the selects use a copy of adv that only they load)
+    (* keep *) wire [AW-1:0] base_lo = ({AW{ada[0]}} & a_cur) | ({AW{ada[1]}} & a_tap)
+                                     | ({AW{ada[2]}} & a_tapy);
+    (* keep *) wire [AW-1:0] base_hi = ({AW{ada[3]}} & a_grp) | ({AW{ada[4]}} & a_pix)
+                                     | ({AW{ada[5]}} & a_row);
+    (* keep *) wire [AW-1:0] step_lo = ({AW{ada[0]}} & {{(AW-1){1'b0}}, 1'b1})
+                                     | ({AW{ada[1]}} & st_kx) | ({AW{ada[2]}} & st_ky);
+    (* keep *) wire [AW-1:0] step_hi = ({AW{ada[3]}} & {{(AW-1){1'b0}}, vec})
+                                     | ({AW{ada[4]}} & st_ox) | ({AW{ada[5]}} & st_oy);
+    wire [AW-1:0] a_next = (base_lo | base_hi) + (step_lo | step_hi);
     always @(posedge clk) begin
         if (start) begin
-            {a_row, a_pix, a_grp, a_tapy, a_tap, a_cur} <= {6{24'd0}};
+            {a_row, a_pix, a_grp, a_tapy, a_tap, a_cur} <= {6{{AW{1'b0}}}};
         end else if (issue) begin
             a_cur <= a_next;
             if (abv[0]) a_tap <= a_next;
@@ -251,7 +278,7 @@ module pf_seq (
             grp <= 24'd0;
             first <= 1'b1;
         end else if (issue) begin
-            s_a_addr <= a_cur;
+            s_a_addr <= {{(24-AW){1'b0}}, a_cur};
             s_b_addr <= b_cur;
             s_w_addr <= w_cur;
             s_g <= g_cur;
