@@ -1,7 +1,8 @@
 """Builders of the benchmark networks as ONNX, with random weights (He-initialised convs,
 random BatchNorm statistics): a ResNet-18-style network (BasicBlocks, 64-512 channel
 stages) and a MobileNetV2-style network (inverted residuals, depthwise convs, ReLU6),
-both at any resolution and width. No PyTorch needed.
+both at any resolution and width, and a small YOLO-style detector (SiLU, channel Split,
+max pooling, nearest upsampling, Concat, reflect Pad, channel Slice). No PyTorch needed.
 
     python bench/models.py build/bench_models        # writes resnet18.onnx, mobilenetv2.onnx
 """
@@ -36,6 +37,11 @@ class Net:
         self.inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
         return name
 
+    def const_i64(self, value: list[int]) -> str:
+        name = self._name("i")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, np.int64), name))
+        return name
+
     def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
         out = self._name(op.lower())
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
@@ -63,8 +69,12 @@ class Net:
         w = self.rng.normal(0, np.sqrt(1.0 / c), (classes, c))
         return self.node("Gemm", [y, self.const(w), self.const(np.zeros(classes))], transB=1)
 
-    def build(self, out: str, name: str, classes: int) -> onnx.ModelProto:
-        o = helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])
+    def silu(self, x: str) -> str:
+        return self.node("Mul", [x, self.node("Sigmoid", [x])])
+
+    def build(self, out: str, name: str, classes: int | list[int]) -> onnx.ModelProto:
+        shape = [1, classes] if isinstance(classes, int) else classes
+        o = helper.make_tensor_value_info(out, TensorProto.FLOAT, shape)
         graph = helper.make_graph(self.nodes, name, [self.input], [o], self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8
@@ -114,6 +124,33 @@ def mobilenet_v2(size: int = 224, width: float = 1.0, classes: int = 1000, seed:
     last = ch(1280) if width > 1.0 else 1280
     x = net.conv_bn(x, cin, last, 1, act="Relu6")
     return net.build(net.head(x, last, classes), "mobilenetv2", classes)
+
+
+def detector_like(size: int = 32, width: int = 16, seed: int = 0) -> onnx.ModelProto:
+    """A YOLO-style detector: a strided SiLU backbone, a CSP-style block (channel Split, a
+    conv branch, Concat), an SPPF-style max pool, nearest 2x upsampling with a skip Concat,
+    a reflect-padded head conv and a box/class split of the head by channel Slices."""
+    w = width
+    net = Net((1, 3, size, size), seed)
+    p1 = net.silu(net.conv_bn("input", 3, w, 3, 2, act=None))
+    p2 = net.silu(net.conv_bn(p1, w, 2 * w, 3, 2, act=None))
+    halves = [net._name("split"), net._name("split")]
+    net.nodes.append(helper.make_node("Split", [p2, net.const_i64([w, w])], halves,
+                                      name=net._name("Split"), axis=1))  # fmt: skip
+    b = net.silu(net.conv_bn(halves[1], w, w, 3, act=None))
+    m = net.node("MaxPool", [b], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    c = net.silu(net.conv_bn(net.node("Concat", [halves[0], b, m], axis=1), 3 * w, 2 * w, 1,
+                             act=None))  # fmt: skip
+    up = net.node("Resize", [c, "", net.const(np.array([1, 1, 2, 2]))], mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # fmt: skip
+    f = net.silu(net.conv_bn(net.node("Concat", [up, p1], axis=1), 3 * w, w, 3, act=None))
+    f = net.node("Pad", [f, net.const_i64([0, 0, 1, 1, 0, 0, 1, 1])], mode="reflect")
+    wh = net.rng.normal(0, np.sqrt(1.0 / (9 * w)), (8, w, 3, 3))
+    h = net.node("Conv", [f, net.const(wh), net.const(np.zeros(8))], kernel_shape=[3, 3])
+    box = net.node("Slice", [h, net.const_i64([0]), net.const_i64([4]), net.const_i64([1])])
+    cls = net.node("Slice", [h, net.const_i64([4]), net.const_i64([8]), net.const_i64([1])])
+    out = net.node("Concat", [box, net.node("Sigmoid", [cls])], axis=1)
+    return net.build(out, "detector_like", [1, 8, size // 2, size // 2])
 
 
 def main(argv: list[str]) -> int:

@@ -85,7 +85,7 @@ def test_quantize_eval_inspect(tmp_path, demo, capsys) -> None:
 
 def test_errors_exit_2_with_a_message(tmp_path, capsys) -> None:
     b = ModelBuilder((None, 3, 4, 4))
-    model = b.build(b.node("Resize", ["x", "", b.const(np.array([1, 1, 2, 2], np.float32))]))
+    model = b.build(b.node("Erf", ["x"]))
     path = tmp_path / "bad.onnx"
     path.write_bytes(model.SerializeToString())
     np.save(tmp_path / "calib.npy", np.zeros((4, 4, 4, 3), np.uint8))
@@ -103,11 +103,43 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys) -> None:
         == 2
     )
     err = capsys.readouterr().err
-    assert "node 'Resize_2' (op Resize)" in err
+    assert "node 'Erf_1' (op Erf)" in err
     assert not (tmp_path / "o.pfq").exists()
     (tmp_path / "broken.pfq").write_bytes(b"PK\x03\x04broken")
     assert main(["inspect", str(tmp_path / "broken.pfq")]) == 2
     assert "not a valid plutflow model" in capsys.readouterr().err
+
+
+def test_free_height_and_width_with_input_shape_and_inferred_preprocessing(
+    tmp_path, capsys
+) -> None:
+    """A fully convolutional model exported with symbolic H and W, fed RGB images with
+    no preprocessing config: the error names --input-shape; with it, the model quantizes
+    (3 channels inferred from the model), evaluates, and warns about unlike data."""
+    b = ModelBuilder((None, 3, "H", "W"))
+    y = b.node("Relu", [b.conv("x", 3, 4, pads=[1, 1, 1, 1])])
+    y = b.node("Resize", [y, "", b.const(np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    y = b.node("ReduceMean", [b.conv(y, 4, 2, pads=[1, 1, 1, 1])], axes=[2, 3], keepdims=0)
+    path = tmp_path / "fcn.onnx"
+    path.write_bytes(b.build(y).SerializeToString())
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "calib.npy", rng.integers(0, 256, (8, 12, 20, 3), dtype=np.uint8))
+    out = tmp_path / "fcn.pfq"
+    args = ["quantize", str(path), "--calib", str(tmp_path / "calib.npy"), "-o", str(out)]
+    assert main(args) == 2
+    assert "--input-shape" in capsys.readouterr().err
+    assert main([*args, "--input-shape", "x=1x3x12x20"]) == 0
+    err = capsys.readouterr().err
+    assert "inferred from the model input (3 channel(s), NCHW, size 12x20" in err
+    assert main(["eval", str(out), "--data", str(tmp_path / "calib.npy")]) == 0
+    assert "does not look like" not in capsys.readouterr().err
+    np.save(tmp_path / "dark.npy", rng.integers(0, 20, (8, 12, 20, 3), dtype=np.uint8) * 0)
+    assert main(["eval", str(out), "--data", str(tmp_path / "dark.npy")]) == 0
+    assert "does not look like the calibration data" in capsys.readouterr().err
+    assert main([*args, "--input-shape", "x=1x3x12"]) == 2
+    assert "rank 4" in capsys.readouterr().err
+    assert main([*args, "--input-shape", "y=1x3x12x20"]) == 2
+    assert "inputs are x" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["quantize", "eval", "inspect", "demo"])

@@ -2,7 +2,10 @@
 
 Cases are generated from the installed onnx wheel and compared with its stored outputs.
 A few cases use features plutflow deliberately refuses (training mode, non-tensor
-values, MaxPool's Indices output); for those the importer must raise a clear error.
+values, MaxPool's Indices output, interpolating Resize modes); for those the importer must
+raise a clear error. The node tests feed the parameters of Slice, Split, Pad, Resize and
+ReduceMean (bounds, pads, scales, axes) as graph inputs; plutflow, like every exporter,
+wants them constant, so each data set's values become initializers here.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import onnx
 import pytest
+from onnx import numpy_helper
 
 from plutflow.errors import UnsupportedModelError
 from plutflow.ir import SUPPORTED_OPS, import_onnx
@@ -41,6 +46,36 @@ REFUSED = {
     "test_maxpool_with_argmax_2d_precomputed_pads": "Indices",
     "test_maxpool_with_argmax_2d_precomputed_strides": "Indices",
 }
+#: Refused by name fragment: Resize's interpolating modes.
+REFUSED_PARTS = {"linear": "only nearest", "cubic": "only nearest", "tf_crop": "only nearest"}
+#: Ops whose inputs after the first are parameters.
+PARAMETER_OPS = ("Slice", "Split", "Pad", "Resize", "ReduceMean", "Upsample")
+
+
+def refusal(name: str) -> str | None:
+    """The words the importer's error must contain, for a case it must refuse."""
+    if name in REFUSED:
+        return REFUSED[name]
+    return next((w for part, w in REFUSED_PARTS.items() if part in name), None)
+
+
+def with_constant_parameters(model: onnx.ModelProto, inputs: list) -> tuple:
+    """The model with its parameter inputs as initializers, and the remaining feeds."""
+    node = model.graph.node[0]
+    if node.op_type not in PARAMETER_OPS:
+        return model, inputs
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep, feeds = [], []
+    for vi, value in zip(model.graph.input, inputs, strict=True):
+        if vi.name == node.input[0]:
+            keep.append(vi)
+            feeds.append(value)
+        else:
+            m.graph.initializer.append(numpy_helper.from_array(np.asarray(value), vi.name))
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    return m, feeds
 
 
 def test_every_supported_op_has_cases() -> None:
@@ -51,12 +86,15 @@ def test_every_supported_op_has_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_node_case(case) -> None:
-    if case.name in REFUSED:
-        with pytest.raises(UnsupportedModelError, match=REFUSED[case.name]):
-            import_onnx(case.model, symbolic_batch=False)
+    words = refusal(case.name)
+    if words is not None:
+        model, _ = with_constant_parameters(case.model, list(case.data_sets[0][0]))
+        with pytest.raises(UnsupportedModelError, match=words):
+            import_onnx(model, symbolic_batch=False)
         return
-    graph = import_onnx(case.model, symbolic_batch=False)
     for inputs, outputs in case.data_sets:
+        model, inputs = with_constant_parameters(case.model, list(inputs))
+        graph = import_onnx(model, symbolic_batch=False)
         got = run_float(graph, dict(zip(graph.inputs, inputs, strict=True)))
         for name, expected in zip(graph.outputs, outputs, strict=True):
             expected = np.asarray(expected)

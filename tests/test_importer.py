@@ -90,12 +90,93 @@ def test_standalone_bn_becomes_depthwise_conv(rng) -> None:
 
 def test_unsupported_op_names_the_node() -> None:
     b = ModelBuilder((None, 3, 4, 4))
-    y = b.node("Resize", ["x", "", b.const(np.array([1, 1, 2, 2], np.float32))])
+    y = b.node("Erf", ["x"])
     with pytest.raises(UnsupportedModelError) as err:
         import_onnx(b.build(y))
-    assert err.value.node == "Resize_2"
-    assert err.value.op == "Resize"
+    assert err.value.node == "Erf_1"
+    assert err.value.op == "Erf"
     assert "not supported" in str(err.value) and "Conv" in str(err.value)
+
+
+def test_reduce_mean_over_space_is_global_pooling(rng) -> None:
+    """PyTorch >= 2.9 exports AdaptiveAvgPool2d(1) and x.mean((2, 3)) as ReduceMean."""
+    x = rng.normal(size=(2, 3, 6, 5)).astype(np.float32)
+    for opset, keep in ((13, 1), (18, 0)):
+        b = ModelBuilder((None, 3, 6, 5), opset=opset)
+        axes = np.array([-2, -1], np.int64)
+        y = b.conv("x", 3, 8, pads=[1, 1, 1, 1])
+        if opset >= 18:
+            y = b.node("ReduceMean", [y, b.const(axes)], keepdims=keep)
+        else:
+            y = b.node("ReduceMean", [y], axes=axes.tolist(), keepdims=keep)
+        want = ["Conv", "GlobalAveragePool"] + ([] if keep else ["Flatten"])
+        _check_vs_ort(b.build(y), x, want)
+
+
+def test_reduce_mean_over_channels_runs_in_float_but_is_not_quantized(rng) -> None:
+    from plutflow.calib import collect_stats
+    from plutflow.quant import quantize
+
+    b = ModelBuilder((None, 4, 3, 3))
+    y = b.node("ReduceMean", [b.conv("x", 4, 4, pads=[1, 1, 1, 1])], axes=[1], keepdims=1)
+    x = rng.normal(size=(2, 4, 3, 3)).astype(np.float32)
+    graph = _check_vs_ort(b.build(y), x, ["Conv", "ReduceMean"])
+    with pytest.raises(UnsupportedModelError, match="only the mean over all spatial axes"):
+        quantize(graph, collect_stats(graph, x, progress=False))
+
+
+def test_zero_pad_folds_into_the_conv_and_reflect_pad_stays(rng) -> None:
+    b = ModelBuilder((None, 3, 7, 7))
+    p = b.node("Pad", ["x", b.const(np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64))])
+    y = b.conv(p, 3, 4, pads=[1, 0, 0, 1])
+    y = b.node("Pad", [y, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))], mode="reflect")
+    x = rng.normal(size=(2, 3, 7, 7)).astype(np.float32)
+    graph = _check_vs_ort(b.build(y), x, ["Conv", "Pad"])
+    assert graph.nodes[0].attrs["pads"] == [2, 2, 2, 2]
+    assert graph.nodes[1].attrs == {"pads": [[0, 0], [0, 0], [1, 1], [1, 1]],
+                                    "mode": "reflect", "value": 0.0}  # fmt: skip
+
+
+@pytest.mark.parametrize("coord", ["asymmetric", "half_pixel", "align_corners"])
+def test_nearest_resize_and_upsample(rng, coord) -> None:
+    b = ModelBuilder((None, 2, 5, 4))
+    scales = b.const(np.array([1, 1, 2, 3], np.float32))
+    y = b.node("Resize", ["x", "", scales], mode="nearest",
+               coordinate_transformation_mode=coord, nearest_mode="floor")  # fmt: skip
+    graph = _check_vs_ort(b.build(y), rng.normal(size=(3, 2, 5, 4)).astype(np.float32))
+    assert set(graph.nodes[0].attrs["index"]) == {"2", "3"}
+    b = ModelBuilder((None, 2, 5, 4), opset=9)
+    y = b.node("Upsample", ["x", b.const(np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    _check_vs_ort(b.build(y), rng.normal(size=(1, 2, 5, 4)).astype(np.float32), ["Resize"])
+
+
+def test_interpolating_resize_is_refused() -> None:
+    b = ModelBuilder((None, 2, 5, 4))
+    y = b.node("Resize", ["x", "", b.const(np.array([1, 1, 2, 2], np.float32))], mode="linear")
+    with pytest.raises(UnsupportedModelError, match="only nearest"):
+        import_onnx(b.build(y))
+
+
+def test_split_and_slice_on_channels(rng) -> None:
+    b = ModelBuilder((None, 6, 4, 4), opset=18)
+    b.nodes.append(helper.make_node("Split", ["x", b.const(np.array([2, 4], np.int64))],
+                                    ["s0", "s1"], name="split", axis=1))  # fmt: skip
+    tail = b.node("Slice", ["s1", b.const(np.array([-1], np.int64)),
+                            b.const(np.array([-100], np.int64)),
+                            b.const(np.array([1], np.int64)),
+                            b.const(np.array([-2], np.int64))])  # fmt: skip
+    y = b.node("Concat", ["s0", tail], axis=1)
+    graph = _check_vs_ort(b.build(y), rng.normal(size=(2, 6, 4, 4)).astype(np.float32),
+                          ["Slice", "Slice", "Slice", "Concat"])  # fmt: skip
+    assert graph.nodes[2].attrs["slices"] == [[1, 3, -2, 2]]
+
+
+def test_slice_of_a_symbolic_dimension_names_the_option() -> None:
+    b = ModelBuilder((None, 3, "H", "W"))
+    bounds = [b.const(np.array([v], np.int64)) for v in (1, 3, 2)]
+    y = b.node("Slice", ["x", *bounds])
+    with pytest.raises(UnsupportedModelError, match="--input-shape"):
+        import_onnx(b.build(y))
 
 
 def test_runtime_shape_op_is_refused() -> None:

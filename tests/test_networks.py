@@ -33,6 +33,8 @@ def network(name: str):
         return import_onnx(models.resnet18(size=32, width=16, classes=10))
     if name == "mobilenet":
         return import_onnx(models.mobilenet_v2(size=32, width=0.35, classes=10))
+    if name == "detector":
+        return import_onnx(models.detector_like(size=32, width=16))
     return import_onnx(str(ROOT / "tests" / "data" / f"{name}.onnx"))
 
 
@@ -74,6 +76,32 @@ def test_network_runs_whole_on_the_simulated_overlay(name: str, scheme: str, ove
     for lay in model.layers:
         o = lay.outputs[0]
         assert np.array_equal(got[o], want[o]), f"{name} {scheme}: layer {lay.name}"
+
+
+def test_detector_with_data_movement_ops_is_bit_exact() -> None:
+    """A YOLO-style network: channel Split/Slice, nearest Resize and a reflect Pad run on
+    the host between overlay layers; every tensor still equals golden, and the float
+    and integer models agree."""
+    from plutflow.reference import run_float
+
+    model = quantized("detector", "int8")
+    ops = {lay.op for lay in model.layers}
+    assert {"slice", "resize_nearest", "pad", "concat", "maxpool"} <= ops
+    art = Artifact.compile(model, OverlayConfig.for_pe("int8", p=8))
+    where = {r["op"]: r["target"] for r in art.placement}
+    assert where["conv"] == "overlay" and where["resize_nearest"] == "host"
+    x = images(model, 2)
+    with Accelerator(art, "sim") as acc:
+        got = acc.run(x, keep=True).tensors
+    golden = GoldenExecutor(model)
+    want = golden.run(model.tensors[model.inputs[0]].quantize(x), keep=True)
+    for lay in model.layers:
+        o = lay.outputs[0]
+        assert np.array_equal(got[o], want[o]), f"detector: layer {lay.name}"
+    out = model.outputs[0]
+    real = model.tensors[out].dequantize(want[out])
+    ref = run_float(network("detector"), {network("detector").inputs[0]: x})[out]
+    assert np.corrcoef(real.ravel(), ref.ravel())[0, 1] > 0.99
 
 
 def test_the_board_code_path_runs_a_network() -> None:

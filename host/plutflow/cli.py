@@ -13,6 +13,7 @@ import numpy as np
 
 from plutflow import __version__
 from plutflow.calib.calibrate import collect_stats
+from plutflow.calib.drift import drift_warning
 from plutflow.calib.observers import OBSERVERS, TensorStats
 from plutflow.calib.preprocess import Preprocess
 from plutflow.cli_runtime import add_runtime_commands, demo_on_overlay
@@ -21,8 +22,12 @@ from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx
+from plutflow.notes import note
 from plutflow.pipeline import (
     DemoAssets,
+    import_for_quantize,
+    inferred_note,
+    input_shapes,
     load_data,
     predict_float,
     predict_golden,
@@ -50,8 +55,9 @@ EXAMPLES = """examples:
 
 PREPROCESS_HELP = (
     "preprocessing config (YAML or JSON) with keys size, channels, scale, mean, std, "
-    "layout, data_layout; default: scale 1/255, no normalisation, NCHW. A quantized "
-    "model remembers the config it was calibrated with."
+    "layout, data_layout, input_shape; default: layout, channels and size from the "
+    "model's input, scale 1/255, no normalisation. A quantized model remembers the "
+    "config it was calibrated with."
 )
 
 
@@ -61,6 +67,17 @@ def _kib(n: float) -> str:
 
 def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Preprocess:
     return preprocess_for(model, getattr(args, "preprocess", None))
+
+
+def add_input_shape_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=1x3xHxW",
+        help="fix a model input's shape (repeatable; NAME= may be left out for a model "
+        "with one input), for models exported with a free height or width; the batch "
+        "stays free",
+    )
 
 
 def quantize_from_args(
@@ -217,8 +234,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    graph = import_onnx(args.model)  # fail on an unsupported model before reading data
-    pre = _preprocess(args)
+    # fail on an unsupported model before reading data
+    graph, pre = import_for_quantize(args.model, args.input_shape, args.preprocess)
+    note(inferred_note(pre))
     calib, labels = load_data(args.calib, pre, args.num_calib, args.calib_labels)
     model = quantize_from_args(args, graph, calib, labels, pre, source=args.model)
     model.save(args.output)
@@ -233,13 +251,18 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     path = Path(args.model)
     if path.suffix == ".onnx":
-        graph = import_onnx(path)
-        x, y = load_data(args.data, _preprocess(args), args.limit, args.labels)
+        graph, pre = import_for_quantize(path, args.input_shape, args.preprocess)
+        note(inferred_note(pre))
+        x, y = load_data(args.data, pre, args.limit, args.labels)
         scores = predict_float(graph, x, args.batch_size)
         kind = "float32"
     else:
         model = IntModel.load(path)
-        x, y = load_data(args.data, _preprocess(args, model), args.limit, args.labels)
+        pre = _preprocess(args, model)
+        if not args.preprocess:
+            note(inferred_note(pre))
+        x, y = load_data(args.data, pre, args.limit, args.labels)
+        note(drift_warning(model.meta.get("calibration_input"), x))
         t0 = time.perf_counter()
         scores = predict_golden(model, x, args.batch_size)
         print(f"golden: {len(x) / (time.perf_counter() - t0):.0f} images/s")
@@ -251,7 +274,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(f"{len(x)} images, no labels: predictions only")
     if args.reference:
-        ref = predict_float(import_onnx(args.reference), x, args.batch_size)
+        shapes = input_shapes(args.input_shape, pre)
+        ref = predict_float(import_onnx(args.reference, input_shapes=shapes), x, args.batch_size)
         agree = float((ref.argmax(1) == scores.reshape(len(scores), -1).argmax(1)).mean() * 100)
         result["agreement_with_reference"] = agree
         print(f"same top-1 class as {args.reference}: {agree:.2f} %")
@@ -266,7 +290,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     path = Path(args.model)
     if path.suffix == ".onnx":
-        print(import_onnx(path).summary())
+        print(import_onnx(path, input_shapes=input_shapes(args.input_shape)).summary())
         return 0
     model = IntModel.load(path)
     print(f"integer model '{model.name}' (format v{json.dumps(model.meta.get('quantizer', {}))})")
@@ -333,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(FILE.npz:KEY picks an array) or an idx file",
     )
     p.add_argument("--preprocess", help=PREPROCESS_HELP)
+    add_input_shape_option(p)
     p.add_argument(
         "--num-calib", type=int, default=512, help="images to calibrate on (default 512)"
     )
@@ -357,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
     p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
     p.add_argument("--preprocess", help=PREPROCESS_HELP)
+    add_input_shape_option(p)
     p.add_argument("--limit", type=int, help="use only the first LIMIT images")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--reference", help="float ONNX model to compare predictions with")
@@ -371,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help=".onnx or .pfq")
     p.add_argument("--markdown", action="store_true", help="layer table as markdown")
+    add_input_shape_option(p)
     p.set_defaults(func=cmd_inspect)
     add_runtime_commands(sub)
     return ap

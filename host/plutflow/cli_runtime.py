@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from plutflow.calib.drift import drift_warning
 from plutflow.errors import PlutflowError
 from plutflow.intmodel.model import IntModel
+from plutflow.notes import note
 from plutflow.overlay.config import PE_TYPES, OverlayConfig
 from plutflow.overlay.cycles import program_estimate
-from plutflow.pipeline import load_data, preprocess_for, top1
+from plutflow.pipeline import inferred_note, load_data, preprocess_for, top1
 from plutflow.report.markdown import markdown_table
 from plutflow.runtime import BACKENDS, Accelerator, Artifact
 from plutflow.runtime.accelerator import CLOCK_MHZ
@@ -35,7 +37,12 @@ def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
 
 
 def _data(args: argparse.Namespace, model: IntModel) -> tuple[np.ndarray, np.ndarray | None]:
-    return load_data(args.data, preprocess_for(model, args.preprocess), args.limit, args.labels)
+    pre = preprocess_for(model, args.preprocess)
+    if not args.preprocess:
+        note(inferred_note(pre))
+    x, y = load_data(args.data, pre, args.limit, args.labels)
+    note(drift_warning(model.meta.get("calibration_input"), x))
+    return x, y
 
 
 def _backend_options(args: argparse.Namespace, backend: str) -> dict:

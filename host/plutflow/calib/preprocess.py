@@ -23,6 +23,11 @@ class Preprocess:
         mean, std: per-channel normalisation (one value applies to every channel).
         layout: the model's input layout, "NCHW" or "NHWC".
         data_layout: layout of array sources with a channel axis, "NHWC" or "NCHW".
+        input_shape: the model input's full shape (batch first), for models exported
+            with a free height or width (the same as ``--input-shape``); the batch
+            stays free.
+        inferred: True when the config was guessed from the model's input shape
+            rather than given (the normalisation is then unknown).
     """
 
     size: tuple[int, int] | None = None
@@ -32,6 +37,29 @@ class Preprocess:
     std: list[float] = field(default_factory=lambda: [1.0])
     layout: str = "NCHW"
     data_layout: str = "NHWC"
+    input_shape: list[int] | None = None
+    inferred: bool = False
+
+    @classmethod
+    def for_input(cls, shape: tuple | None) -> Preprocess:
+        """A config guessed from a model input's shape: its layout, channels and size
+        (static dims only), raw pixels scaled to [0, 1], no normalisation."""
+        if shape is None or len(shape) != 4:
+            return cls(inferred=True)
+        c_first, c_last = shape[1], shape[3]
+        if c_last in (1, 3, 4) and c_first not in (1, 3, 4):
+            layout, channels, hw = "NHWC", c_last, shape[1:3]
+        else:
+            layout, channels, hw = "NCHW", c_first or 3, shape[2:4]
+        channels = 3 if channels == 4 else channels
+        size = tuple(int(d) for d in hw) if all(d for d in hw) else None
+        return cls(size=size, channels=int(channels), layout=layout, inferred=True)
+
+    def describe(self) -> str:
+        """One line: what this config does."""
+        size = "x".join(map(str, self.size)) if self.size else "as given"
+        return (f"{self.channels} channel(s), {self.layout}, size {size}, scale {self.scale:g}, "
+                f"mean {self.mean}, std {self.std}")  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocess:
@@ -47,6 +75,14 @@ class Preprocess:
         for key in ("mean", "std"):
             if key in d and not isinstance(d[key], list):
                 d[key] = [float(d[key])]
+        if d.get("input_shape") is not None:
+            shape = d["input_shape"]
+            if (
+                not isinstance(shape, list)
+                or not shape
+                or not all(isinstance(v, int) and v > 0 for v in shape)
+            ):
+                raise CalibrationError("input_shape must be a list of positive integers")
         pre = cls(**d)
         if pre.layout not in ("NCHW", "NHWC") or pre.data_layout not in ("NCHW", "NHWC"):
             raise CalibrationError("layout and data_layout must be NCHW or NHWC")

@@ -23,6 +23,7 @@ from plutflow.intmodel.model import IntLayer, TensorSpec
 from plutflow.kernels import windows as win
 from plutflow.kernels.conv import conv as conv_kernel
 from plutflow.kernels.pool import max_pool, sum_pool
+from plutflow.kernels.select import gather_nearest, pad_array, strided_slice
 
 IntOp = Callable[[IntLayer, list[np.ndarray], list[TensorSpec], TensorSpec], np.ndarray]
 
@@ -209,6 +210,19 @@ def op_transpose(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(ins[0], layer.attrs["perm"]))
 
 
+def op_slice(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
+    return np.ascontiguousarray(strided_slice(ins[0], layer.attrs["slices"]))
+
+
+def op_pad(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
+    a = layer.attrs
+    return pad_array(ins[0], a["pads"], a["mode"], a["value"])
+
+
+def op_resize_nearest(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
+    return gather_nearest(ins[0], layer.attrs["index"])
+
+
 def op_softmax(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
     x = ins[0].astype(np.int64)
     axis = layer.attrs["axis"]
@@ -232,5 +246,8 @@ INT_OPS: dict[str, IntOp] = {
     "reshape": op_reshape,
     "flatten": op_flatten,
     "transpose": op_transpose,
+    "slice": op_slice,
+    "pad": op_pad,
+    "resize_nearest": op_resize_nearest,
     "softmax": op_softmax,
 }

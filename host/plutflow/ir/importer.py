@@ -19,6 +19,7 @@ from plutflow.errors import PlutflowError, UnsupportedModelError
 from plutflow.ir import passes
 from plutflow.ir.folding import fold_constants
 from plutflow.ir.graph import Graph, Node, Shape
+from plutflow.ir.movement import canonicalise_movement
 
 #: Ops the IR executes at run time.
 SUPPORTED_OPS = (
@@ -27,13 +28,13 @@ SUPPORTED_OPS = (
     "MaxPool", "AveragePool", "GlobalAveragePool",
     "Add", "Mul", "Concat",
     "Flatten", "Reshape", "Transpose",
+    "Slice", "Split", "Pad", "Resize", "Upsample", "ReduceMean",
     "Softmax", "Identity", "Dropout",
 )  # fmt: skip
 #: Ops accepted only when they fold to constants (shape arithmetic), or rewritten on import.
 FOLD_ONLY_OPS = (
     "Shape",
     "Gather",
-    "Slice",
     "Cast",
     "Unsqueeze",
     "Squeeze",
@@ -87,6 +88,47 @@ def _symbolic_batch(model: onnx.ModelProto) -> None:
         if len(dims) >= 1:
             dims[0].Clear()
             dims[0].dim_param = "N"
+
+
+def parse_input_shape(text: str) -> tuple[str | None, tuple[int, ...]]:
+    """``NAME=1x3x48x192`` (or ``1x3x48x192`` for the only input) as (name, dims)."""
+    name, _, dims = text.rpartition("=")
+    try:
+        shape = tuple(int(d) for d in dims.lower().replace(",", "x").split("x"))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise PlutflowError(
+            f"bad input shape '{text}': write NAME=1x3x48x192 (positive sizes, x-separated)"
+        )
+    return (name or None), shape
+
+
+def _set_input_shapes(model: onnx.ModelProto, shapes: dict[str | None, tuple[int, ...]]) -> None:
+    """Fix the dims of the named runtime inputs (None: the only one) before inference."""
+    inputs = list(model.graph.input)
+    for name, dims in shapes.items():
+        if name is None:
+            if len(inputs) != 1:
+                names = ", ".join(vi.name for vi in inputs)
+                raise PlutflowError(f"the model has inputs {names}: write NAME=shape")
+            name = inputs[0].name
+        vi = next((v for v in inputs if v.name == name), None)
+        if vi is None:
+            names = ", ".join(v.name for v in inputs)
+            raise PlutflowError(f"--input-shape names '{name}'; the model's inputs are {names}")
+        old = vi.type.tensor_type.shape.dim
+        if len(old) != len(dims):
+            raise PlutflowError(
+                f"input '{name}' has rank {len(old)}; --input-shape gives {len(dims)} dims"
+            )
+        for d, (o, new) in enumerate(zip(old, dims, strict=True)):
+            if o.HasField("dim_value") and o.dim_value != new and d > 0:
+                raise PlutflowError(
+                    f"input '{name}' has size {o.dim_value} on axis {d}; --input-shape gives {new}"
+                )
+            o.Clear()
+            o.dim_value = new
 
 
 def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -174,6 +216,7 @@ def import_onnx(
     source: str | Path | onnx.ModelProto,
     symbolic_batch: bool = True,
     optimize: bool = True,
+    input_shapes: dict[str | None, tuple[int, ...]] | None = None,
 ) -> Graph:
     """Import an ONNX model into the plutflow IR.
 
@@ -182,6 +225,9 @@ def import_onnx(
         symbolic_batch: treat dim 0 of every input of rank >= 2 as a free batch size.
         optimize: run the IR passes (Identity/Dropout removal, BN folding, MatMul+Add to
             Gemm, SiLU detection and activation fusion).
+        input_shapes: input name (None: the only input) -> dims that replace symbolic
+            (or agree with static) ones, for models exported with a free height or
+            width; with ``symbolic_batch`` the batch stays free whatever dim 0 says.
     """
     model = onnx.ModelProto()
     model.CopyFrom(load_model(source))
@@ -191,6 +237,8 @@ def import_onnx(
     real_inputs = [vi for vi in model.graph.input if vi.name not in init_names]
     del model.graph.input[:]
     model.graph.input.extend(real_inputs)
+    if input_shapes:
+        _set_input_shapes(model, input_shapes)
     if symbolic_batch:
         _symbolic_batch(model)
     for node in model.graph.node:
@@ -236,6 +284,7 @@ def import_onnx(
         dtypes=dtypes,
         name=g.name or "model",
     )
+    canonicalise_movement(graph, opset)
     passes.canonicalise(graph)
     if optimize:
         passes.optimise(graph)

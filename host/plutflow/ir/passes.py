@@ -7,6 +7,7 @@ import numpy as np
 from plutflow.activations import ACTIVATION_OPS
 from plutflow.errors import UnsupportedModelError
 from plutflow.ir.graph import Graph, Node
+from plutflow.ir.movement import fold_pad_into_conv
 
 #: Activations that are a pure clamp and may also fuse into a residual Add.
 CLAMP_ACTIVATIONS = ("Relu", "Clip")
@@ -243,6 +244,7 @@ def fuse_activations(graph: Graph) -> None:
 def optimise(graph: Graph) -> None:
     """Run every fusion pass in a fixed order."""
     remove_identities(graph)
+    fold_pad_into_conv(graph)
     matmul_add_to_gemm(graph)
     fold_batchnorm(graph)
     detect_silu(graph)

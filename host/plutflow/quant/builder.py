@@ -28,7 +28,7 @@ from plutflow.quant.weights import QuantizedWeights, quantize_weights
 from plutflow.reference.executor import PRE_SUFFIX
 
 #: Ops whose output reuses the input's quantization (no requantization).
-PASS_THROUGH = ("MaxPool", "Reshape", "Flatten", "Transpose")
+PASS_THROUGH = ("MaxPool", "Reshape", "Flatten", "Transpose", "Slice", "Pad", "Resize")
 
 
 @dataclass
@@ -154,7 +154,9 @@ class IntBuilder:
             raise UnsupportedModelError(
                 node.name,
                 node.op,
-                f"tensor '{name}' needs a static shape apart from the batch, got {shape}",
+                f"tensor '{name}' needs a static shape apart from the batch, got {shape}; "
+                "give the model input a size with --input-shape NAME=1x3xHxW (or "
+                "input_shape in the preprocessing config)",
             )
         return shape
 
@@ -469,6 +471,33 @@ class IntBuilder:
                 raise UnsupportedModelError(node.name, node.op, "allowzero=1 is not supported")
             self._emit(node, "reshape", [x], spec, {"shape": target})
 
+    def movement(self, node: Node) -> None:
+        """Slice, Pad and nearest Resize move codes: the output keeps the input's
+        quantization. A constant pad value becomes its code (exact for 0, which every
+        activation grid holds)."""
+        x = node.inputs[0]
+        in_spec = self.spec(x, node)
+        self._require_static(node, x)
+        spec = replace(in_spec, shape=self._shape(node.outputs[0]))
+        a = node.attrs
+        if node.op == "Slice":
+            self._emit(node, "slice", [x], spec, {"slices": a["slices"]})
+        elif node.op == "Resize":
+            self._emit(node, "resize_nearest", [x], spec, {"index": a["index"]})
+        else:
+            code = int(np.clip(np.round(a["value"] / in_spec.scale) + in_spec.zero_point,
+                               in_spec.qmin, in_spec.qmax))  # fmt: skip
+            self._emit(node, "pad", [x], spec, {"pads": a["pads"], "mode": a["mode"],
+                                                "value": code})  # fmt: skip
+
+    def reduce_mean(self, node: Node) -> None:
+        raise UnsupportedModelError(
+            node.name,
+            node.op,
+            f"a mean over axes {node.attrs['axes']} has no integer implementation (only the "
+            "mean over all spatial axes, global average pooling, has)",
+        )
+
     def softmax(self, node: Node) -> None:
         x = node.inputs[0]
         in_spec = self.spec(x, node)
@@ -496,6 +525,8 @@ class IntBuilder:
             "GlobalAveragePool": self.global_pool,
             "Add": self.add, "Mul": self.mul, "Concat": self.concat,
             "Reshape": self.layout, "Flatten": self.layout, "Transpose": self.layout,
+            "Slice": self.movement, "Pad": self.movement, "Resize": self.movement,
+            "ReduceMean": self.reduce_mean,
             "Softmax": self.softmax,
             **{op: self.activation for op in ("Relu", "Clip", "LeakyRelu", "PRelu", "HardSigmoid",
                                               "HardSwish", "Sigmoid", "SiLU")},

@@ -14,6 +14,7 @@ from plutflow.ir.graph import Node
 from plutflow.kernels import windows as win
 from plutflow.kernels.conv import conv
 from plutflow.kernels.pool import max_pool, sum_pool
+from plutflow.kernels.select import gather_nearest, pad_array, strided_slice
 
 OpFn = Callable[[Node, list[np.ndarray | None]], list[np.ndarray]]
 
@@ -139,6 +140,26 @@ def op_transpose(node: Node, ins: list) -> list[np.ndarray]:
     return [np.transpose(ins[0], perm)]
 
 
+def op_slice(node: Node, ins: list) -> list[np.ndarray]:
+    return [strided_slice(ins[0], node.attrs["slices"])]
+
+
+def op_pad(node: Node, ins: list) -> list[np.ndarray]:
+    a = node.attrs
+    return [pad_array(ins[0], a["pads"], a["mode"], a["value"])]
+
+
+def op_resize(node: Node, ins: list) -> list[np.ndarray]:
+    return [gather_nearest(ins[0], node.attrs["index"])]
+
+
+def op_reduce_mean(node: Node, ins: list) -> list[np.ndarray]:
+    x = ins[0]
+    a = node.attrs
+    y = x.mean(axis=tuple(a["axes"]), keepdims=bool(a["keepdims"]), dtype=np.float64)
+    return [np.asarray(y).astype(x.dtype)]
+
+
 def op_softmax(node: Node, ins: list) -> list[np.ndarray]:
     x = ins[0]
     axis = node.attrs.get("axis", -1)
@@ -173,6 +194,10 @@ FLOAT_OPS: dict[str, OpFn] = {
     "Flatten": op_flatten,
     "Reshape": op_reshape,
     "Transpose": op_transpose,
+    "Slice": op_slice,
+    "Pad": op_pad,
+    "Resize": op_resize,
+    "ReduceMean": op_reduce_mean,
     "Softmax": op_softmax,
     "Identity": op_identity,
     "Dropout": op_dropout,
