@@ -111,4 +111,6 @@ def test_report_writes_tables_and_plots(pfa, tmp_path, capsys, fmt) -> None:
 def test_selftest_golden(capsys) -> None:
     assert main(["selftest", "--backend", "golden", "--images", "4"]) == 0
     out = capsys.readouterr().out
-    assert "PASS 4 images bit-exact with golden" in out and "selftest passed" in out
+    assert "PASS 4 inputs bit-exact with golden" in out and "selftest passed" in out
+    assert "INFO inputs: 4 the artifact's own sample inputs" in out
+    assert "PASS golden on this host reproduces the outputs stored at compile time" in out

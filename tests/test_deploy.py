@@ -124,7 +124,7 @@ def test_deploy_copies_verifies_and_selftests(sshd, artifact, capsys) -> None:
     out = captured.out
     assert code == 0, out + captured.err
     assert "checksums verified on the board" in out
-    assert "[board] PASS 4 images bit-exact with golden" in out
+    assert "[board] PASS 4 inputs bit-exact with golden" in out
     assert "deployment succeeded" in out
     assert (board / "demo.pfa").read_bytes() == artifact.read_bytes()
 

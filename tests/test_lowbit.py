@@ -211,3 +211,37 @@ def test_task_loss_search_never_raises_the_calibration_loss(demo) -> None:
     before = cross_entropy(quantize(graph, stats, cfg), x, labels)
     after = cross_entropy(quantize(graph, stats, tuned), x, labels)
     assert after <= before and after == pytest.approx(log[-1]["loss_after"])
+
+
+def test_a_tensor_read_by_an_8bit_head_and_a_plut_head(tmp_path, capsys) -> None:
+    """Two heads share a feature tensor; the last layer (8-bit by the default recipe)
+    reads it at 8 bits, the P-LUT head cannot take more than 4: the rule gives the P-LUT
+    head a requantized 4-bit copy, records the decision, and everything stays bit-exact
+    on the simulated P-LUT overlay."""
+    from builders import ModelBuilder
+    from plutflow.cli import main
+    from plutflow.golden.executor import GoldenExecutor
+    from plutflow.overlay.config import OverlayConfig
+    from plutflow.runtime import Accelerator, Artifact
+
+    b = ModelBuilder((None, 3, 8, 8))
+    f = b.node("Relu", [b.conv("x", 3, 8, pads=[1, 1, 1, 1])])
+    head_a = b.conv(f, 8, 8, pads=[1, 1, 1, 1])
+    head_b = b.conv(f, 8, 8, k=1)
+    graph = import_onnx(b.build(b.node("Concat", [head_a, head_b], axis=1)))
+    x = np.random.default_rng(0).uniform(0, 1, (16, 3, 8, 8)).astype(np.float32)
+    cfg = QuantConfig(schemes=SchemeConfig(LayerScheme.parse("plut:4:4")))
+    model = quantize(graph, collect_stats(graph, x, progress=False), cfg)
+    labels = model.meta["quantizer"]["layers"]
+    assert list(labels.values()) == ["W8A8 int8", "W4A4 plut", "W8A8 int8"]
+    (decision,) = model.meta["quantizer"]["decisions"]
+    assert decision["tensor"] == f and "4-bit copy" in decision["decision"]
+    assert model.tensors[f].bits == 8 and model.tensors[f + "::a4"].bits == 4
+    want = GoldenExecutor(model).run(model.tensors["x"].quantize(x[:2]), keep=True)
+    with Accelerator(Artifact.compile(model, OverlayConfig.for_pe("plut", p=8)), "sim") as acc:
+        got = acc.run(x[:2], keep=True).tensors
+    for lay in model.layers:
+        assert np.array_equal(got[lay.outputs[0]], want[lay.outputs[0]]), lay.name
+    model.save(tmp_path / "m.pfq")
+    assert main(["inspect", str(tmp_path / "m.pfq")]) == 0
+    assert f"decision: layer {decision['layer']} reads a 4-bit copy" in capsys.readouterr().out

@@ -25,6 +25,7 @@ from plutflow.ir.importer import import_onnx
 from plutflow.notes import note
 from plutflow.pipeline import (
     DemoAssets,
+    agreement,
     import_for_quantize,
     inferred_note,
     input_shapes,
@@ -276,7 +277,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.reference:
         shapes = input_shapes(args.input_shape, pre)
         ref = predict_float(import_onnx(args.reference, input_shapes=shapes), x, args.batch_size)
-        agree = float((ref.argmax(1) == scores.reshape(len(scores), -1).argmax(1)).mean() * 100)
+        agree = agreement(ref, scores)
         result["agreement_with_reference"] = agree
         print(f"same top-1 class as {args.reference}: {agree:.2f} %")
         if y is not None:
@@ -293,7 +294,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(import_onnx(path, input_shapes=input_shapes(args.input_shape)).summary())
         return 0
     model = IntModel.load(path)
-    print(f"integer model '{model.name}' (format v{json.dumps(model.meta.get('quantizer', {}))})")
+    q = model.meta.get("quantizer", {})
+    schemes = sorted(set(q.get("layers", {}).values()))
+    print(f"integer model '{model.name}': {len(model.layers)} layers, schemes "
+          f"{', '.join(schemes) or 'int8'}")  # fmt: skip
+    for d in q.get("decisions", []):
+        print(f"decision: layer {d['layer']} {d['decision']}")
     for name in model.inputs:
         s = model.tensors[name]
         print(f"input  {name}: {s.dtype} {s.shape} scale {s.scale:.6g} zero point {s.zero_point}")

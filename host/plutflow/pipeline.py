@@ -22,6 +22,8 @@ from plutflow.quant.builder import QuantConfig, quantize
 from plutflow.reference.executor import run_float
 
 DATA_DIR = Path(__file__).parent / "data"
+#: Calibration images a quantized model carries as input codes, for self-tests.
+SAMPLE_IMAGES = 8
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,10 @@ def quantize_model(
         meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
         meta["source"] = Path(source).name
     config = replace(config, meta=meta)
-    return quantize(graph, stats, config)
+    model = quantize(graph, stats, config)
+    name = graph.inputs[0]
+    model.samples = {name: model.tensors[name].quantize(calib[:SAMPLE_IMAGES])}
+    return model
 
 
 def predict_float(graph: Graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -187,6 +192,14 @@ def predict_golden(model: IntModel, x: np.ndarray, batch_size: int = 256) -> np.
         codes = ex.quantize_inputs(x[i : i + batch_size])
         outs.append(ex.run(codes)[model.outputs[0]])
     return np.concatenate(outs)
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Percent of positions where two outputs pick the same class (argmax over axis 1,
+    per image for (N, C) and per spatial position for dense (N, C, H, W) outputs)."""
+    a = np.asarray(a).reshape(len(a), a.shape[1] if a.ndim > 1 else 1, -1)
+    b = np.asarray(b).reshape(a.shape)
+    return float((a.argmax(axis=1) == b.argmax(axis=1)).mean() * 100.0)
 
 
 def top1(scores: np.ndarray, labels: np.ndarray) -> float:

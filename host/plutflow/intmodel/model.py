@@ -103,6 +103,8 @@ class IntModel:
     layers: list[IntLayer]
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: input name -> a few input codes from calibration, carried for self-tests
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
 
     def layer(self, name: str) -> IntLayer:
         for lay in self.layers:
@@ -113,6 +115,7 @@ class IntModel:
     # ---------------------------------------------------------------- serialisation
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"const/{k}": v for k, v in self.constants.items()}
+        arrays.update({f"sample/{k}": v for k, v in self.samples.items()})
         for i, lay in enumerate(self.layers):
             arrays.update({f"layer/{i}/{k}": v for k, v in lay.params.items()})
         return arrays
@@ -130,6 +133,7 @@ class IntModel:
             "outputs": self.outputs,
             "tensors": {k: v.to_json() for k, v in self.tensors.items()},
             "constants": list(self.constants),
+            "samples": list(self.samples),
             "layers": [
                 {
                     "name": lay.name,
@@ -220,6 +224,7 @@ class IntModel:
             layers=layers,
             constants={k: arrays[f"const/{k}"] for k in desc["constants"]},
             meta=desc.get("meta", {}),
+            samples={k: arrays[f"sample/{k}"] for k in desc.get("samples", [])},
         )
 
 

@@ -68,6 +68,7 @@ class IntBuilder:
         self.layers: list[IntLayer] = []
         self.constants: dict[str, np.ndarray] = {}
         self.weight_report: dict[str, dict[str, Any]] = {}
+        self.decisions: list[dict[str, str]] = []
         self.layer_schemes = self._assign_schemes()
         self.tensor_bits = self._tensor_bits()
 
@@ -188,6 +189,8 @@ class IntBuilder:
             raise UnsupportedModelError(node.name, node.op, "weights must be constant")
         in_spec = self.spec(x, node)
         scheme = self.layer_schemes[node.name]
+        if scheme.weights == "plut" and in_spec.bits > 4:
+            x, in_spec = self._narrowed(node, x, in_spec, min(scheme.abits, 4))
         w = self.g.const(node.inputs[1]).astype(np.float64)
         m = w.shape[0]
         b = (
@@ -214,13 +217,6 @@ class IntBuilder:
             if qw.terms:
                 attrs["terms"] = qw.terms
         if qw.scheme == "plut":
-            if in_spec.bits > 4:
-                raise UnsupportedModelError(
-                    node.name,
-                    node.op,
-                    f"P-LUT needs input activations of at most 4 bits, '{x}' has "
-                    f"{in_spec.bits} (another layer reads it wider)",
-                )
             params["product_table"] = product_table(qw.levels, qw.bits, in_spec)
         if node.op == "Conv":
             shape = self._require_static(node, x)
@@ -241,6 +237,27 @@ class IntBuilder:
                 pad_value=int(in_spec.zero_point),
             )
         self._emit(node, node.op.lower(), [x], out_spec, attrs, params)
+
+    def _narrowed(self, node: Node, x: str, in_spec: TensorSpec, bits: int) -> tuple:
+        """The rule for a tensor whose readers want different widths (docs/spec.md 4):
+        the tensor keeps the widest request, and a P-LUT reader, which cannot take more
+        than 4 bits, reads a ``bits``-wide copy made by a requantizing table layer (one
+        per tensor and width, shared by every such reader)."""
+        name = f"{x}::a{bits}"
+        if name not in self.specs:
+            spec = self._observed(x, node, bits=bits)
+            codes = np.arange(in_spec.qmin, in_spec.qmax + 1)
+            table = spec.quantize(in_spec.dequantize(codes))
+            self.specs[name] = spec
+            self.g.shapes[name] = self.g.shapes[x]
+            self.layers.append(IntLayer(f"{x}::requant_a{bits}", "table", [x], [name],
+                                        {"activation": "Requantize"}, {"table": table},
+                                        [node.name]))  # fmt: skip
+        self.decisions.append({
+            "layer": node.name, "tensor": x,
+            "decision": f"reads a {bits}-bit copy of '{x}' (P-LUT takes at most 4 bits; "
+                        f"another reader keeps it at {in_spec.bits})"})  # fmt: skip
+        return name, self.specs[name]
 
     def _quantized_weights(
         self,
@@ -553,6 +570,7 @@ class IntBuilder:
                     "requant_bits": self.cfg.requant_bits,
                     "layers": {k: v.label for k, v in self.layer_schemes.items()},
                     "weights": self.weight_report,
+                    "decisions": self.decisions,
                 },
                 **self.cfg.meta,
             },

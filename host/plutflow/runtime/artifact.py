@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from plutflow.errors import ArtifactError
 from plutflow.intmodel.model import IntModel, check_format_header
 from plutflow.overlay.compiler import Compiled, compile_model
@@ -40,11 +42,20 @@ class Artifact:
     overlay: OverlayConfig
     compiled: Compiled
     meta: dict[str, Any] = field(default_factory=dict)
+    #: golden outputs (output name -> codes) of the model's sample inputs, at compile time
+    expected: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def compile(cls, model: IntModel, overlay: OverlayConfig) -> Artifact:
-        """Lower, tile and pack every layer the overlay runs."""
-        return cls(model, overlay, compile_model(model, overlay))
+        """Lower, tile and pack every layer the overlay runs, and record the golden
+        outputs of the model's sample inputs (for ``selftest``)."""
+        art = cls(model, overlay, compile_model(model, overlay))
+        if model.samples:
+            from plutflow.golden.executor import GoldenExecutor
+
+            env = GoldenExecutor(model).run(dict(model.samples))
+            art.expected = {k: np.asarray(env[k]) for k in model.outputs}
+        return art
 
     @property
     def placement(self) -> list[dict[str, Any]]:
@@ -78,6 +89,11 @@ class Artifact:
             "params.bin": self.compiled.params,
             "program-batch1.bin": self.compiled.program(1).bytes(),
         }
+        for i, name in enumerate(self.model.outputs):
+            if name in self.expected:
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, self.expected[name], allow_pickle=False)
+                members[f"expected/{i}.npy"] = buf.getvalue()
         manifest = self.manifest()
         manifest["sha256"] = {k: _sha(v) for k, v in members.items()}
         buf = io.BytesIO()
@@ -121,6 +137,15 @@ class Artifact:
                 "compile the model again"
             )
         art.meta = manifest.get("meta", {})
+        stored = {}
+        for i, name in enumerate(model.outputs):
+            raw = data.get(f"expected/{i}.npy")
+            if raw is not None:
+                try:
+                    stored[name] = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+                except ValueError as exc:
+                    raise ArtifactError(f"{path}: bad expected/{i}.npy: {exc}") from exc
+        art.expected = stored
         return art
 
 
