@@ -153,6 +153,73 @@ def detector_like(size: int = 32, width: int = 16, seed: int = 0) -> onnx.ModelP
     return net.build(out, "detector_like", [1, 8, size // 2, size // 2])
 
 
+def lowbit_qat_cnn(fmt: str = "qonnx", size: int = 16, seed: int = 0) -> onnx.ModelProto:
+    """A small CNN as a quantization-aware training tool exports it at 4 bits: per-channel
+    4-bit narrow weights, 8-bit input, 4-bit unsigned activations after each ReLU.
+
+    ``fmt="qonnx"`` writes QONNX ``Quant`` nodes (Brevitas' QONNX export);
+    ``fmt="qcdq"`` writes the same quantizers as QuantizeLinear -> Clip -> DequantizeLinear
+    (its QCDQ export), which onnxruntime runs: the two graphs compute the same values.
+    """
+    rng = np.random.default_rng(seed)
+    net = Net((1, 3, size, size), seed)
+    qdomain = "qonnx.custom_op.general"
+
+    def quant(x: str, scale, bits: int, signed: bool, narrow: bool) -> str:
+        scale = np.asarray(scale, np.float32)
+        if fmt == "qonnx":
+            out = net._name("quant")
+            net.nodes.append(helper.make_node(
+                "Quant", [x, net.const(scale), net.const(np.zeros_like(scale)),
+                          net.const(np.array(float(bits)))], [out], name=out, domain=qdomain,
+                signed=int(signed), narrow=int(narrow), rounding_mode="ROUND"))  # fmt: skip
+            return out
+        lo = -(2 ** (bits - 1)) + int(narrow) if signed else 0
+        hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1 - int(narrow)
+        dt = np.int8 if signed else np.uint8
+        zp = np.zeros(scale.shape, dt)
+        axis = {"axis": 0} if scale.size > 1 else {}
+        sc = net.const(scale.reshape(-1) if scale.size > 1 else scale.reshape(()))
+        z = net._name("zp")
+        net.inits.append(numpy_helper.from_array(zp.reshape(-1) if scale.size > 1
+                                                 else zp.reshape(()), z))  # fmt: skip
+        q = net.node("QuantizeLinear", [x, sc, z], **axis)
+        lo_c, hi_c = net._name("lo"), net._name("hi")
+        net.inits.append(numpy_helper.from_array(np.array(lo, dt), lo_c))
+        net.inits.append(numpy_helper.from_array(np.array(hi, dt), hi_c))
+        c = net.node("Clip", [q, lo_c, hi_c])
+        return net.node("DequantizeLinear", [c, sc, z], **axis)
+
+    def qconv(x: str, cin: int, cout: int, k: int, stride: int) -> str:
+        w = rng.normal(0, np.sqrt(2.0 / (cin * k * k)), (cout, cin, k, k)).astype(np.float32)
+        s = np.abs(w).reshape(cout, -1).max(1) / 7
+        wq = quant(net.const(w), s.reshape(-1, 1, 1, 1) if fmt == "qonnx" else s, 4, True,
+                   True)  # fmt: skip
+        b = net.const(rng.normal(0, 0.05, cout))
+        y = net.node("Conv", [x, wq, b], kernel_shape=[k, k], strides=[stride] * 2,
+                     pads=[k // 2] * 4)  # fmt: skip
+        return quant(net.node("Relu", [y]), 0.25, 4, False, False)
+
+    x = quant("input", 1.0 / 127, 8, True, False)
+    x = qconv(x, 3, 16, 3, 2)
+    x = qconv(x, 16, 32, 3, 2)
+    x = qconv(x, 32, 32, 3, 1)
+    y = net.node("Flatten", [net.node("GlobalAveragePool", [x])], axis=1)
+    w = rng.normal(0, np.sqrt(1.0 / 32), (10, 32)).astype(np.float32)
+    wq = quant(net.const(w), (np.abs(w).max(1) / 127).reshape(-1, 1) if fmt == "qonnx"
+               else np.abs(w).max(1) / 127, 8, True, True)  # fmt: skip
+    out = net.node("Gemm", [y, wq, net.const(np.zeros(10))], transB=1)
+    o = helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", 10])
+    net.input.type.tensor_type.shape.dim[0].dim_param = "N"
+    graph = helper.make_graph(net.nodes, f"qat_{fmt}", [net.input], [o], net.inits)
+    opsets = [helper.make_opsetid("", 13)]
+    if fmt == "qonnx":
+        opsets.append(helper.make_opsetid(qdomain, 1))
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    return model
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "build/bench_models")
     out.mkdir(parents=True, exist_ok=True)

@@ -238,6 +238,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     # fail on an unsupported model before reading data
     graph, pre = import_for_quantize(args.model, args.input_shape, args.preprocess)
     note(inferred_note(pre))
+    hints = graph.quant_hints
+    if hints:
+        note(f"{args.model} is pre-quantized ({hints.kind}): {len(hints.activations)} "
+             f"activations and {len(hints.weights)} layers keep its scales and widths; "
+             "only the other tensors are calibrated")  # fmt: skip
     calib, labels = load_data(args.calib, pre, args.num_calib, args.calib_labels)
     model = quantize_from_args(args, graph, calib, labels, pre, source=args.model)
     model.save(args.output)

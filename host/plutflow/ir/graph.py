@@ -46,6 +46,8 @@ class Graph:
     shapes: dict[str, Shape]
     dtypes: dict[str, np.dtype] = field(default_factory=dict)
     name: str = "model"
+    #: fixed quantization read from a pre-quantized (QDQ/QCDQ/QONNX) model, if any
+    quant_hints: Any = None
 
     def producer(self, tensor: str) -> Node | None:
         """The node that writes ``tensor``, or None for graph inputs and constants."""

@@ -20,6 +20,7 @@ from plutflow.ir import passes
 from plutflow.ir.folding import fold_constants
 from plutflow.ir.graph import Graph, Node, Shape
 from plutflow.ir.movement import canonicalise_movement
+from plutflow.ir.prequant import strip_quantization
 
 #: Ops the IR executes at run time.
 SUPPORTED_OPS = (
@@ -231,6 +232,7 @@ def import_onnx(
     """
     model = onnx.ModelProto()
     model.CopyFrom(load_model(source))
+    hints = strip_quantization(model)
     opset = _opset(model)
     init_names = {i.name for i in model.graph.initializer}
     # old exporters list initializers among the inputs
@@ -283,6 +285,7 @@ def import_onnx(
         shapes=shapes,
         dtypes=dtypes,
         name=g.name or "model",
+        quant_hints=hints or None,
     )
     canonicalise_movement(graph, opset)
     passes.canonicalise(graph)

@@ -49,6 +49,9 @@ class QuantConfig:
     bias_correction: bool = True
     #: tensor name -> (lo, hi): ranges fixed by a task-loss search (``quant.tasktune``)
     range_overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: fixed quantization from a pre-quantized model (:mod:`plutflow.ir.prequant`):
+    #: activations by tensor name, weights by layer name; used as given
+    fixed: Any = None
 
 
 class IntBuilder:
@@ -74,10 +77,21 @@ class IntBuilder:
 
     def _assign_schemes(self) -> dict[str, LayerScheme]:
         mac_nodes = [n for n in self.g.nodes if n.op in ("Conv", "Gemm")]
-        return {
+        out = {
             n.name: self.cfg.schemes.for_layer(n.name, i, len(mac_nodes))
             for i, n in enumerate(mac_nodes)
         }
+        fixed = self.cfg.fixed
+        if fixed:  # a pre-quantized model's widths replace the recipe's
+            for n in mac_nodes:
+                w = fixed.weights.get(n.name)
+                a = fixed.activations.get(self._root(n.inputs[0]))
+                wbits = w.bits if w else out[n.name].wbits
+                abits = a.bits if a else out[n.name].abits
+                if w or a:
+                    kind = out[n.name].weights if not w else "int8" if wbits == 8 else "uniform"
+                    out[n.name] = LayerScheme(kind, wbits, max(abits, 2))
+        return out
 
     def _root(self, tensor: str) -> str:
         """The tensor whose quantization ``tensor`` shares (through layout/max-pool ops)."""
@@ -128,6 +142,9 @@ class IntBuilder:
             raise UnsupportedModelError(
                 node.name, node.op, f"tensor '{name}' was never observed during calibration"
             )
+        hint = self.cfg.fixed.activations.get(name) if self.cfg.fixed else None
+        if hint is not None and bits in (None, hint.bits):
+            return _fixed_spec(hint, self._shape(name.removesuffix(PRE_SUFFIX)))
         bits = bits or self.tensor_bits.get(name, 8)
         method = self.cfg.observer if bits >= 8 else self.cfg.lowbit_observer
         if name in self.cfg.range_overrides:
@@ -268,6 +285,10 @@ class IntBuilder:
     ) -> QuantizedWeights:
         """The layer's weights under ``scheme``, errors weighted by the input's mean square."""
         key = (node.name, scheme)
+        hint = self.cfg.fixed.weights.get(node.name) if self.cfg.fixed else None
+        if hint is not None:
+            key = (node.name, "fixed")
+            self.weight_cache[key] = _fixed_weights(w, hint)
         if key not in self.weight_cache:
             importance = None if moments is None or scheme.wbits >= 8 else moments[1]
             self.weight_cache[key] = quantize_weights(
@@ -571,10 +592,49 @@ class IntBuilder:
                     "layers": {k: v.label for k, v in self.layer_schemes.items()},
                     "weights": self.weight_report,
                     "decisions": self.decisions,
+                    **(
+                        {
+                            "prequantized": {
+                                "kind": self.cfg.fixed.kind,
+                                "activations": {
+                                    k: h.to_json() for k, h in self.cfg.fixed.activations.items()
+                                },
+                                "weights": {k: h.bits for k, h in self.cfg.fixed.weights.items()},
+                            }
+                        }
+                        if self.cfg.fixed
+                        else {}
+                    ),
                 },
                 **self.cfg.meta,
             },
         )
+
+
+def _fixed_spec(hint: Any, shape: tuple) -> TensorSpec:
+    """The exact TensorSpec of a pre-quantized activation (unsigned codes with a non-zero
+    zero point become the equivalent signed codes)."""
+    half = 2 ** (hint.bits - 1)
+    if hint.signed:
+        return TensorSpec(tuple(shape), "int8", int(hint.zero_point), float(hint.scale), hint.bits)
+    if hint.zero_point == 0:
+        return TensorSpec(tuple(shape), "uint8", 0, float(hint.scale), hint.bits)
+    return TensorSpec(tuple(shape), "int8", int(hint.zero_point) - half, float(hint.scale),
+                      hint.bits)  # fmt: skip
+
+
+def _fixed_weights(w: np.ndarray, hint: Any) -> QuantizedWeights:
+    """A pre-quantized layer's weights: its own codes and per-channel scale (codes at the
+    asymmetric end of the range, -2^(b-1), move to -(2^(b-1) - 1))."""
+    m = w.shape[0]
+    scale = np.broadcast_to(np.asarray(hint.scale, np.float64).reshape(-1), (m,)).copy()
+    if scale.size != m:
+        scale = np.full(m, float(np.asarray(hint.scale).reshape(-1)[0]))
+    qmax = 2 ** (hint.bits - 1) - 1
+    flat = w.reshape(m, -1).astype(np.float64)
+    values = np.clip(np.rint(flat / scale[:, None]), -qmax, qmax).reshape(w.shape)
+    kind = "int8" if hint.bits == 8 else "uniform"
+    return QuantizedWeights(kind, hint.bits, values.astype(np.int8), scale)
 
 
 def quantize(
@@ -587,7 +647,10 @@ def quantize(
 
     ``weight_cache`` (a dict) keeps quantized weights between builds of the same graph.
     """
-    return IntBuilder(graph, stats, config or QuantConfig(), weight_cache).build()
+    config = config or QuantConfig()
+    if config.fixed is None and graph.quant_hints:
+        config = replace(config, fixed=graph.quant_hints)
+    return IntBuilder(graph, stats, config, weight_cache).build()
 
 
 #: The INT8-USF quantizer is the default configuration.
