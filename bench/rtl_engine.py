@@ -69,8 +69,9 @@ def speed(model, p: int) -> dict:
 
 def main() -> int:
     configs = {n: OverlayConfig.named(n) for n in [*CONTRACT.overlay_names, "small"]}
-    configs = {f"{n} (P={c.p})": c.__class__(**{**c.to_json(), "p": 8}) if c.p == 16 else c
+    configs = {n: c.__class__(**{**c.to_json(), "p": 8}) if c.p == 16 else c
                for n, c in configs.items()}  # fmt: skip
+    configs = {f"{n} (P={c.p})": c for n, c in configs.items()}
     rows = [sweep(n, c, i) for i, (n, c) in enumerate(configs.items())]
     for r in rows:
         print(r, flush=True)
