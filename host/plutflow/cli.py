@@ -38,6 +38,7 @@ from plutflow.pipeline import (
 )
 from plutflow.quant.autobits import auto_scheme_config
 from plutflow.quant.builder import QuantConfig
+from plutflow.quant.rounding import ROUNDINGS
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.quant.tasktune import tune_ranges
 from plutflow.report.layers import layer_table
@@ -124,6 +125,7 @@ def quant_config(
         percentile=args.percentile,
         lowbit_observer=args.lowbit_observer,
         schemes=schemes,
+        rounding=args.rounding,
     )
     if args.task_loss:
         if labels is None:
@@ -179,6 +181,13 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="choose the scale and shift of activations below 8 bits by the cross-entropy "
         "of the integer model on the labelled calibration images",
+    )
+    p.add_argument(
+        "--rounding",
+        choices=ROUNDINGS,
+        default="nearest",
+        help="weight rounding below 8 bits: nearest (default) or reconstruct (each weight "
+        "rounds up or down for the least layer-output error on the calibration images)",
     )
     p.add_argument(
         "--auto-bits",

@@ -19,11 +19,14 @@ from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx, parse_input_shape
 from plutflow.quant.builder import QuantConfig, quantize
+from plutflow.quant.rounding import input_hessians
 from plutflow.reference.executor import run_float
 
 DATA_DIR = Path(__file__).parent / "data"
 #: Calibration images a quantized model carries as input codes, for self-tests.
 SAMPLE_IMAGES = 8
+#: Calibration images whose layer inputs drive rounding reconstruction.
+ROUNDING_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,13 @@ def quantize_model(
         meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
         meta["source"] = Path(source).name
     config = replace(config, meta=meta)
-    model = quantize(graph, stats, config)
+    hessians = None
+    if config.rounding == "reconstruct":
+        # the input codes each layer will see come from a first, nearest-rounded build
+        specs = quantize(graph, stats, replace(config, rounding="nearest")).tensors
+        hessians = input_hessians(graph, calib[:ROUNDING_IMAGES], progress=progress,
+                                  specs=specs)  # fmt: skip
+    model = quantize(graph, stats, config, hessians=hessians)
     name = graph.inputs[0]
     model.samples = {name: model.tensors[name].quantize(calib[:SAMPLE_IMAGES])}
     return model

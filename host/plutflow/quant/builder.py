@@ -21,6 +21,7 @@ from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
 from plutflow.ir.graph import Graph, Node
 from plutflow.kernels import windows as win
 from plutflow.quant.qparams import clamp_codes, spec_from_range
+from plutflow.quant.rounding import reconstruct
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.quant.tables import activation_table, product_table, softmax_exp_table
 from plutflow.quant.usf import REQUANT_BITS, quantize_multiplier, shared_shift
@@ -49,6 +50,9 @@ class QuantConfig:
     bias_correction: bool = True
     #: tensor name -> (lo, hi): ranges fixed by a task-loss search (``quant.tasktune``)
     range_overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: weight rounding below 8 bits: "nearest", or "reconstruct" (``quant.rounding``:
+    #: up or down per weight for the least layer-output error on calibration data)
+    rounding: str = "nearest"
     #: fixed quantization from a pre-quantized model (:mod:`plutflow.ir.prequant`):
     #: activations by tensor name, weights by layer name; used as given
     fixed: Any = None
@@ -63,8 +67,10 @@ class IntBuilder:
         stats: dict[str, TensorStats],
         config: QuantConfig,
         weight_cache: dict | None = None,
+        hessians: dict[str, list[np.ndarray]] | None = None,
     ) -> None:
         self.g, self.stats, self.cfg = graph, stats, config
+        self.hessians = hessians or {}
         # quantized weights depend only on the graph, stats and scheme: reusable across builds
         self.weight_cache = {} if weight_cache is None else weight_cache
         self.specs: dict[str, TensorSpec] = {}
@@ -284,16 +290,18 @@ class IntBuilder:
         moments: tuple[np.ndarray, np.ndarray] | None,
     ) -> QuantizedWeights:
         """The layer's weights under ``scheme``, errors weighted by the input's mean square."""
-        key = (node.name, scheme)
+        rounding = self.cfg.rounding if scheme.wbits < 8 and node.name in self.hessians else ""
+        key = (node.name, scheme, rounding)
         hint = self.cfg.fixed.weights.get(node.name) if self.cfg.fixed else None
         if hint is not None:
             key = (node.name, "fixed")
             self.weight_cache[key] = _fixed_weights(w, hint)
         if key not in self.weight_cache:
             importance = None if moments is None or scheme.wbits >= 8 else moments[1]
-            self.weight_cache[key] = quantize_weights(
-                w, scheme.weights, scheme.wbits, scheme.plut_base, importance
-            )
+            qw = quantize_weights(w, scheme.weights, scheme.wbits, scheme.plut_base, importance)
+            if rounding == "reconstruct":
+                qw = reconstruct(qw, w, self.hessians[node.name])
+            self.weight_cache[key] = qw
         qw = self.weight_cache[key]
         self.weight_report[node.name] = {
             "scheme": qw.scheme,
@@ -589,6 +597,7 @@ class IntBuilder:
                     "observer": self.cfg.observer,
                     "lowbit_observer": self.cfg.lowbit_observer,
                     "requant_bits": self.cfg.requant_bits,
+                    "rounding": self.cfg.rounding,
                     "layers": {k: v.label for k, v in self.layer_schemes.items()},
                     "weights": self.weight_report,
                     "decisions": self.decisions,
@@ -642,15 +651,18 @@ def quantize(
     stats: dict[str, TensorStats],
     config: QuantConfig | None = None,
     weight_cache: dict | None = None,
+    hessians: dict[str, list[np.ndarray]] | None = None,
 ) -> IntModel:
     """Build the integer model of ``graph`` from calibration ``stats`` (default: INT8-USF).
 
-    ``weight_cache`` (a dict) keeps quantized weights between builds of the same graph.
+    ``weight_cache`` (a dict) keeps quantized weights between builds of the same graph;
+    ``hessians`` (:func:`plutflow.quant.rounding.input_hessians`) are needed by
+    ``config.rounding == "reconstruct"``.
     """
     config = config or QuantConfig()
     if config.fixed is None and graph.quant_hints:
         config = replace(config, fixed=graph.quant_hints)
-    return IntBuilder(graph, stats, config, weight_cache).build()
+    return IntBuilder(graph, stats, config, weight_cache, hessians).build()
 
 
 #: The INT8-USF quantizer is the default configuration.
