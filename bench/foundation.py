@@ -23,10 +23,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
+from plutflow.api import quantize_model  # noqa: E402
+from plutflow.assets import DemoAssets  # noqa: E402
 from plutflow.calib.sources import read_idx  # noqa: E402
+from plutflow.evaluation import predict_float, predict_golden, top1  # noqa: E402
 from plutflow.golden import GoldenExecutor  # noqa: E402
 from plutflow.ir import SUPPORTED_OPS, import_onnx  # noqa: E402
-from plutflow.pipeline import DemoAssets, predict_float, predict_golden, quantize_model, top1  # noqa: E402
 from plutflow.quant import QuantConfig  # noqa: E402
 from plutflow.reference import run_float  # noqa: E402
 from plutflow.report.markdown import markdown_table, write_results  # noqa: E402

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from plutflow.assets import DemoAssets
 from plutflow.calib import collect_stats
 from plutflow.calib.sources import read_idx
+from plutflow.evaluation import predict_float, predict_golden, top1
 from plutflow.formats import pack_layer, pack_model
 from plutflow.intmodel import IntLayer
 from plutflow.ir import import_onnx
-from plutflow.pipeline import DemoAssets, predict_float, predict_golden, top1
 from plutflow.quant import LayerScheme, QuantConfig, SchemeConfig, quantize
 from plutflow.quant.tasktune import tune_ranges
 from plutflow.quant.weights import quantize_weights

@@ -27,12 +27,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import models  # noqa: E402
 
+from plutflow.api import quantize_model  # noqa: E402
+from plutflow.assets import DemoAssets  # noqa: E402
 from plutflow.golden.executor import GoldenExecutor  # noqa: E402
 from plutflow.ir.importer import import_onnx  # noqa: E402
 from plutflow.overlay.config import OverlayConfig  # noqa: E402
 from plutflow.overlay.contract import CONTRACT  # noqa: E402
 from plutflow.overlay.cycles import KV260, program_estimate  # noqa: E402
-from plutflow.pipeline import DemoAssets, quantize_model  # noqa: E402
 from plutflow.quant.builder import QuantConfig  # noqa: E402
 from plutflow.quant.scheme import LayerScheme, SchemeConfig  # noqa: E402
 from plutflow.report.layers import layer_rows  # noqa: E402

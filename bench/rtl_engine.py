@@ -17,12 +17,13 @@ sys.path.insert(0, str(ROOT / "sim" / "cocotb"))
 import numpy as np  # noqa: E402
 from progen import random_case  # noqa: E402
 
+from plutflow.api import quantize_model  # noqa: E402
+from plutflow.assets import DemoAssets  # noqa: E402
 from plutflow.overlay.config import OverlayConfig  # noqa: E402
 from plutflow.overlay.contract import CONTRACT  # noqa: E402
 from plutflow.overlay.cycles import MemoryModel, estimate  # noqa: E402
 from plutflow.overlay.driver import OverlayControl  # noqa: E402
 from plutflow.overlay.ports import SimPort  # noqa: E402
-from plutflow.pipeline import DemoAssets, quantize_model  # noqa: E402
 from plutflow.report.markdown import markdown_table, write_results  # noqa: E402
 from plutflow.runtime import Accelerator, Artifact  # noqa: E402
 

@@ -19,11 +19,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np  # noqa: E402
 from foundation import ort_quantize, ort_session, throughput  # noqa: E402
 
+from plutflow.api import quantize_model  # noqa: E402
+from plutflow.assets import DemoAssets  # noqa: E402
 from plutflow.golden.executor import GoldenExecutor  # noqa: E402
 from plutflow.overlay.config import OverlayConfig  # noqa: E402
 from plutflow.overlay.contract import CONTRACT  # noqa: E402
 from plutflow.overlay.cycles import KV260, program_estimate  # noqa: E402
-from plutflow.pipeline import DemoAssets, quantize_model  # noqa: E402
 from plutflow.quant.builder import QuantConfig  # noqa: E402
 from plutflow.quant.scheme import LayerScheme, SchemeConfig  # noqa: E402
 from plutflow.report.markdown import markdown_table, write_results  # noqa: E402

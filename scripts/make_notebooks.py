@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from plutflow.pipeline import DemoAssets, quantize_model
+import plutflow
+from plutflow.assets import DemoAssets
 from plutflow.runtime import Accelerator, Artifact
-from plutflow.overlay.config import OverlayConfig
 
 # On the board: the pynq backend with the overlay next to the notebooks.
 # Elsewhere: PLUTFLOW_BACKEND=sim runs the same RTL in Verilator.
@@ -40,8 +40,9 @@ def quickstart() -> nbformat.NotebookNode:
             new_markdown_cell("## Quantize the bundled model and compile it for the overlay"),
             new_code_cell(
                 "assets = DemoAssets()\n"
-                "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
-                "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
+                "model = plutflow.quantize(str(assets.model), assets.calib_set(),\n"
+                "                          preprocess=assets.preprocess(), progress=False)\n"
+                "artifact = plutflow.compile(model, overlay='board')\n"
                 "for r in artifact.placement:\n"
                 "    print(f\"{r['layer']:28s} {r['op']:15s} {r['target']}\")"
             ),
@@ -87,8 +88,9 @@ def benchmark() -> nbformat.NotebookNode:
             new_code_cell(
                 "from plutflow.runtime.evaluate import evaluate\n"
                 "assets = DemoAssets()\n"
-                "model = quantize_model(str(assets.model), assets.calib_set(), progress=False)\n"
-                "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
+                "model = plutflow.quantize(str(assets.model), assets.calib_set(),\n"
+                "                          preprocess=assets.preprocess(), progress=False)\n"
+                "artifact = plutflow.compile(model, overlay='board')\n"
                 "x, y = assets.test_set()\n"
                 "N = int(os.environ.get('PLUTFLOW_BENCH_IMAGES', '64'))\n"
                 "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
@@ -140,14 +142,18 @@ def byom() -> nbformat.NotebookNode:
             ),
             new_code_cell(SETUP),
             new_code_cell(
-                "from plutflow.calib.preprocess import Preprocess\n"
+                "from plutflow.data import load_data, preprocess_for\n"
                 "from plutflow.ir.importer import import_onnx\n"
-                "from plutflow.quant.builder import QuantConfig\n"
-                "from plutflow.quant.scheme import LayerScheme, SchemeConfig\n"
                 "assets = DemoAssets()\n"
-                "ONNX = str(assets.model)            # your model.onnx\n"
-                "calib = assets.calib_set()          # your unlabelled images, preprocessed\n"
-                "print(import_onnx(ONNX).summary())"
+                "ONNX = str(assets.model)              # your model.onnx\n"
+                "DATA = str(assets.data) + ':calib_images'  # your images: folder, .npy, .npz\n"
+                "# your preprocessing (mean/std as in training); None infers layout, channels\n"
+                "# and size from the model's input and only scales pixels to [0, 1]\n"
+                "PREPROCESS = str(assets.meta)\n"
+                "graph = import_onnx(ONNX)\n"
+                "pre = preprocess_for(None, PREPROCESS, graph)\n"
+                "calib, _ = load_data(DATA, pre, limit=512)\n"
+                "print(graph.summary())"
             ),
             new_markdown_cell(
                 "## Quantize\n\nINT8 everywhere by default. Low-bit formats need an overlay "
@@ -155,10 +161,9 @@ def byom() -> nbformat.NotebookNode:
                 "layers the overlay cannot run stay on the host, bit-exact either way."
             ),
             new_code_cell(
-                "schemes = SchemeConfig(default=LayerScheme.parse('int8'))\n"
-                "config = QuantConfig(schemes=schemes)\n"
-                "model = quantize_model(ONNX, calib, config, progress=False)\n"
-                "artifact = Artifact.compile(model, OverlayConfig.named('board'))\n"
+                "options = plutflow.QuantOptions(scheme='int8', rounding='nearest')\n"
+                "model = plutflow.quantize(ONNX, calib, options, preprocess=pre, progress=False)\n"
+                "artifact = plutflow.compile(model, overlay='board')\n"
                 "artifact.save('my_model.pfa')\n"
                 "for r in artifact.placement:\n"
                 "    print(f\"{r['layer']:28s} {r['target']:8s} {r['reason']}\")"

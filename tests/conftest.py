@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from plutflow.pipeline import DemoAssets
+from plutflow.assets import DemoAssets
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from plutflow.api import quantize_model
+from plutflow.assets import DATA_DIR, DemoAssets
 from plutflow.cli import main
-from plutflow.pipeline import DATA_DIR, DemoAssets, quantize_model
 from plutflow.runtime import Artifact
 
 DATA = str(DATA_DIR / "fashion_mnist_test2000.npz")
@@ -114,3 +115,22 @@ def test_selftest_golden(capsys) -> None:
     assert "PASS 4 inputs bit-exact with golden" in out and "selftest passed" in out
     assert "INFO inputs: 4 the artifact's own sample inputs" in out
     assert "PASS golden on this host reproduces the outputs stored at compile time" in out
+
+
+def test_the_wrong_kind_of_file_says_what_it_is(pfq, pfa, capsys) -> None:
+    """A .pfa where a .pfq belongs (and the reverse, and an .onnx) names what the file
+    is and what to do, instead of a zip error."""
+    onnx_model = str(DemoAssets().model)
+    cases = [
+        (["eval", str(pfa), "--data", DATA], "is a plutflow artifact (.pfa), not an integer"),
+        (["inspect", str(pfa)], "is a plutflow artifact (.pfa)"),
+        (["compile", onnx_model, "-o", "x.pfa"], "is an ONNX model, not an integer model"),
+        (
+            ["run", str(pfq), "--data", DATA, "--backend", "golden"],
+            "compile it first: plutflow compile",
+        ),
+    ]
+    for args, words in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err

@@ -41,9 +41,10 @@ def test_random_programs_match_the_model(latency: int, gap: int) -> None:
 
 
 def test_whole_network_matches_the_model() -> None:
+    from plutflow.api import quantize_model
+    from plutflow.assets import DemoAssets
     from plutflow.overlay.compiler import compile_model
     from plutflow.overlay.executor import OverlayExecutor
-    from plutflow.pipeline import DemoAssets, quantize_model
 
     a = DemoAssets()
     model = quantize_model(str(a.model), a.calib_set()[:32], preprocess=a.preprocess(),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import plutflow.golden.ops as gops
+from plutflow.api import quantize_model
 from plutflow.arith import requantize
 from plutflow.golden import GoldenExecutor
-from plutflow.pipeline import quantize_model
 
 
 def _pure_integer(monkeypatch) -> None:

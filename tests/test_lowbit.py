@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from plutflow.arith import decode_sign_magnitude
 from plutflow.calib import collect_stats
 from plutflow.errors import PlutflowError
+from plutflow.evaluation import predict_float, predict_golden, top1
 from plutflow.golden import GoldenExecutor
 from plutflow.golden.ops import INT_OPS
 from plutflow.intmodel import IntLayer, TensorSpec
 from plutflow.ir import import_onnx
-from plutflow.pipeline import predict_float, predict_golden, top1
 from plutflow.quant import LayerScheme, QuantConfig, SchemeConfig, quantize, quantize_weights
 from plutflow.quant.autobits import auto_scheme_config
 from plutflow.quant.tables import product_table
@@ -290,7 +290,7 @@ def test_reconstructed_rounding_recovers_low_bit_accuracy(demo_setup, demo) -> N
     """On the demo, nearest rounding loses about 30 points of top-1 at W2A4 and 2 at
     W4A4; rounding reconstruction (against the layer inputs' own codes) keeps W2A4 within
     10 points of float and loses at most half of nearest's loss at W4A4."""
-    from plutflow.pipeline import quantize_model
+    from plutflow.api import quantize_model
 
     graph, stats, x, y, float_top1 = demo_setup
     calib = demo.calib_set()[:256]

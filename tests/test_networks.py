@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from plutflow.api import quantize_model
 from plutflow.golden.executor import GoldenExecutor
 from plutflow.ir.importer import import_onnx
 from plutflow.overlay.config import OverlayConfig
-from plutflow.pipeline import quantize_model
 from plutflow.quant.builder import QuantConfig
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.runtime import Accelerator, Artifact

@@ -14,10 +14,10 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
+from plutflow.api import quantize_model
 from plutflow.errors import UnsupportedModelError
 from plutflow.golden import GoldenExecutor
 from plutflow.ir import import_onnx
-from plutflow.pipeline import quantize_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

@@ -9,12 +9,13 @@ from functools import cache
 import numpy as np
 import pytest
 
+from plutflow.api import quantize_model
+from plutflow.assets import DemoAssets
 from plutflow.errors import PlutflowError
 from plutflow.golden.executor import GoldenExecutor
 from plutflow.overlay.config import OverlayConfig
 from plutflow.overlay.pynq_port import PynqPort, open_board
 from plutflow.overlay.pynq_sim import make_pynq
-from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.runtime import Accelerator, Artifact, OverlayMismatch, OverlayRunError
 
 OVERLAY = OverlayConfig.for_pe("int8", p=8)

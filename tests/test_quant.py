@@ -158,7 +158,8 @@ def test_unquantizable_op_names_the_node(rng) -> None:
 
 
 def test_demo_int8_accuracy_within_0_3_points(demo) -> None:
-    from plutflow.pipeline import predict_float, predict_golden, quantize_model, top1
+    from plutflow.api import quantize_model
+    from plutflow.evaluation import predict_float, predict_golden, top1
 
     x, y = demo.test_set()
     model = quantize_model(demo.model, demo.calib_set(), progress=False)

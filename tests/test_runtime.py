@@ -12,12 +12,13 @@ from functools import cache
 import numpy as np
 import pytest
 
+from plutflow.api import quantize_model
+from plutflow.assets import DemoAssets
 from plutflow.errors import ArtifactError, PlutflowError
 from plutflow.golden.executor import GoldenExecutor
 from plutflow.overlay.config import OverlayConfig
 from plutflow.overlay.contract import CONTRACT
 from plutflow.overlay.ports import EmulatorPort, SimPort
-from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.quant.builder import QuantConfig
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.runtime import Accelerator, Artifact, OverlayMismatch, OverlayRunError

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from builders import ModelBuilder
+from plutflow.api import quantize_model
 from plutflow.golden.executor import GoldenExecutor
 from plutflow.ir.importer import import_onnx
 from plutflow.overlay.compiler import compile_model
 from plutflow.overlay.config import OverlayConfig
 from plutflow.overlay.executor import OverlayExecutor
 from plutflow.overlay.ports import EmulatorPort
-from plutflow.pipeline import quantize_model
 from plutflow.quant.builder import QuantConfig
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 

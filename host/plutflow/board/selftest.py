@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from plutflow.api import quantize_model
+from plutflow.assets import DemoAssets
 from plutflow.overlay.config import OverlayConfig
 from plutflow.overlay.contract import CONTRACT
-from plutflow.pipeline import DemoAssets, quantize_model
 from plutflow.runtime import Accelerator, Artifact, OverlayMismatch
 
 SEED = 2026

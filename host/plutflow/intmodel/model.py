@@ -185,6 +185,13 @@ class IntModel:
     def from_bytes(cls, data: bytes, name: str = "model") -> IntModel:
         """Read and verify a model from a ``.pfq`` file's bytes (``name`` for messages)."""
         path = name
+        kind = file_kind(data)
+        if kind in ("artifact", "onnx"):
+            hint = ("compile produced it; run, compare, report and selftest take it"
+                    if kind == "artifact" else "quantize it first: plutflow quantize MODEL.onnx "
+                    "--calib DATA -o MODEL.pfq")  # fmt: skip
+            raise ArtifactError(f"{path} is {KIND_NAMES[kind]}, not an integer model (.pfq): "
+                                f"{hint}")  # fmt: skip
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 desc = json.loads(zf.read("__model__.json"))
@@ -226,6 +233,36 @@ class IntModel:
             meta=desc.get("meta", {}),
             samples={k: arrays[f"sample/{k}"] for k in desc.get("samples", [])},
         )
+
+
+KIND_NAMES = {
+    "model": "a plutflow integer model (.pfq)",
+    "artifact": "a plutflow artifact (.pfa)",
+    "onnx": "an ONNX model",
+}
+
+
+def file_kind(data: bytes) -> str | None:
+    """What a file holds, from its first bytes and zip directory: ``model``, ``artifact``,
+    ``onnx`` (a protobuf that parses as a ModelProto), or None."""
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            return None
+        if "manifest.json" in names:
+            return "artifact"
+        return "model" if "__model__.json" in names else None
+    if data[:1] == b"\x08":  # protobuf field 1 (ir_version), varint: how ONNX files start
+        try:
+            import onnx
+
+            onnx.ModelProto.FromString(data)
+            return "onnx"
+        except Exception:
+            return None
+    return None
 
 
 def check_format_header(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from plutflow.errors import ArtifactError
-from plutflow.intmodel.model import IntModel, check_format_header
+from plutflow.intmodel.model import KIND_NAMES, IntModel, check_format_header, file_kind
 from plutflow.overlay.compiler import Compiled, compile_model
 from plutflow.overlay.config import OverlayConfig
 
@@ -111,6 +111,11 @@ class Artifact:
         path = Path(path)
         if not path.exists():
             raise ArtifactError(f"artifact not found: {path}")
+        kind = file_kind(path.read_bytes())
+        if kind in ("model", "onnx"):
+            hint = ("compile it first: plutflow compile MODEL.pfq -o MODEL.pfa" if kind == "model"
+                    else "quantize and compile it first")  # fmt: skip
+            raise ArtifactError(f"{path} is {KIND_NAMES[kind]}, not an artifact (.pfa): {hint}")
         try:
             with zipfile.ZipFile(path) as zf:
                 manifest = json.loads(zf.read("manifest.json"))

@@ -1,201 +1,46 @@
-"""The ``plutflow`` command line."""
+"""CLI commands on models: demo, quantize, eval, inspect."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from plutflow import __version__
+from plutflow.api import quantize_model
+from plutflow.assets import DemoAssets
 from plutflow.calib.calibrate import collect_stats
 from plutflow.calib.drift import drift_warning
-from plutflow.calib.observers import OBSERVERS, TensorStats
-from plutflow.calib.preprocess import Preprocess
-from plutflow.cli_runtime import add_runtime_commands, demo_on_overlay
-from plutflow.errors import PlutflowError
-from plutflow.formats.layers import pack_model
-from plutflow.intmodel.model import IntModel
-from plutflow.ir.graph import Graph
-from plutflow.ir.importer import import_onnx
-from plutflow.notes import note
-from plutflow.pipeline import (
-    DemoAssets,
-    agreement,
+from plutflow.cli.options import (
+    PREPROCESS_HELP,
+    add_input_shape_option,
+    add_quant_options,
+    kib,
+    quant_options,
+)
+from plutflow.cli.runtime import demo_on_overlay
+from plutflow.data import (
     import_for_quantize,
     inferred_note,
     input_shapes,
     load_data,
-    predict_float,
-    predict_golden,
     preprocess_for,
-    quantize_model,
-    top1,
 )
-from plutflow.quant.autobits import auto_scheme_config
-from plutflow.quant.builder import QuantConfig
-from plutflow.quant.rounding import ROUNDINGS
-from plutflow.quant.scheme import LayerScheme, SchemeConfig
-from plutflow.quant.tasktune import tune_ranges
+from plutflow.evaluation import agreement, predict_float, predict_golden, top1
+from plutflow.formats.layers import pack_model
+from plutflow.intmodel.model import IntModel
+from plutflow.ir.importer import import_onnx
+from plutflow.notes import note
 from plutflow.report.layers import layer_table
 from plutflow.report.memory import memory_report, packed_param_bytes
 
-EXAMPLES = """examples:
-  plutflow demo
-  plutflow quantize model.onnx --calib images/ --preprocess pre.yaml -o model.pfq
-  plutflow eval model.pfq --data test.npz --reference model.onnx
-  plutflow inspect model.pfq
-  plutflow compile model.pfq -o model.pfa
-  plutflow run model.pfa --backend sim --data test.npz --limit 32
-  plutflow compare model.pfa --backends golden sim --data test.npz --limit 8
-  plutflow report model.pfa --data test.npz --limit 32 --out report/
-"""
 
-PREPROCESS_HELP = (
-    "preprocessing config (YAML or JSON) with keys size, channels, scale, mean, std, "
-    "layout, data_layout, input_shape; default: layout, channels and size from the "
-    "model's input, scale 1/255, no normalisation. A quantized model remembers the "
-    "config it was calibrated with."
-)
-
-
-def _kib(n: float) -> str:
-    return f"{n / 1024:.1f} KiB"
-
-
-def _preprocess(args: argparse.Namespace, model: IntModel | None = None) -> Preprocess:
-    return preprocess_for(model, getattr(args, "preprocess", None))
-
-
-def add_input_shape_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--input-shape",
-        action="append",
-        metavar="NAME=1x3xHxW",
-        help="fix a model input's shape (repeatable; NAME= may be left out for a model "
-        "with one input), for models exported with a free height or width; the batch "
-        "stays free",
-    )
-
-
-def quantize_from_args(
-    args: argparse.Namespace,
-    graph: Graph,
-    calib: np.ndarray,
-    labels: np.ndarray | None,
-    preprocess: Preprocess,
-    source: str | None = None,
-) -> IntModel:
-    """Calibrate once, then quantize with the options of ``demo`` and ``quantize``."""
+def _quantize(args: argparse.Namespace, graph, calib, labels, preprocess, source=None):
+    """Calibrate once, then quantize with the QUANT OPTIONS (through the library API)."""
     stats = collect_stats(graph, calib, progress=not args.quiet)
-    config = quant_config(args, graph, calib, labels, stats)
+    config = quant_options(args).config(graph, calib, labels, stats)
     return quantize_model(graph, calib, config, preprocess, not args.quiet, source, stats)
-
-
-def quant_config(
-    args: argparse.Namespace,
-    graph: Graph,
-    calib: np.ndarray,
-    labels: np.ndarray | None,
-    stats: dict[str, TensorStats],
-) -> QuantConfig:
-    """The quantizer options of ``demo`` and ``quantize`` (see ``add_quant_options``)."""
-    schemes = SchemeConfig.from_file(args.config) if args.config else SchemeConfig()
-    if args.scheme:
-        schemes = replace(schemes, default=LayerScheme.parse(args.scheme))
-    if args.all_layers:
-        schemes = replace(schemes, ends_at_8bit=False)
-    if args.auto_bits:
-        family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
-        schemes, _ = auto_scheme_config(
-            graph,
-            calib,
-            args.auto_bits,
-            weights=family,
-            abits=schemes.default.abits,
-            ends_at_8bit=schemes.ends_at_8bit,
-        )
-    schemes = schemes.with_rules(args.rule or [])
-    config = QuantConfig(
-        observer=args.observer,
-        percentile=args.percentile,
-        lowbit_observer=args.lowbit_observer,
-        schemes=schemes,
-        rounding=args.rounding,
-    )
-    if args.task_loss:
-        if labels is None:
-            raise PlutflowError(
-                "--task-loss needs labelled calibration images (an .npz "
-                "with labels, or --calib-labels)"
-            )
-        config, _ = tune_ranges(graph, stats, config, calib, labels)
-    return config
-
-
-def add_quant_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--observer",
-        choices=OBSERVERS,
-        default="minmax",
-        help="range observer of 8-bit activations (default minmax)",
-    )
-    p.add_argument(
-        "--lowbit-observer",
-        choices=OBSERVERS,
-        default="adaptive",
-        help="range observer of activations below 8 bits (default adaptive: "
-        "scale and zero point searched together)",
-    )
-    p.add_argument("--percentile", type=float, default=99.99, help="for the percentile observer")
-    p.add_argument(
-        "--scheme",
-        metavar="SCHEME[:WBITS[:ABITS]]",
-        help="default layer scheme: int8, uniform, pot, upot or plut, e.g. "
-        "upot:4:8 or plut:4:4 (default int8). ABITS is the width of the "
-        "activations a layer reads",
-    )
-    p.add_argument(
-        "--rule",
-        action="append",
-        metavar="PATTERN=SCHEME[:WBITS[:ABITS]]",
-        help="per-layer override by glob pattern on the layer name; repeatable, "
-        "the last match wins",
-    )
-    p.add_argument(
-        "--config",
-        metavar="YAML",
-        help="scheme config: {default: upot:4:8, ends_at_8bit: true, layers: {PATTERN: SCHEME}}",
-    )
-    p.add_argument(
-        "--all-layers",
-        action="store_true",
-        help="apply the scheme to the first and last layers too (default: 8-bit)",
-    )
-    p.add_argument(
-        "--task-loss",
-        action="store_true",
-        help="choose the scale and shift of activations below 8 bits by the cross-entropy "
-        "of the integer model on the labelled calibration images",
-    )
-    p.add_argument(
-        "--rounding",
-        choices=ROUNDINGS,
-        default="nearest",
-        help="weight rounding below 8 bits: nearest (default) or reconstruct (each weight "
-        "rounds up or down for the least layer-output error on the calibration images)",
-    )
-    p.add_argument(
-        "--auto-bits",
-        type=int,
-        metavar="BYTES",
-        help="choose per-layer weight bits (8/4/3/2, of --scheme's family, upot "
-        "by default) so the packed weights fit BYTES, from measured sensitivity",
-    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -206,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.images:
         x, y = x[: args.images], y[: args.images]
     calib = assets.calib_set()
-    model = quantize_from_args(args, graph, calib, assets.calib_labels(), assets.preprocess())
+    model = _quantize(args, graph, calib, assets.calib_labels(), assets.preprocess())
     float_acc = top1(predict_float(graph, x), y)
     t0 = time.perf_counter()
     codes = predict_golden(model, x)
@@ -226,12 +71,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"golden throughput:    {len(x) / dt:8.0f} images/s")
     print(
-        f"parameters:           {_kib(mem.float_param_bytes)} float32 -> "
-        f"{_kib(mem.int_param_bytes)} integer ({mem.param_saving * 100:.1f} % less)"
+        f"parameters:           {kib(mem.float_param_bytes)} float32 -> "
+        f"{kib(mem.int_param_bytes)} integer ({mem.param_saving * 100:.1f} % less)"
     )
     print(
-        f"peak activations:     {_kib(mem.float_peak_activation_bytes)} float32 -> "
-        f"{_kib(mem.int_peak_activation_bytes)} integer per image "
+        f"peak activations:     {kib(mem.float_peak_activation_bytes)} float32 -> "
+        f"{kib(mem.int_peak_activation_bytes)} integer per image "
         f"({mem.activation_saving * 100:.1f} % less)"
     )
     print("\n" + layer_table(model))
@@ -253,11 +98,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
              f"activations and {len(hints.weights)} layers keep its scales and widths; "
              "only the other tensors are calibrated")  # fmt: skip
     calib, labels = load_data(args.calib, pre, args.num_calib, args.calib_labels)
-    model = quantize_from_args(args, graph, calib, labels, pre, source=args.model)
+    model = _quantize(args, graph, calib, labels, pre, source=args.model)
     model.save(args.output)
     print(
         f"quantized {args.model} with {len(calib)} calibration images -> {args.output} "
-        f"({len(model.layers)} integer layers, {_kib(packed_param_bytes(model))} of packed "
+        f"({len(model.layers)} integer layers, {kib(packed_param_bytes(model))} of packed "
         "parameters)"
     )
     return 0
@@ -273,7 +118,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         kind = "float32"
     else:
         model = IntModel.load(path)
-        pre = _preprocess(args, model)
+        pre = preprocess_for(model, args.preprocess)
         if not args.preprocess:
             note(inferred_note(pre))
         x, y = load_data(args.data, pre, args.limit, args.labels)
@@ -325,22 +170,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         f"packed streams: weights {sum(p.weight_bytes for p in packed)} B, product tables "
         f"{sum(p.table_bytes for p in packed)} B, requant records "
         f"{sum(int(p.requant.nbytes) for p in packed)} B; all parameters "
-        f"{_kib(packed_param_bytes(model))}\n"
+        f"{kib(packed_param_bytes(model))}\n"
     )
     print(layer_table(model, markdown=args.markdown))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="plutflow",
-        description="Quantize ONNX CNNs to pure-integer models and run them bit-exactly.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ap.add_argument("--version", action="version", version=f"plutflow {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True)
-
+def add_model_commands(sub: argparse._SubParsersAction) -> None:
+    """The parsers of demo, quantize, eval and inspect."""
     p = sub.add_parser(
         "demo",
         help="quantize and run the bundled Fashion-MNIST model",
@@ -419,18 +256,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="layer table as markdown")
     add_input_shape_option(p)
     p.set_defaults(func=cmd_inspect)
-    add_runtime_commands(sub)
-    return ap
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except PlutflowError as exc:
-        print(f"plutflow: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

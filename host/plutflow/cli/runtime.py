@@ -1,5 +1,4 @@
-"""The runtime commands of the ``plutflow`` CLI: compile, run, compare, report, selftest,
-deploy."""
+"""CLI commands on artifacts: compile, run, compare, report, selftest, deploy."""
 
 from __future__ import annotations
 
@@ -9,48 +8,21 @@ from pathlib import Path
 
 import numpy as np
 
-from plutflow.calib.drift import drift_warning
-from plutflow.errors import PlutflowError
+from plutflow.cli.options import (
+    OVERLAY_HELP,
+    add_data_options,
+    backend_options,
+    data_for_model,
+    overlay_from_args,
+)
+from plutflow.evaluation import top1
 from plutflow.intmodel.model import IntModel
-from plutflow.notes import note
 from plutflow.overlay.config import PE_TYPES, OverlayConfig
 from plutflow.overlay.cycles import program_estimate
-from plutflow.pipeline import inferred_note, load_data, preprocess_for, top1
 from plutflow.report.markdown import markdown_table
 from plutflow.runtime import BACKENDS, Accelerator, Artifact
 from plutflow.runtime.accelerator import CLOCK_MHZ
 from plutflow.runtime.evaluate import Evaluation, evaluate, first_mismatch
-
-OVERLAY_HELP = (
-    "overlay to compile for: board (the KV260 bitstream's configuration, default), or a "
-    f"PE type ({', '.join(PE_TYPES)}) with its contract defaults, changed by --array"
-)
-
-
-def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
-    if args.overlay == "board":
-        return OverlayConfig.named("board")
-    try:
-        return OverlayConfig.for_pe(args.overlay, **({"p": args.array} if args.array else {}))
-    except ValueError as exc:
-        raise PlutflowError(f"--array: {exc}") from None
-
-
-def _data(args: argparse.Namespace, model: IntModel) -> tuple[np.ndarray, np.ndarray | None]:
-    pre = preprocess_for(model, args.preprocess)
-    if not args.preprocess:
-        note(inferred_note(pre))
-    x, y = load_data(args.data, pre, args.limit, args.labels)
-    note(drift_warning(model.meta.get("calibration_input"), x))
-    return x, y
-
-
-def _backend_options(args: argparse.Namespace, backend: str) -> dict:
-    if backend == "pynq":
-        if not getattr(args, "bitfile", None):
-            raise PlutflowError("--backend pynq needs --bitfile (the overlay's .bit)")
-        return {"bitfile": args.bitfile}
-    return {}
 
 
 def placement_table(art: Artifact) -> str:
@@ -103,8 +75,8 @@ def summary_lines(ev: Evaluation, labels: np.ndarray | None, overlay: OverlayCon
 
 def cmd_run(args: argparse.Namespace) -> int:
     art = Artifact.load(args.artifact)
-    x, y = _data(args, art.model)
-    with Accelerator(art, args.backend, **_backend_options(args, args.backend)) as acc:
+    x, y = data_for_model(args, art.model)
+    with Accelerator(art, args.backend, **backend_options(args, args.backend)) as acc:
         ev = evaluate(acc, x, args.batch_size, progress=not args.quiet)
     print("\n".join(summary_lines(ev, y, art.overlay)))
     if args.json:
@@ -121,11 +93,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     art = Artifact.load(args.artifact)
-    x, _ = _data(args, art.model)
+    x, _ = data_for_model(args, art.model)
     a, b = args.backends
     with (
-        Accelerator(art, a, **_backend_options(args, a)) as ref,
-        Accelerator(art, b, **_backend_options(args, b)) as other,
+        Accelerator(art, a, **backend_options(args, a)) as ref,
+        Accelerator(art, b, **backend_options(args, b)) as other,
     ):
         bad = first_mismatch(ref, other, x, args.batch_size)
     if bad is not None:
@@ -138,14 +110,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from plutflow.evaluation import predict_fake_quant, predict_float
     from plutflow.ir.importer import import_onnx
-    from plutflow.pipeline import predict_fake_quant, predict_float
     from plutflow.report.memory import packed_param_bytes
     from plutflow.report.run_report import ReportData, write_report
 
     art = Artifact.load(args.artifact)
     model = art.model
-    x, y = _data(args, model)
+    x, y = data_for_model(args, model)
     accuracy: dict[str, float] = {}
     memory = {
         "integer parameters (packed)": packed_param_bytes(model),
@@ -164,7 +136,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         gev = evaluate(gold, x, args.batch_size, progress=not args.quiet)
     ev, exact = None, None
     if args.backend != "golden":
-        with Accelerator(art, args.backend, **_backend_options(args, args.backend)) as acc:
+        with Accelerator(art, args.backend, **backend_options(args, args.backend)) as acc:
             ev = evaluate(acc, x, args.batch_size, progress=not args.quiet)
         exact = bool(np.array_equal(ev.codes, gev.codes))
     if y is not None:
@@ -223,7 +195,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from plutflow.board.selftest import selftest
 
     art = Artifact.load(args.artifact) if args.artifact else None
-    opts = _backend_options(args, args.backend)
+    opts = backend_options(args, args.backend)
     report = selftest(args.backend, art, args.images, **opts)
     print("\n".join(report.lines()))
     return 0 if report.passed else 1
@@ -244,16 +216,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     )
     print("deployment " + ("succeeded" if code == 0 else f"FAILED (self-test exit {code})"))
     return code
-
-
-def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
-    p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
-    p.add_argument("--preprocess", help="preprocessing config (default: the model's own)")
-    p.add_argument("--limit", type=int, help="use only the first LIMIT images")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--bitfile", help="pynq backend: the overlay bitstream (.bit with its .hwh)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
@@ -279,7 +241,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("artifact", help=".pfa artifact")
     p.add_argument("--backend", default="sim", choices=list(BACKENDS))
-    _data_options(p)
+    add_data_options(p)
     p.add_argument("--json", help="also write results (and predictions) as JSON here")
     p.set_defaults(func=cmd_run)
 
@@ -298,7 +260,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         metavar=("REF", "OTHER"),
         choices=list(BACKENDS),
     )
-    _data_options(p)
+    add_data_options(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
@@ -317,15 +279,16 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="report", help="output directory")
     p.add_argument("--html", action="store_true", help="HTML instead of markdown")
-    _data_options(p)
+    add_data_options(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "selftest",
         help="check a target bit-exact against golden",
-        description="Run bundled images (fixed seed) on the backend and "
-        "compare every output code with the golden model. Exit code 0 when "
-        "everything matches.",
+        description="Run the artifact's own sample inputs (calibration images the model "
+        "carries; the bundled model by default) on the backend and compare every output "
+        "code with the golden outputs stored at compile time and with golden on this "
+        "host. Exit code 0 when everything matches.",
     )
     p.add_argument("--artifact", help=".pfa (default: the bundled model for the board overlay)")
     p.add_argument("--backend", default="pynq", choices=list(BACKENDS))

@@ -1,0 +1,203 @@
+"""The library API: quantize, compile and evaluate a model with one call each. The
+``plutflow`` CLI, the notebooks and deployment scripts all go through these.
+
+    import plutflow
+    model = plutflow.quantize("model.onnx", calib, QuantOptions(scheme="upot:4:8"))
+    art = plutflow.compile(model, overlay="board")
+    result = plutflow.evaluate(art, images, labels, backend="sim")
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plutflow.calib.calibrate import collect_stats
+from plutflow.calib.drift import input_summary
+from plutflow.calib.observers import TensorStats
+from plutflow.calib.preprocess import Preprocess
+from plutflow.errors import PlutflowError
+from plutflow.intmodel.model import IntModel
+from plutflow.ir.graph import Graph
+from plutflow.ir.importer import import_onnx
+from plutflow.quant.builder import QuantConfig, quantize
+from plutflow.quant.rounding import input_hessians
+from plutflow.quant.scheme import LayerScheme, SchemeConfig
+
+#: Calibration images a quantized model carries as input codes, for self-tests.
+SAMPLE_IMAGES = 8
+#: Calibration images whose layer inputs drive rounding reconstruction.
+ROUNDING_IMAGES = 256
+
+
+@dataclass
+class QuantOptions:
+    """The quantizer's options as a user states them (the CLI's QUANT OPTIONS), turned
+    into a :class:`QuantConfig` by :meth:`config` with all quantizer policy.
+
+    Attributes:
+        scheme: default layer scheme, ``SCHEME[:WBITS[:ABITS]]`` (None: int8).
+        scheme_config: a YAML scheme config file (default scheme, rules, ends_at_8bit).
+        rules: ``PATTERN=SCHEME[:W[:A]]`` per-layer overrides; the last match wins.
+        all_layers: apply the scheme to the first and last Conv/Gemm too.
+        auto_bits: packed weight budget in bytes; per-layer bits chosen by sensitivity.
+        task_loss: low-bit activation ranges by cross-entropy (needs labels).
+        observer, percentile, lowbit_observer: activation range observers.
+        rounding: ``nearest`` or ``reconstruct`` (weights below 8 bits).
+    """
+
+    scheme: str | None = None
+    scheme_config: str | Path | None = None
+    rules: list[str] = field(default_factory=list)
+    all_layers: bool = False
+    auto_bits: int | None = None
+    task_loss: bool = False
+    observer: str = "minmax"
+    percentile: float = 99.99
+    lowbit_observer: str = "adaptive"
+    rounding: str = "nearest"
+
+    def config(
+        self,
+        graph: Graph,
+        calib: np.ndarray,
+        labels: np.ndarray | None = None,
+        stats: dict[str, TensorStats] | None = None,
+    ) -> QuantConfig:
+        """The quantizer configuration for ``graph`` (auto-bits and the task-loss search
+        run here, on ``calib``)."""
+        from plutflow.quant.autobits import auto_scheme_config
+        from plutflow.quant.tasktune import tune_ranges
+
+        schemes = SchemeConfig.from_file(self.scheme_config) if self.scheme_config else (
+            SchemeConfig())  # fmt: skip
+        if self.scheme:
+            schemes = replace(schemes, default=LayerScheme.parse(self.scheme))
+        if self.all_layers:
+            schemes = replace(schemes, ends_at_8bit=False)
+        if self.auto_bits:
+            # the family of the budget search: the scheme's, or UPoT below int8
+            family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
+            schemes, _ = auto_scheme_config(
+                graph, calib, self.auto_bits, weights=family, abits=schemes.default.abits,
+                ends_at_8bit=schemes.ends_at_8bit,
+            )  # fmt: skip
+        schemes = schemes.with_rules(list(self.rules))
+        config = QuantConfig(observer=self.observer, percentile=self.percentile,
+                             lowbit_observer=self.lowbit_observer, schemes=schemes,
+                             rounding=self.rounding)  # fmt: skip
+        if self.task_loss:
+            if labels is None:
+                raise PlutflowError(
+                    "--task-loss needs labelled calibration images (an .npz with labels, "
+                    "or --calib-labels)"
+                )
+            if stats is None:
+                stats = collect_stats(graph, calib, progress=False)
+            config, _ = tune_ranges(graph, stats, config, calib, labels)
+        return config
+
+
+def quantize_model(
+    model: str | Path | Graph,
+    calib: np.ndarray,
+    config: QuantConfig | QuantOptions | None = None,
+    preprocess: Preprocess | None = None,
+    progress: bool = True,
+    source: str | Path | None = None,
+    stats: dict[str, TensorStats] | None = None,
+    labels: np.ndarray | None = None,
+) -> IntModel:
+    """Import (if needed), calibrate on ``calib`` (preprocessed float images) and build
+    the integer model: INT8 with unified scale factors unless ``config`` (a
+    :class:`QuantOptions` or a ready :class:`QuantConfig`) says otherwise. Exported as
+    ``plutflow.quantize``.
+
+    ``preprocess`` is remembered by the model; ``labels`` of the calibration images serve
+    the task-loss search; ``source`` names the ONNX file an already imported ``model``
+    came from (recorded with its SHA-256); ``stats`` are calibration statistics of
+    ``calib`` already collected.
+    """
+    graph = model if isinstance(model, Graph) else import_onnx(model)
+    source = source if isinstance(model, Graph) else model
+    if stats is None:
+        stats = collect_stats(graph, calib, progress=progress)
+    if isinstance(config, QuantOptions):
+        config = config.config(graph, calib, labels, stats)
+    config = config or QuantConfig()
+    meta = dict(config.meta)
+    meta["calibration_images"] = len(calib)
+    meta["calibration_input"] = input_summary(calib)
+    if preprocess is not None:
+        meta["preprocess"] = preprocess.to_dict()
+    if source is not None:
+        meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        meta["source"] = Path(source).name
+    config = replace(config, meta=meta)
+    hessians = None
+    if config.rounding == "reconstruct":
+        # the input codes each layer will see come from a first, nearest-rounded build
+        specs = quantize(graph, stats, replace(config, rounding="nearest")).tensors
+        hessians = input_hessians(graph, calib[:ROUNDING_IMAGES], progress=progress,
+                                  specs=specs)  # fmt: skip
+    model = quantize(graph, stats, config, hessians=hessians)
+    name = graph.inputs[0]
+    model.samples = {name: model.tensors[name].quantize(calib[:SAMPLE_IMAGES])}
+    return model
+
+
+def compile(model: IntModel, overlay: str = "board", array: int | None = None):
+    """Compile ``model`` for an overlay: ``board`` (the KV260 bitstream's configuration)
+    or a PE type (``int8``, ``shift``, ``plut``, ``plut-lutram``) with ``array`` P.
+    Returns the :class:`~plutflow.runtime.Artifact` (``.save(path)`` writes a ``.pfa``).
+    Exported as ``plutflow.compile``."""
+    from plutflow.overlay.config import OverlayConfig
+    from plutflow.runtime import Artifact
+
+    if overlay == "board":
+        cfg = OverlayConfig.named("board")
+    else:
+        try:
+            cfg = OverlayConfig.for_pe(overlay, **({"p": array} if array else {}))
+        except ValueError as exc:
+            raise PlutflowError(f"overlay {overlay!r}, array {array}: {exc}") from None
+    return Artifact.compile(model, cfg)
+
+
+def evaluate(
+    target: Any,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    backend: str = "golden",
+    batch_size: int = 32,
+    progress: bool = False,
+    **backend_options: Any,
+) -> dict[str, Any]:
+    """Run preprocessed ``images`` through an :class:`IntModel` (golden) or an artifact on
+    ``backend`` (golden, emu, sim, pynq, pynq-sim) and summarise: ``top1`` (with labels),
+    ``outputs`` (first output's codes), ``cycles_per_image`` and ``wall_s``. Exported as
+    ``plutflow.evaluate``."""
+    from plutflow.evaluation import top1
+    from plutflow.runtime import Accelerator, Artifact
+    from plutflow.runtime.evaluate import evaluate as run_batches
+
+    if isinstance(target, IntModel):
+        if backend != "golden":
+            raise PlutflowError(f"backend {backend!r} runs an artifact: compile the model first")
+        from plutflow.evaluation import predict_golden
+
+        out = {"outputs": predict_golden(target, images), "cycles_per_image": 0.0,
+               "wall_s": 0.0}  # fmt: skip
+    elif isinstance(target, Artifact):
+        with Accelerator(target, backend, max_batch=batch_size, **backend_options) as acc:
+            ev = run_batches(acc, images, batch_size=batch_size, progress=progress)
+        out = {"outputs": ev.codes, "cycles_per_image": ev.cycles_per_image, "wall_s": ev.wall_s}
+    else:
+        raise PlutflowError("evaluate() takes an IntModel or an Artifact")
+    if labels is not None:
+        out["top1"] = top1(out["outputs"], labels)
+    return out

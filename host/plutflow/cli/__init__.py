@@ -1,0 +1,49 @@
+"""The ``plutflow`` command line: one module per command group (:mod:`.model`: demo,
+quantize, eval, inspect; :mod:`.runtime`: compile, run, compare, report, selftest,
+deploy), shared option groups in :mod:`.options`. Every command is a thin wrapper over
+the library API (:mod:`plutflow.api`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from plutflow import __version__
+from plutflow.cli.model import add_model_commands
+from plutflow.cli.runtime import add_runtime_commands
+from plutflow.errors import PlutflowError
+
+EXAMPLES = """examples:
+  plutflow demo
+  plutflow quantize model.onnx --calib images/ --preprocess pre.yaml -o model.pfq
+  plutflow eval model.pfq --data test.npz --reference model.onnx
+  plutflow inspect model.pfq
+  plutflow compile model.pfq -o model.pfa
+  plutflow run model.pfa --backend sim --data test.npz --limit 32
+  plutflow compare model.pfa --backends golden sim --data test.npz --limit 8
+  plutflow report model.pfa --data test.npz --limit 32 --out report/
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="plutflow",
+        description="Quantize ONNX CNNs to pure-integer models and run them bit-exactly.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--version", action="version", version=f"plutflow {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    add_model_commands(sub)
+    add_runtime_commands(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlutflowError as exc:
+        print(f"plutflow: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,154 @@
+"""Option groups the CLI's commands share, and how they become library calls."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from plutflow.api import QuantOptions
+from plutflow.calib.drift import drift_warning
+from plutflow.calib.observers import OBSERVERS
+from plutflow.data import inferred_note, load_data, preprocess_for
+from plutflow.errors import PlutflowError
+from plutflow.intmodel.model import IntModel
+from plutflow.notes import note
+from plutflow.overlay.config import PE_TYPES, OverlayConfig
+from plutflow.quant.rounding import ROUNDINGS
+
+PREPROCESS_HELP = (
+    "preprocessing config (YAML or JSON) with keys size, channels, scale, mean, std, "
+    "layout, data_layout, input_shape; default: layout, channels and size from the "
+    "model's input, scale 1/255, no normalisation. A quantized model remembers the "
+    "config it was calibrated with."
+)
+
+
+OVERLAY_HELP = (
+    "overlay to compile for: board (the KV260 bitstream's configuration, default), or a "
+    f"PE type ({', '.join(PE_TYPES)}) with its contract defaults, changed by --array"
+)
+
+
+def kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def add_input_shape_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=1x3xHxW",
+        help="fix a model input's shape (repeatable; NAME= may be left out for a model "
+        "with one input), for models exported with a free height or width; the batch "
+        "stays free",
+    )
+
+
+def add_quant_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--observer",
+        choices=OBSERVERS,
+        default="minmax",
+        help="range observer of 8-bit activations (default minmax)",
+    )
+    p.add_argument(
+        "--lowbit-observer",
+        choices=OBSERVERS,
+        default="adaptive",
+        help="range observer of activations below 8 bits (default adaptive: "
+        "scale and zero point searched together)",
+    )
+    p.add_argument("--percentile", type=float, default=99.99, help="for the percentile observer")
+    p.add_argument(
+        "--scheme",
+        metavar="SCHEME[:WBITS[:ABITS]]",
+        help="default layer scheme: int8, uniform, pot, upot or plut, e.g. "
+        "upot:4:8 or plut:4:4 (default int8). ABITS is the width of the "
+        "activations a layer reads",
+    )
+    p.add_argument(
+        "--rule",
+        action="append",
+        metavar="PATTERN=SCHEME[:WBITS[:ABITS]]",
+        help="per-layer override by glob pattern on the layer name; repeatable, "
+        "the last match wins",
+    )
+    p.add_argument(
+        "--config",
+        metavar="YAML",
+        help="scheme config: {default: upot:4:8, ends_at_8bit: true, layers: {PATTERN: SCHEME}}",
+    )
+    p.add_argument(
+        "--all-layers",
+        action="store_true",
+        help="apply the scheme to the first and last layers too (default: 8-bit)",
+    )
+    p.add_argument(
+        "--task-loss",
+        action="store_true",
+        help="choose the scale and shift of activations below 8 bits by the cross-entropy "
+        "of the integer model on the labelled calibration images",
+    )
+    p.add_argument(
+        "--rounding",
+        choices=ROUNDINGS,
+        default="nearest",
+        help="weight rounding below 8 bits: nearest (default) or reconstruct (each weight "
+        "rounds up or down for the least layer-output error on the calibration images)",
+    )
+    p.add_argument(
+        "--auto-bits",
+        type=int,
+        metavar="BYTES",
+        help="choose per-layer weight bits (8/4/3/2, of --scheme's family, upot "
+        "by default) so the packed weights fit BYTES, from measured sensitivity",
+    )
+
+
+def quant_options(args: argparse.Namespace) -> QuantOptions:
+    """The QUANT OPTIONS of ``demo`` and ``quantize`` as library options."""
+    return QuantOptions(
+        scheme=args.scheme, scheme_config=args.config, rules=list(args.rule or []),
+        all_layers=args.all_layers, auto_bits=args.auto_bits, task_loss=args.task_loss,
+        observer=args.observer, percentile=args.percentile,
+        lowbit_observer=args.lowbit_observer, rounding=args.rounding,
+    )  # fmt: skip
+
+
+def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
+    if args.overlay == "board":
+        return OverlayConfig.named("board")
+    try:
+        return OverlayConfig.for_pe(args.overlay, **({"p": args.array} if args.array else {}))
+    except ValueError as exc:
+        raise PlutflowError(f"--array: {exc}") from None
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
+    p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
+    p.add_argument("--preprocess", help="preprocessing config (default: the model's own)")
+    p.add_argument("--limit", type=int, help="use only the first LIMIT images")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--bitfile", help="pynq backend: the overlay bitstream (.bit with its .hwh)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def data_for_model(
+    args: argparse.Namespace, model: IntModel
+) -> tuple[np.ndarray, np.ndarray | None]:
+    pre = preprocess_for(model, args.preprocess)
+    if not args.preprocess:
+        note(inferred_note(pre))
+    x, y = load_data(args.data, pre, args.limit, args.labels)
+    note(drift_warning(model.meta.get("calibration_input"), x))
+    return x, y
+
+
+def backend_options(args: argparse.Namespace, backend: str) -> dict:
+    if backend == "pynq":
+        if not getattr(args, "bitfile", None):
+            raise PlutflowError("--backend pynq needs --bitfile (the overlay's .bit)")
+        return {"bitfile": args.bitfile}
+    return {}

@@ -1,0 +1,60 @@
+"""Batched predictions (float reference, fake quantization, golden) and the metrics that
+compare them: top-1 accuracy and class agreement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plutflow.golden.executor import GoldenExecutor
+from plutflow.intmodel.model import IntModel
+from plutflow.ir.graph import Graph
+from plutflow.reference.executor import run_float
+
+
+def predict_float(graph: Graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Float logits of the first output, batched."""
+    outs = [
+        run_float(graph, {graph.inputs[0]: x[i : i + batch_size]})[graph.outputs[0]]
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(outs)
+
+
+def predict_fake_quant(
+    graph: Graph, model: IntModel, x: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Float logits with every activation the integer model quantizes rounded to its
+    codes and back (weights stay float): the activation-quantization loss alone."""
+
+    def fake(name: str, value: np.ndarray) -> np.ndarray:
+        spec = model.tensors.get(name)
+        return value if spec is None else spec.dequantize(spec.quantize(value))
+
+    outs = [
+        run_float(graph, {graph.inputs[0]: x[i : i + batch_size]}, transform=fake)[graph.outputs[0]]
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(outs)
+
+
+def predict_golden(model: IntModel, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Integer output codes of the first output for float inputs ``x``, batched."""
+    ex = GoldenExecutor(model)
+    outs = []
+    for i in range(0, len(x), batch_size):
+        codes = ex.quantize_inputs(x[i : i + batch_size])
+        outs.append(ex.run(codes)[model.outputs[0]])
+    return np.concatenate(outs)
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Percent of positions where two outputs pick the same class (argmax over axis 1,
+    per image for (N, C) and per spatial position for dense (N, C, H, W) outputs)."""
+    a = np.asarray(a).reshape(len(a), a.shape[1] if a.ndim > 1 else 1, -1)
+    b = np.asarray(b).reshape(a.shape)
+    return float((a.argmax(axis=1) == b.argmax(axis=1)).mean() * 100.0)
+
+
+def top1(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy in percent."""
+    return float((scores.reshape(len(scores), -1).argmax(axis=1) == labels).mean() * 100.0)
