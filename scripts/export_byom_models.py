@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from export_test_models import randomise_bn  # the same BatchNorm randomisation
 from torch import nn
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -92,20 +93,9 @@ class TwoHead(nn.Module):
         return self.cls(f), self.box(f)
 
 
-def _randomise_bn(net: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-    return net.eval()
-
-
 def export(net: nn.Module, name: str, shape: tuple[int, ...], dims: dict[int, str]) -> None:
     x = torch.randn(*shape)
-    prog = torch.onnx.export(_randomise_bn(net), (x,), dynamo=True, input_names=["x"],
+    prog = torch.onnx.export(randomise_bn(net), (x,), dynamo=True, input_names=["x"],
                              dynamic_shapes={"x": dims})  # fmt: skip
     prog.save(str(OUT / f"{name}.onnx"))
     print(f"wrote {OUT / name}.onnx")

@@ -57,16 +57,21 @@ class MobileLike(nn.Module):
         return torch.softmax(self.head(x), dim=1)
 
 
-def main() -> None:
-    torch.manual_seed(0)
-    net = MobileLike().eval()
-    with torch.no_grad():  # non-trivial BatchNorm statistics
+def randomise_bn(net: nn.Module) -> nn.Module:
+    """Non-trivial BatchNorm statistics and affine parameters; the net in eval mode."""
+    with torch.no_grad():
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
+    return net.eval()
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    net = randomise_bn(MobileLike())
     OUT.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         net,
