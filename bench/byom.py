@@ -240,8 +240,9 @@ def render(result: dict) -> list[str]:
         "",
         "## Rounding reconstruction",
         "",
-        "Top-1 (demo) or class agreement of the logits with float (mobile_like, random weights, normal inputs) with nearest rounding and with "
-        "`--rounding reconstruct`; CPU seconds of the whole reconstructing quantization.",
+        "Top-1 (demo) or class agreement of the logits with float (mobile_like: random "
+        "weights, normal inputs) with nearest rounding and with `--rounding reconstruct`; "
+        "CPU seconds of the whole reconstructing quantization.",
         "",
     ]
     md += markdown_table(
