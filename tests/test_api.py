@@ -55,5 +55,8 @@ def test_api_errors(assets) -> None:
         plutflow.quantize(assets.model, assets.calib_set()[:16],
                           plutflow.QuantOptions(scheme="uniform:4:4", task_loss=True),
                           progress=False)  # fmt: skip
+    with pytest.raises(PlutflowError, match="rule pattern '/fcc/\\*' matches no Conv/Gemm"):
+        plutflow.quantize(assets.model, assets.calib_set()[:16],
+                          plutflow.QuantOptions(rules=["/fcc/*=int8"]), progress=False)  # fmt: skip
     with pytest.raises(AttributeError):
         plutflow.no_such_function  # noqa: B018

@@ -132,7 +132,9 @@ def test_free_height_and_width_with_input_shape_and_inferred_preprocessing(
     err = capsys.readouterr().err
     assert "inferred from the model input (3 channel(s), NCHW, size 12x20" in err
     assert main(["eval", str(out), "--data", str(tmp_path / "calib.npy")]) == 0
-    assert "does not look like" not in capsys.readouterr().err
+    res = capsys.readouterr()
+    assert "does not look like" not in res.err
+    assert "8 images, no labels; predicted classes (first 10): [" in res.out
     np.save(tmp_path / "dark.npy", rng.integers(0, 20, (8, 12, 20, 3), dtype=np.uint8) * 0)
     assert main(["eval", str(out), "--data", str(tmp_path / "dark.npy")]) == 0
     assert "does not look like the calibration data" in capsys.readouterr().err
@@ -179,3 +181,14 @@ def test_quantize_with_schemes_rules_and_auto_bits(tmp_path, demo, capsys) -> No
     assert any(v.startswith(("W2", "W3")) for v in layers.values())
     assert main([*args, "--scheme", "plut:4:8"]) == 2
     assert "at most 4 bits" in capsys.readouterr().err
+
+
+def test_a_log_gets_no_progress_bars(tmp_path, demo) -> None:
+    """Progress bars only on a terminal: a redirected run's log holds the result lines."""
+    exe = Path(sys.executable).with_name("plutflow")
+    out = tmp_path / "m.pfq"
+    args = [str(exe), "quantize", str(demo.model), "--calib", f"{demo.data}:calib_images",
+            "--num-calib", "16", "--preprocess", str(demo.meta), "-o", str(out)]  # fmt: skip
+    res = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert "calibrating" not in res.stderr and "\r" not in res.stderr, res.stderr
+    assert "quantized" in res.stdout and out.exists()

@@ -87,6 +87,7 @@ class QuantOptions:
                 ends_at_8bit=schemes.ends_at_8bit,
             )  # fmt: skip
         schemes = schemes.with_rules(list(self.rules))
+        _check_rules(graph, [r.rsplit("=", 1)[0] for r in self.rules])
         config = QuantConfig(observer=self.observer, percentile=self.percentile,
                              lowbit_observer=self.lowbit_observer, schemes=schemes,
                              rounding=self.rounding)  # fmt: skip
@@ -100,6 +101,21 @@ class QuantOptions:
                 stats = collect_stats(graph, calib, progress=False)
             config, _ = tune_ranges(graph, stats, config, calib, labels)
         return config
+
+
+def _check_rules(graph: Graph, patterns: list[str]) -> None:
+    """Refuse a per-layer rule that matches no Conv/Gemm (a typo would otherwise be
+    silently ignored)."""
+    import fnmatch
+
+    names = [n.name for n in graph.nodes if n.op in ("Conv", "Gemm")]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+            raise PlutflowError(
+                f"rule pattern '{pattern}' matches no Conv/Gemm layer; the layers are named "
+                f"{shown} (see plutflow inspect MODEL.onnx)"
+            )
 
 
 def quantize_model(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from plutflow.calib.observers import TensorStats
 from plutflow.errors import CalibrationError, ShapeError
 from plutflow.ir.graph import Graph
+from plutflow.notes import progress_bar
 from plutflow.reference.executor import run_float
 
 
@@ -40,7 +40,7 @@ def collect_stats(
         if np.issubdtype(np.asarray(value).dtype, np.floating):
             stats.setdefault(name, TensorStats()).update(value, rng)
 
-    bar = tqdm(total=len(data), desc="calibrating", unit="img", disable=not progress)
+    bar = progress_bar(total=len(data), progress=progress, desc="calibrating", unit="img")
     try:
         for xb in batches(data, batch_size):
             run_float(graph, {graph.inputs[0]: xb}, observe=observe)

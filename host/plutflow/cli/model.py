@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from plutflow import __version__
 from plutflow.api import quantize_model
 from plutflow.assets import DemoAssets
@@ -132,7 +134,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result["top1"] = top1(scores, y)
         print(f"{kind} top-1 on {len(x)} images: {result['top1']:.2f} %")
     else:
-        print(f"{len(x)} images, no labels: predictions only")
+        pred = scores.reshape(len(scores), -1).argmax(1) if scores.ndim == 2 else None
+        if pred is None:  # dense outputs: classes per position
+            print(f"{len(x)} images, no labels; output shape {scores.shape[1:]}")
+        else:
+            counts = np.bincount(pred, minlength=scores.shape[1])
+            result["predictions"] = pred.tolist()
+            print(f"{len(x)} images, no labels; predicted classes (first 10): "
+                  f"{pred[:10].tolist()}; images per class: {counts.tolist()}")  # fmt: skip
     if args.reference:
         shapes = input_shapes(args.input_shape, pre)
         ref = predict_float(import_onnx(args.reference, input_shapes=shapes), x, args.batch_size)

@@ -28,6 +28,7 @@ import numpy as np
 from plutflow.ir.graph import Graph, Node
 from plutflow.kernels import windows as win
 from plutflow.kernels.conv import im2col
+from plutflow.notes import progress_bar
 from plutflow.quant.weights import QuantizedWeights
 from plutflow.reference.executor import run_float
 
@@ -74,11 +75,8 @@ def input_hessians(
             count[node.name] = count.get(node.name, 0) + cols.shape[1]
 
     chunks: Iterable[int] = range(0, len(x), batch)
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(list(chunks), desc="rounding statistics", unit="batch")
-    for i in chunks:
+    for i in progress_bar(list(chunks), progress=progress, desc="rounding statistics",
+                          unit="batch"):  # fmt: skip
         run_float(graph, {graph.inputs[0]: x[i : i + batch]}, observe=observe)
     return {k: list(v / max(count[k], 1)) for k, v in sums.items()}
 

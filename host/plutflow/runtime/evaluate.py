@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from plutflow.notes import progress_bar
 from plutflow.overlay.driver import RunStats
 from plutflow.runtime.accelerator import CLOCK_MHZ, Accelerator
 
@@ -50,7 +50,7 @@ def evaluate(
     t0 = time.perf_counter()
     out_name = acc.model.outputs[0]
     steps = range(0, len(x), batch_size)
-    for i in tqdm(steps, desc=f"run on {acc.backend}", unit="batch", disable=not progress):
+    for i in progress_bar(steps, progress=progress, desc=f"run on {acc.backend}", unit="batch"):
         r = acc.run(x[i : i + batch_size])
         logits.append(r.logits)
         codes.append(r.outputs[out_name])
