@@ -84,3 +84,38 @@ def test_missing_and_non_zip(tmp_path) -> None:
     (tmp_path / "text.pfq").write_text("hello")
     with pytest.raises(ArtifactError, match="not a valid"):
         IntModel.load(tmp_path / "text.pfq")
+
+
+def test_samples_round_trip_and_bad_descriptions(tmp_path) -> None:
+    """Sample inputs travel with the model; a description that names a missing array or a
+    sample that does not fit the inputs is one clear error, not a traceback."""
+    import hashlib
+
+    m = tiny_model()
+    m.samples = {"x": np.arange(8, dtype=np.int8).reshape(2, 4)}
+    path = m.save(tmp_path / "m.pfq")
+    assert np.array_equal(IntModel.load(path).samples["x"], m.samples["x"])
+    entries = read_entries(path)
+    desc = json.loads(entries["__model__.json"])
+    for key, value in (("samples", ["nope"]), ("constants", ["ghost"])):
+        bad = {**desc, key: value}
+        write_entries(tmp_path / "bad.pfq", {**entries, "__model__.json": json.dumps(bad).encode()})
+        with pytest.raises(ArtifactError, match="bad description"):
+            IntModel.load(tmp_path / "bad.pfq")
+    wrong = np.zeros((2, 5), np.int8)
+    digests = {**desc["sha256"], "sample/x": hashlib.sha256(wrong.tobytes()).hexdigest()}
+    write_entries(
+        tmp_path / "bad.pfq",
+        {**entries, "sample/x.npy": _npy(wrong),
+         "__model__.json": json.dumps({**desc, "sha256": digests}).encode()},
+    )  # fmt: skip
+    with pytest.raises(ArtifactError, match="sample 'x' does not fit"):
+        IntModel.load(tmp_path / "bad.pfq")
+
+
+def _npy(a: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, a, allow_pickle=False)
+    return buf.getvalue()

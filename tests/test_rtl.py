@@ -106,6 +106,18 @@ def test_pe_array_dot_products(pe_type: int, wbits: int, b2: int, int8_path: int
     )
 
 
+def test_pe_array_with_a_split_adder_tree() -> None:
+    """16 inputs: a 4-level adder tree whose last level has a stage of its own."""
+    _passed(
+        run_cocotb(
+            "pf_pe_array",
+            ["pf_pe_array.v", "pf_addtree.v"],
+            "test_pf_pe_array",
+            parameters={"PE_TYPE": 0, "P_IN": 16, "P_OUT": 2, "WBITS": 8, "B2": 3, "INT8_PATH": 0},
+        )
+    )
+
+
 @pytest.mark.parametrize("params", [{"DATA_W": 128}, {"DATA_W": 32, "MAX_OUT": 3}])
 def test_axi_read_master(params: dict) -> None:
     _passed(run_cocotb("pf_axi_rd", ["pf_axi_rd.v"], "test_pf_axi_rd", parameters=params))

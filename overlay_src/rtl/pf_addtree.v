@@ -1,12 +1,14 @@
 // plutflow pipelined adder tree: the sum of N signed W-bit values, with a register after
-// every LEVELS_PER_STAGE adder levels and at the output. Latency: STAGES cycles (a valid
-// travels with the data; registers load only with a valid beat).
+// every LEVELS_PER_STAGE adder levels, at the output and, with SPLIT_LAST, before the last
+// level (pf_tree.vh). Latency: STAGES cycles (a valid travels with the data; registers
+// load only with a valid beat).
 `default_nettype none
 
 module pf_addtree #(
     parameter integer N = 16,
     parameter integer W = 18,
-    parameter integer LEVELS_PER_STAGE = 2
+    parameter integer LEVELS_PER_STAGE = 2,
+    parameter integer SPLIT_LAST = 0
 ) (
     input  wire                         clk,
     input  wire                         rst,
@@ -17,7 +19,8 @@ module pf_addtree #(
 );
     localparam integer LEVELS = $clog2(N);
     localparam integer OW = W + LEVELS;
-    localparam integer STAGES = LEVELS == 0 ? 1 : (LEVELS + LEVELS_PER_STAGE - 1) / LEVELS_PER_STAGE;
+`include "pf_tree.vh"
+    localparam integer STAGES = pf_tree_stages(LEVELS, LEVELS, LEVELS_PER_STAGE, SPLIT_LAST);
 
     generate
         if (N < 1 || LEVELS_PER_STAGE < 1) begin : bad_n
@@ -59,7 +62,8 @@ module pf_addtree #(
             for (l = 1; l <= LEVELS; l = l + 1) begin : add
                 localparam integer CNT = (N + (1 << l) - 1) >> l;
                 localparam integer PREV = (N + (1 << (l - 1)) - 1) >> (l - 1);
-                localparam integer STAGE = (l + LEVELS_PER_STAGE - 1) / LEVELS_PER_STAGE - 1;
+                localparam integer STAGE = pf_tree_stages(l - 1, LEVELS, LEVELS_PER_STAGE,
+                                                          SPLIT_LAST);
                 for (i = 0; i < CNT; i = i + 1) begin : node
                     wire [OW-1:0] s;
                     if (2 * i + 1 < PREV) begin : pair
@@ -67,7 +71,8 @@ module pf_addtree #(
                     end else begin : pass
                         assign s = lvl[l-1].v[2*i*OW +: OW];
                     end
-                    if (l % LEVELS_PER_STAGE == 0 || l == LEVELS) begin : reg_stage
+                    if (pf_tree_regd(l, LEVELS, LEVELS_PER_STAGE, SPLIT_LAST) != 0)
+                    begin : reg_stage
                         reg [OW-1:0] r;
                         always @(posedge clk) if (ld[STAGE]) r <= s;
                         assign lvl[l].v[i*OW +: OW] = r;

@@ -85,7 +85,9 @@ module pf_datapath #(
 );
     localparam integer LA = $clog2(ADEPTH), LW = $clog2(WDEPTH), LM = $clog2(MDEPTH);
     localparam integer LP = $clog2(PDEPTH), LT = $clog2(TSLOTS * 256);
-    localparam integer TREE = ($clog2(P) + 1) / 2;
+`include "pf_tree.vh"
+    localparam integer TREE_LPS = 2, TREE_SPLIT = 1;  // the PE array's adder trees
+    localparam integer TREE = pf_tree_stages($clog2(P), $clog2(P), TREE_LPS, TREE_SPLIT);
     localparam integer LARR = 4 + TREE + 1;   // PE array and accumulation
     localparam integer LVEC = 4;              // vector lanes
     localparam integer LRES = LARR;           // read data to group result
@@ -185,6 +187,7 @@ module pf_datapath #(
     wire [P*32-1:0] sums;
     pf_pe_array #(
         .PE_TYPE(PE_TYPE), .P_IN(P), .P_OUT(P), .AW(9), .WBITS(WBITS), .B2(B2), .LW(8),
+        .TREE_LPS(TREE_LPS), .TREE_SPLIT(TREE_SPLIT),
         .ABITS(ABITS), .TBW(16), .INT8_PATH(INT8_PATH), .SUM_W(32)
     ) pe (
         .clk(clk), .rst(rst), .in_valid(v2 && conv), .int8_mode(f_int8), .act(act9),

@@ -1075,15 +1075,15 @@ module pf_loader #(
             if (kPT && k_take) begin
                 pt_busy <= 1'b1;
                 pt_word <= fq_head;
-                pt_j <= 8'd0;
             end
             if (pt_busy) begin
                 pt_e <= pt_e + 16'd1;
-                pt_j <= pt_j + 8'd1;
                 if ({24'd0, pt_j} == P / 2 - 1) pt_busy <= 1'b0;
             end
         end
     end
+    // the entry within the beat: counts while busy, 0 otherwise (so 0 when a beat starts)
+    always @(posedge clk) pt_j <= pt_busy ? pt_j + 8'd1 : 8'd0;
 
     // ------------------------------------------------------------------ the mover
     wire [TILEW-1:0] tile_x;

@@ -29,7 +29,9 @@ module pf_pe_array #(
     parameter integer ABITS = 4,     // plut-lutram: activation index width
     parameter integer TBW = 16,      // plut-lutram: table entry width (signed)
     parameter integer INT8_PATH = 0, // low-bit types: also int8 multipliers
-    parameter integer SUM_W = 32
+    parameter integer SUM_W = 32,
+    parameter integer TREE_LPS = 2,    // adder-tree levels per pipeline stage (pf_tree.vh)
+    parameter integer TREE_SPLIT = 1   // the tree's last level in a stage of its own
 ) (
     input  wire                          clk,
     input  wire                          rst,
@@ -261,7 +263,8 @@ module pf_pe_array #(
         assign tree_valid_unused = &tv;
         for (o = 0; o < P_OUT; o = o + 1) begin : tree
             wire [TW-1:0] s;
-            pf_addtree #(.N(P_IN), .W(PW), .LEVELS_PER_STAGE(2)) add (
+            pf_addtree #(.N(P_IN), .W(PW), .LEVELS_PER_STAGE(TREE_LPS),
+                         .SPLIT_LAST(TREE_SPLIT)) add (
                 .clk(clk), .rst(rst), .in_valid(v4), .in(prod4[o*P_IN*PW +: P_IN*PW]),
                 .out_valid(tv[o]), .sum(s)
             );

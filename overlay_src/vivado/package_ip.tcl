@@ -21,7 +21,7 @@ proc pf_package_ip {out_dir} {
     foreach f [dict get $pf_contract rtl] {
         add_files -norecurse [file join $pf_root overlay_src rtl $f]
     }
-    set_property file_type {Verilog Header} [get_files pf_contract.vh]
+    set_property file_type {Verilog Header} [get_files *.vh]
     set_property top $top [current_fileset]
     update_compile_order -fileset sources_1
 

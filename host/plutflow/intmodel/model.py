@@ -207,7 +207,17 @@ class IntModel:
             raise ArtifactError(
                 f"{path} is not a valid plutflow model (corrupt or truncated): {exc}"
             ) from exc
-        return cls._from_parts(desc, arrays)
+        try:
+            model = cls._from_parts(desc, arrays)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactError(f"{path} is not a valid plutflow model (bad description): "
+                                f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+        for k, v in model.samples.items():
+            spec = model.tensors.get(k)
+            if k not in model.inputs or spec is None or v.dtype != spec.np_dtype or (
+                    tuple(v.shape[1:]) != tuple(spec.shape[1:])):  # fmt: skip
+                raise ArtifactError(f"{path}: sample '{k}' does not fit the model's inputs")
+        return model
 
     @classmethod
     def _from_parts(cls, desc: dict[str, Any], arrays: dict[str, np.ndarray]) -> IntModel:

@@ -30,10 +30,25 @@ ENGINE: dict[str, int] = {
     "burst": 4,  # cycles per read burst the splitter needs to issue it
     "load": 6,  # generator, FIFO and mover around a load
     "hand": 12,  # loader to compute stage, sequencer setup
-    "pipe": 44,  # a tile's last step to its last output leaving the datapath
+    "pipe": 44,  # a tile's last step to its last output, with a two-stage adder tree
     "done": 1,  # the last write response to ap_done
 }
 MAX_BURST = 256  # beats; bursts also stop at 4 KB pages
+#: The PE array's adder trees (overlay_src/rtl/pf_tree.vh, set in pf_datapath.v): levels
+#: per pipeline stage, and the last level in a stage of its own for trees of 4+ levels.
+TREE_LPS, TREE_SPLIT = 2, True
+
+
+def tree_stages(p: int) -> int:
+    """Pipeline stages of a P-input adder tree (the mirror of ``pf_tree_stages``)."""
+    levels = max(p - 1, 0).bit_length()
+    if levels == 0:
+        return 1
+    return sum(
+        1
+        for lv in range(1, levels + 1)
+        if lv % TREE_LPS == 0 or lv == levels or (TREE_SPLIT and levels >= 4 and lv == levels - 1)
+    )
 
 
 @dataclass
@@ -162,7 +177,7 @@ def estimate(
         load = e["load"] + max(mem_time, c.read_beats + c.pad_words)
         loaded = ready + load
         start = max(loaded, compute_done) + e["hand"]
-        done = start + c.steps + e["pipe"]
+        done = start + c.steps + e["pipe"] + tree_stages(p) - 2
         # the next descriptor is fetched once this one is handed over
         loader = start
         compute_done = done
