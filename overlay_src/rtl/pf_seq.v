@@ -211,6 +211,14 @@ module pf_seq #(
         else if (prime) ada <= f[5:0];
         else if (issue) ada <= adv_next[5:0];
     end
+    // adc: a copy of adv for the counters (reset to ones: kept apart from adv and ada), so
+    // adv drives only the next-level logic
+    reg [5:0] adc;
+    always @(posedge clk) begin
+        if (srst) adc <= 6'h3f;
+        else if (prime) adc <= f[5:0];
+        else if (issue) adc <= adv_next[5:0];
+    end
     always @(posedge clk) begin
         if (prime) begin  // every level at its first iteration
             adv <= f;
@@ -234,12 +242,12 @@ module pf_seq #(
         if (setup) begin
             {c_cg, c_kx, c_ky, c_g, c_ox, c_oy} <= {r_cg, r_kx, r_ky, r_g, r_ox, r_oy};
         end else if (issue) begin
-            c_cg <= adv[0] ? c_cg - 17'd1 : r_cg;
-            if (abv[0]) c_kx <= adv[1] ? c_kx - 17'd1 : r_kx;
-            if (abv[1]) c_ky <= adv[2] ? c_ky - 17'd1 : r_ky;
-            if (abv[2]) c_g <= adv[3] ? c_g - 17'd1 : r_g;
-            if (abv[3]) c_ox <= adv[4] ? c_ox - 17'd1 : r_ox;
-            if (adv[5]) c_oy <= c_oy - 17'd1;
+            c_cg <= adc[0] ? c_cg - 17'd1 : r_cg;
+            if (abv[0]) c_kx <= adc[1] ? c_kx - 17'd1 : r_kx;
+            if (abv[1]) c_ky <= adc[2] ? c_ky - 17'd1 : r_ky;
+            if (abv[2]) c_g <= adc[3] ? c_g - 17'd1 : r_g;
+            if (abv[3]) c_ox <= adc[4] ? c_ox - 17'd1 : r_ox;
+            if (adc[5]) c_oy <= c_oy - 17'd1;
         end
     end
 
@@ -265,7 +273,7 @@ module pf_seq #(
             if (abv[1]) a_tapy <= a_next;
             if (abv[2]) a_grp <= a_next;
             if (abv[3]) a_pix <= a_next;
-            if (adv[5]) a_row <= a_next;
+            if (ada[5]) a_row <= a_next;
         end
     end
 
