@@ -55,7 +55,7 @@ def test_pytorch_style_flatten_shape_arithmetic(rng) -> None:
         graph = _check_vs_ort(
             model,
             rng.normal(size=(batch, 4, 3, 3)).astype(np.float32),
-            ["Conv", "Reshape", "Gemm", "Mul"],
+            ["Conv", "Reshape", "Gemm"],  # the division by 2 folds into the Gemm
         )
     assert graph.constants[graph.nodes[1].inputs[1]].tolist() == [0, -1]
 
@@ -246,3 +246,58 @@ def test_model_with_initializers_listed_as_inputs(rng) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     _check_vs_ort(model, rng.normal(size=(2, 3)).astype(np.float32), ["Gemm"])
+
+
+def test_decomposed_mobilenetv3_pieces_are_reassembled(rng) -> None:
+    """What exporters write for a MobileNetV3 block: conv biases as Add nodes, a per-channel
+    Mul, HardSwish as Add(3) -> Clip(0, 6) -> Mul -> Div(6) (division last, or the gate
+    divided first), the SE gate's HardSigmoid as Add -> Clip -> Div. All become fused ops,
+    listed as fusions, and the float model still matches onnxruntime."""
+    b = ModelBuilder((None, 4, 6, 6))
+    y = b.conv("x", 4, 8, bias=False, pads=[1, 1, 1, 1])
+    y = b.node("Add", [y, b.const(rng.normal(size=(1, 8, 1, 1)).astype(np.float32))])
+    y = b.node("Mul", [b.const(rng.uniform(0.5, 2, (8, 1, 1)).astype(np.float32)), y])
+    gate = b.node("Clip", [b.node("Add", [b.const(np.float32(3)), y]),
+                           b.const(np.float32(0)), b.const(np.float32(6))])  # fmt: skip
+    y = b.node("Div", [b.node("Mul", [y, gate]), b.const(np.float32(6))])  # HardSwish
+    z = b.conv(y, 8, 8, k=1)
+    g2 = b.node("Clip", [b.node("Add", [z, b.const(np.float32(3.0))]),
+                         b.const(np.float32(0)), b.const(np.float32(6))])  # fmt: skip
+    z = b.node("Mul", [z, b.node("Div", [g2, b.const(np.float32(6))])])  # HardSwish, gate first
+    s = b.node("GlobalAveragePool", [z])
+    s = b.node("Conv", [s, b.const(rng.normal(0, 0.3, (8, 8, 1, 1)).astype(np.float32))],
+               kernel_shape=[1, 1])  # fmt: skip
+    hs = b.node("Clip", [b.node("Add", [s, b.const(np.float32(3))]),
+                         b.const(np.float32(0)), b.const(np.float32(6))])  # fmt: skip
+    se = b.node("Mul", [z, b.node("Div", [hs, b.const(np.float32(6))])])  # SE gate
+    x = rng.normal(size=(2, 4, 6, 6)).astype(np.float32)
+    graph = _check_vs_ort(b.build(se), x, ["Conv", "Conv", "GlobalAveragePool", "Conv", "Mul"])
+    acts = [n.attrs.get("act", {}).get("op") for n in graph.nodes]
+    assert acts == ["HardSwish", "HardSwish", None, "HardSigmoid", None]
+    text = "\n".join(graph.fusions)
+    assert "bias Add" in text and "per-channel Mul" in text
+    assert text.count("as HardSwish") == 2 and "as HardSigmoid" in text
+    assert "fused: " in graph.summary()
+    from plutflow.api import quantize_model
+    from plutflow.golden import GoldenExecutor
+
+    calib = rng.normal(size=(32, 4, 6, 6)).astype(np.float32)
+    model = quantize_model(graph, calib, progress=False)
+    assert [lay.op for lay in model.layers] == ["conv", "conv", "global_avgpool", "conv", "mul"]
+    out = model.outputs[0]
+    codes = GoldenExecutor(model).run({"x": model.tensors["x"].quantize(x)})[out]
+    ref = run_float(graph, {"x": x})[out]
+    assert np.corrcoef(model.tensors[out].dequantize(codes).ravel(), ref.ravel())[0, 1] > 0.98
+
+
+def test_lookalikes_are_left_alone(rng) -> None:
+    """Add(4) -> Clip(0, 6) / 6 is no HardSigmoid; an Add with a per-pixel constant is no
+    bias."""
+    b = ModelBuilder((None, 2, 3, 3))
+    y = b.conv("x", 2, 2, k=1)
+    y = b.node("Add", [y, b.const(rng.normal(size=(1, 2, 3, 3)).astype(np.float32))])
+    g = b.node("Clip", [b.node("Add", [y, b.const(np.float32(4))]),
+                        b.const(np.float32(0)), b.const(np.float32(6))])  # fmt: skip
+    y = b.node("Mul", [g, b.const(np.float32(1 / 6))])
+    graph = _check_vs_ort(b.build(y), rng.normal(size=(2, 2, 3, 3)).astype(np.float32))
+    assert "HardSigmoid" not in {n.op for n in graph.nodes} and not graph.fusions

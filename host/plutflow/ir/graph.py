@@ -48,6 +48,8 @@ class Graph:
     name: str = "model"
     #: fixed quantization read from a pre-quantized (QDQ/QCDQ/QONNX) model, if any
     quant_hints: Any = None
+    #: what the importer reassembled (decomposed activations, folded bias/scale nodes)
+    fusions: list[str] = field(default_factory=list)
 
     def producer(self, tensor: str) -> Node | None:
         """The node that writes ``tensor``, or None for graph inputs and constants."""
@@ -100,6 +102,7 @@ class Graph:
             act = n.attrs.get("act")
             extra = f" +{act['op']}" if act else ""
             lines.append(f"  {n.name:<28} {n.op + extra:<22} {fmt_shape(shape)}  {attrs}")
+        lines += [f"fused: {f}" for f in self.fusions]
         return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from plutflow.activations import ACTIVATION_OPS
 from plutflow.errors import UnsupportedModelError
 from plutflow.ir.graph import Graph, Node
 from plutflow.ir.movement import fold_pad_into_conv
+from plutflow.ir.patterns import reassemble
 
 #: Activations that are a pure clamp and may also fuse into a residual Add.
 CLAMP_ACTIVATIONS = ("Relu", "Clip")
@@ -247,5 +248,6 @@ def optimise(graph: Graph) -> None:
     fold_pad_into_conv(graph)
     matmul_add_to_gemm(graph)
     fold_batchnorm(graph)
+    reassemble(graph)
     detect_silu(graph)
     fuse_activations(graph)
