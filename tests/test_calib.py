@@ -97,3 +97,31 @@ def test_observers_order(rng) -> None:
     assert choose_range(relu, "percentile")[0] == 0.0
     with pytest.raises(ValueError, match="unknown observer"):
         choose_range(stats, "magic")
+
+
+def test_bad_calibration_inputs_are_refused(tmp_path) -> None:
+    """A NaN pixel, a std of 0, a typo in FILE.npz:KEY and a negative count are each one
+    clear error (not a useless model, not the wrong array, not silently fewer images)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from plutflow.calib.calibrate import check_finite
+    from plutflow.calib.sources import read_array
+
+    x = np.ones((2, 1, 4, 4), np.float32)
+    x[1, 0, 2, 3] = np.nan
+    with pytest.raises(CalibrationError, match="1 NaN or infinite values"):
+        check_finite(x, "calibration images")
+    with pytest.raises(CalibrationError, match="std non-zero"):
+        Preprocess.from_dict({"std": 0})
+    with pytest.raises(CalibrationError, match="finite"):
+        Preprocess.from_dict({"scale": float("nan")})
+    np.savez(tmp_path / "d.npz", images=np.zeros((2, 4, 4)), calib_images=np.ones((2, 4, 4)))
+    with pytest.raises(CalibrationError, match="no array 'calib_imgs'; it holds"):
+        read_array(tmp_path / "d.npz", "calib_imgs")
+    assert read_array(tmp_path / "d.npz", "calib_images").max() == 1
+    exe = Path(sys.executable).with_name("plutflow")
+    res = subprocess.run([str(exe), "eval", "m.pfq", "--data", "d.npz", "--limit", "-3"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 2 and "must be at least 1, not -3" in res.stderr

@@ -18,6 +18,18 @@ def batches(x: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
         yield x[i : i + batch_size]
 
 
+def check_finite(x: np.ndarray, what: str) -> None:
+    """Refuse NaN or infinite inputs: one NaN pixel would make every range useless."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise CalibrationError(
+                f"{what} hold {bad} NaN or infinite values after preprocessing; check the "
+                "data and the preprocessing config (a std of 0, a NaN scale)"
+            )
+
+
 def collect_stats(
     graph: Graph,
     data: np.ndarray,
@@ -33,6 +45,7 @@ def collect_stats(
         raise CalibrationError("calibration supports single-input models")
     if len(data) == 0:
         raise CalibrationError("no calibration images")
+    check_finite(data, "calibration images")
     rng = np.random.default_rng(seed)
     stats: dict[str, TensorStats] = {}
 

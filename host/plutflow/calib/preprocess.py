@@ -83,7 +83,15 @@ class Preprocess:
                 or not all(isinstance(v, int) and v > 0 for v in shape)
             ):
                 raise CalibrationError("input_shape must be a list of positive integers")
-        pre = cls(**d)
+        try:
+            pre = cls(**d)
+            numbers = [float(pre.scale), *map(float, pre.mean), *map(float, pre.std)]
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"bad preprocessing config: {exc}") from None
+        if not all(np.isfinite(numbers)) or min(abs(float(v)) for v in pre.std) == 0:
+            raise CalibrationError(
+                "preprocessing scale, mean and std must be finite numbers, std non-zero"
+            )
         if pre.layout not in ("NCHW", "NHWC") or pre.data_layout not in ("NCHW", "NHWC"):
             raise CalibrationError("layout and data_layout must be NCHW or NHWC")
         return pre

@@ -52,6 +52,8 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
         return data
     with data:
         names = list(data.keys())
+        if key is not None and key not in names:  # a typo must not fall back silently
+            raise CalibrationError(f"{path} has no array '{key}'; it holds {names}")
         for cand in ([key] if key else []) + ["images", "x", "data"]:
             if cand in names:
                 return data[cand]

@@ -18,7 +18,9 @@ from plutflow.cli.options import (
     PREPROCESS_HELP,
     add_input_shape_option,
     add_quant_options,
+    count_int,
     kib,
+    positive_int,
     quant_options,
 )
 from plutflow.cli.runtime import demo_on_overlay
@@ -195,13 +197,13 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
         "memory and a per-layer table.",
     )
     p.add_argument(
-        "--images", type=int, default=None, help="test images to use (default: all 2000)"
+        "--images", type=positive_int, default=None, help="test images to use (default: all 2000)"
     )
     add_quant_options(p)
     p.add_argument("-o", "--output", help="also save the integer model here (.pfq)")
     p.add_argument(
         "--sim-images",
-        type=int,
+        type=count_int,
         default=32,
         help="images to run on the simulated KV260 overlay, checked bit-exact against "
         "golden (default 32; 0 skips the simulation)",
@@ -225,7 +227,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preprocess", help=PREPROCESS_HELP)
     add_input_shape_option(p)
     p.add_argument(
-        "--num-calib", type=int, default=512, help="images to calibrate on (default 512)"
+        "--num-calib", type=positive_int, default=512, help="images to calibrate on (default 512)"
     )
     p.add_argument(
         "--calib-labels",
@@ -249,8 +251,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
     p.add_argument("--preprocess", help=PREPROCESS_HELP)
     add_input_shape_option(p)
-    p.add_argument("--limit", type=int, help="use only the first LIMIT images")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--limit", type=positive_int, help="use only the first LIMIT images")
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--reference", help="float ONNX model to compare predictions with")
     p.add_argument("--json", help="also write the results as JSON here")
     p.set_defaults(func=cmd_eval)

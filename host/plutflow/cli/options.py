@@ -30,6 +30,26 @@ OVERLAY_HELP = (
 )
 
 
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1 (counts of images, batch sizes)."""
+    return _int_at_least(text, 1)
+
+
+def count_int(text: str) -> int:
+    """argparse type: an integer of at least 0 (0 turns a step off)."""
+    return _int_at_least(text, 0)
+
+
 def kib(n: float) -> str:
     return f"{n / 1024:.1f} KiB"
 
@@ -99,7 +119,7 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--auto-bits",
-        type=int,
+        type=positive_int,
         metavar="BYTES",
         help="choose per-layer weight bits (8/4/3/2, of --scheme's family, upot "
         "by default) so the packed weights fit BYTES, from measured sensitivity",
@@ -129,8 +149,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="images (folder, .npy, .npz, idx)")
     p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
     p.add_argument("--preprocess", help="preprocessing config (default: the model's own)")
-    p.add_argument("--limit", type=int, help="use only the first LIMIT images")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--limit", type=positive_int, help="use only the first LIMIT images")
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--bitfile", help="pynq backend: the overlay bitstream (.bit with its .hwh)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 

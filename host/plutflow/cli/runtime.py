@@ -14,6 +14,7 @@ from plutflow.cli.options import (
     backend_options,
     data_for_model,
     overlay_from_args,
+    positive_int,
 )
 from plutflow.evaluation import top1
 from plutflow.intmodel.model import IntModel
@@ -293,7 +294,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--artifact", help=".pfa (default: the bundled model for the board overlay)")
     p.add_argument("--backend", default="pynq", choices=list(BACKENDS))
     p.add_argument("--bitfile", help="pynq backend: the overlay bitstream")
-    p.add_argument("--images", type=int, default=16)
+    p.add_argument("--images", type=positive_int, default=16)
     p.set_defaults(func=cmd_selftest)
 
     p = sub.add_parser(
@@ -321,5 +322,5 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         choices=list(BACKENDS),
         help="backend of the board-side self-test",
     )
-    p.add_argument("--images", type=int, default=16)
+    p.add_argument("--images", type=positive_int, default=16)
     p.set_defaults(func=cmd_deploy)
