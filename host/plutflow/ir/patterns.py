@@ -62,15 +62,22 @@ def _clip_of_x_plus_3(graph: Graph, clip: Node | None) -> str | None:
     return operand[0]
 
 
+def _sixths(graph: Graph) -> list[tuple[Node, str]]:
+    """Every ``Mul(t, 1/6)`` (a division by 6 after canonicalisation) with its ``t``."""
+    out = []
+    for mul in graph.nodes:
+        operand = _const_operand(graph, mul) if mul.op == "Mul" else None
+        if operand is not None and _is_scalar(operand[1], 1.0 / 6.0):
+            out.append((mul, operand[0]))
+    return out
+
+
 def _hard_sigmoid(graph: Graph) -> None:
     """Mul(Clip(x + 3, 0, 6), 1/6) -> HardSigmoid(x, alpha=1/6, beta=0.5)."""
-    for mul in list(graph.nodes):
-        if mul.op != "Mul" or mul not in graph.nodes:
+    for mul, t in _sixths(graph):
+        if mul not in graph.nodes:
             continue
-        operand = _const_operand(graph, mul)
-        if operand is None or not _is_scalar(operand[1], 1.0 / 6.0):
-            continue
-        clip = graph.producer(operand[0])
+        clip = graph.producer(t)
         x = _clip_of_x_plus_3(graph, clip)
         if x is None or _only_reader(graph, clip.outputs[0]) is not mul:
             continue
@@ -96,13 +103,10 @@ def _hard_swish(graph: Graph) -> None:
                 mul.op, mul.inputs, mul.attrs = "HardSwish", [x], {}
                 graph.fusions.append(f"{mul.name}: x * HardSigmoid(x) as HardSwish")
                 break
-    for last in list(graph.nodes):  # the division last: (x * Clip(x + 3, 0, 6)) / 6
-        if last.op != "Mul" or last not in graph.nodes:
+    for last, t in _sixths(graph):  # the division last: (x * Clip(x + 3, 0, 6)) / 6
+        if last not in graph.nodes:
             continue
-        operand = _const_operand(graph, last)
-        if operand is None or not _is_scalar(operand[1], 1.0 / 6.0):
-            continue
-        inner = graph.producer(operand[0])
+        inner = graph.producer(t)
         if inner is None or inner.op != "Mul" or _only_reader(graph, inner.outputs[0]) is not last:
             continue
         for clip_out, x in (inner.inputs, inner.inputs[::-1]):
