@@ -18,15 +18,10 @@ MEAN_SHIFT = 1.0
 RANGE_SLACK = 0.5
 
 
-def _channel_axis(x: np.ndarray) -> int | None:
-    return 1 if x.ndim == 4 else None
-
-
 def input_summary(x: np.ndarray) -> dict[str, Any]:
     """Range and per-channel mean and standard deviation of a float input batch."""
     x = np.asarray(x, np.float64)
-    axis = _channel_axis(x)
-    reduce = tuple(i for i in range(x.ndim) if i != axis)
+    reduce = tuple(i for i in range(x.ndim) if not (x.ndim == 4 and i == 1))  # NCHW: per C
     return {
         "min": float(x.min()) if x.size else 0.0,
         "max": float(x.max()) if x.size else 0.0,

@@ -56,13 +56,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         x, y = x[: args.images], y[: args.images]
     calib = assets.calib_set()
     model = _quantize(args, graph, calib, assets.calib_labels(), assets.preprocess())
-    float_acc = top1(predict_float(graph, x), y)
+    logits = predict_float(graph, x)
+    float_acc = top1(logits, y)
     t0 = time.perf_counter()
     codes = predict_golden(model, x)
     dt = time.perf_counter() - t0
     int_acc = top1(codes, y)
-    f_pred = predict_float(graph, x).argmax(1)
-    agree = float((codes.argmax(1) == f_pred).mean() * 100)
+    agree = agreement(logits, codes)
     mem = memory_report(graph, model)
     print(
         f"\nimages: {len(x)} test, {len(calib)} calibration (unlabelled); schemes: "

@@ -13,7 +13,7 @@ from plutflow.data import inferred_note, load_data, preprocess_for
 from plutflow.errors import PlutflowError
 from plutflow.intmodel.model import IntModel
 from plutflow.notes import note
-from plutflow.overlay.config import PE_TYPES, OverlayConfig
+from plutflow.overlay.config import PE_TYPES
 from plutflow.quant.rounding import ROUNDINGS
 
 PREPROCESS_HELP = (
@@ -134,15 +134,6 @@ def quant_options(args: argparse.Namespace) -> QuantOptions:
         observer=args.observer, percentile=args.percentile,
         lowbit_observer=args.lowbit_observer, rounding=args.rounding,
     )  # fmt: skip
-
-
-def overlay_from_args(args: argparse.Namespace) -> OverlayConfig:
-    if args.overlay == "board":
-        return OverlayConfig.named("board")
-    try:
-        return OverlayConfig.for_pe(args.overlay, **({"p": args.array} if args.array else {}))
-    except ValueError as exc:
-        raise PlutflowError(f"--array: {exc}") from None
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from plutflow.api import compile as compile_model
 from plutflow.cli.options import (
     OVERLAY_HELP,
     add_data_options,
     backend_options,
     data_for_model,
-    overlay_from_args,
     positive_int,
 )
 from plutflow.evaluation import top1
@@ -40,7 +40,7 @@ def placement_table(art: Artifact) -> str:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     model = IntModel.load(args.model)
-    art = Artifact.compile(model, overlay_from_args(args))
+    art = compile_model(model, args.overlay, args.array)
     art.save(args.output)
     n = art.overlay_layers()
     prog = art.compiled.program(1)

@@ -64,10 +64,6 @@ class WeightHint:
 
     bits: int
     scale: list[float]
-    narrow: bool = True
-
-    def to_json(self) -> dict:
-        return {"bits": self.bits, "scale": self.scale, "narrow": self.narrow}
 
 
 @dataclass
@@ -153,7 +149,6 @@ class _Stripper:
         zp,
         bits: int,
         axis: int,
-        narrow: bool,
         node: onnx.NodeProto,
     ) -> None:
         """Replace ``out`` by its float value and hint every layer that reads it."""
@@ -173,7 +168,7 @@ class _Stripper:
                     raise UnsupportedModelError(
                         node.name, node.op_type, "MatMul weights quantized per input row"
                     )
-                self.hints.weights[user.name] = WeightHint(bits, per, narrow)
+                self.hints.weights[user.name] = WeightHint(bits, per)
 
     def activation(self, x: str, out: str, hint: ActivationHint) -> None:
         self.hints.activations.setdefault(x, hint)
@@ -238,7 +233,7 @@ class _Stripper:
                 qmax,
             )
             for dq in users:
-                self.weight(dq.output[0], codes, scale, zp, bits, axis, narrow, dq)
+                self.weight(dq.output[0], codes, scale, zp, bits, axis, dq)
         else:
             if scale.size != 1:
                 raise UnsupportedModelError(q.name, q.op_type, "per-axis activation scales")
@@ -267,9 +262,8 @@ class _Stripper:
             self.add_const(dq.output[0], (codes - zp) * _bcast(scale, axis, codes.ndim))
             self.g.node.remove(dq)
             return
-        scale, zp, bits, signed, axis = self.qdq_params(dq, codes)
-        narrow = signed and codes.size > 0 and int(codes.min()) > -(2 ** (bits - 1))
-        self.weight(dq.output[0], codes.astype(np.int64), scale, zp, bits, axis, narrow, dq)
+        scale, zp, bits, _, axis = self.qdq_params(dq, codes)
+        self.weight(dq.output[0], codes.astype(np.int64), scale, zp, bits, axis, dq)
         self.g.node.remove(dq)
 
     def qonnx_quant(self, node: onnx.NodeProto) -> None:
@@ -305,7 +299,7 @@ class _Stripper:
                 raise UnsupportedModelError(node.name, node.op_type, f"rounding_mode={mode}")
             r = rounding(r)
             codes = np.clip(r, qmin, qmax)
-            self.weight(out, codes, scale, zp, bits, axis, narrow, node)
+            self.weight(out, codes, scale, zp, bits, axis, node)
         else:
             if scale.size != 1:
                 raise UnsupportedModelError(node.name, node.op_type, "per-axis activation scales")

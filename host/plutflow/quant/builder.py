@@ -139,6 +139,9 @@ class IntBuilder:
         )
 
     def _shape(self, name: str) -> tuple:
+        """The graph's shape of ``name``, or a derived tensor's (a requantized copy)."""
+        if name not in self.g.shapes and name in self.specs:
+            return tuple(self.specs[name].shape)
         return tuple(self.g.shapes.get(name, ()))
 
     def _observed(
@@ -272,7 +275,6 @@ class IntBuilder:
             codes = np.arange(in_spec.qmin, in_spec.qmax + 1)
             table = spec.quantize(in_spec.dequantize(codes))
             self.specs[name] = spec
-            self.g.shapes[name] = self.g.shapes[x]
             self.layers.append(IntLayer(f"{x}::requant_a{bits}", "table", [x], [name],
                                         {"activation": "Requantize"}, {"table": table},
                                         [node.name]))  # fmt: skip
@@ -531,8 +533,7 @@ class IntBuilder:
         elif node.op == "Resize":
             self._emit(node, "resize_nearest", [x], spec, {"index": a["index"]})
         else:
-            code = int(np.clip(np.round(a["value"] / in_spec.scale) + in_spec.zero_point,
-                               in_spec.qmin, in_spec.qmax))  # fmt: skip
+            code = int(in_spec.quantize(np.asarray(a["value"])))
             self._emit(node, "pad", [x], spec, {"pads": a["pads"], "mode": a["mode"],
                                                 "value": code})  # fmt: skip
 

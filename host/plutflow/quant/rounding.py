@@ -29,7 +29,7 @@ from plutflow.ir.graph import Graph, Node
 from plutflow.kernels import windows as win
 from plutflow.kernels.conv import im2col
 from plutflow.notes import progress_bar
-from plutflow.quant.weights import QuantizedWeights
+from plutflow.quant.weights import QuantizedWeights, encode_levels
 from plutflow.reference.executor import run_float
 
 ROUNDINGS = ("nearest", "reconstruct")
@@ -164,12 +164,4 @@ def reconstruct(
     values = q.reshape(w.shape)
     if qw.levels is None:
         return QuantizedWeights(qw.scheme, qw.bits, values.astype(np.int8), qw.scale)
-    levels = qw.levels.astype(np.int64)
-    mags = np.abs(values).astype(np.int64)
-    first = {int(v): int(np.flatnonzero(levels == v)[0]) for v in np.unique(levels)}
-    mag_code = np.vectorize(first.__getitem__, otypes=[np.int64])(mags)
-    negative = (values < 0) & (mag_code > 0)
-    codes = (negative.astype(np.int64) << (qw.bits - 1)) | mag_code
-    signed = np.where(negative, -1, 1) * levels[mag_code]
-    return QuantizedWeights(qw.scheme, qw.bits, signed.astype(np.int16), qw.scale,
-                            codes.astype(np.uint8), qw.levels, qw.terms)  # fmt: skip
+    return encode_levels(values, qw.levels, qw.bits, qw.scheme, qw.scale, qw.terms)

@@ -124,21 +124,31 @@ def _encode(
     """Fit ``w`` to a level table and produce codes, integer values and scales."""
     signed_idx, scale, _ = fit_levels(w, levels, importance)
     uniq = np.unique(levels)
-    # the first level-table entry holding each unique magnitude
+    values = np.sign(signed_idx) * uniq[np.abs(signed_idx)]
+    return encode_levels(values, levels, bits, scheme, scale, terms)
+
+
+def encode_levels(
+    values: np.ndarray,
+    levels: np.ndarray,
+    bits: int,
+    scheme: str,
+    scale: np.ndarray,
+    terms: list[list[int]],
+) -> QuantizedWeights:
+    """Sign-magnitude codes of integer weight ``values`` that are each ± an entry of the
+    level table (the first entry holding the magnitude; a zero magnitude is never
+    negative)."""
+    uniq = np.unique(levels)
     first = np.array([int(np.flatnonzero(levels == u)[0]) for u in uniq])
-    mag_code = first[np.abs(signed_idx)]
-    negative = (signed_idx < 0) & (mag_code > 0)
+    mag_code = first[np.searchsorted(uniq, np.abs(values))]
+    negative = (values < 0) & (mag_code > 0)
     codes = (negative.astype(np.int64) << (bits - 1)) | mag_code
-    values = np.where(negative, -1, 1) * levels[mag_code]
+    signed = np.where(negative, -1, 1) * levels[mag_code]
     return QuantizedWeights(
-        scheme,
-        bits,
-        values.astype(np.int16),
-        scale,
-        codes.astype(np.uint8),
-        levels.astype(np.int16),
-        terms,
-    )
+        scheme, bits, signed.astype(np.int16), scale, codes.astype(np.uint8),
+        levels.astype(np.int16), terms,
+    )  # fmt: skip
 
 
 def quantize_pot(

@@ -111,13 +111,14 @@ class Artifact:
         path = Path(path)
         if not path.exists():
             raise ArtifactError(f"artifact not found: {path}")
-        kind = file_kind(path.read_bytes())
+        blob = path.read_bytes()
+        kind = file_kind(blob)
         if kind in ("model", "onnx"):
             hint = ("compile it first: plutflow compile MODEL.pfq -o MODEL.pfa" if kind == "model"
                     else "quantize and compile it first")  # fmt: skip
             raise ArtifactError(f"{path} is {KIND_NAMES[kind]}, not an artifact (.pfa): {hint}")
         try:
-            with zipfile.ZipFile(path) as zf:
+            with zipfile.ZipFile(io.BytesIO(blob)) as zf:
                 manifest = json.loads(zf.read("manifest.json"))
                 check_format_header(manifest, path, ARTIFACT_FORMAT, ARTIFACT_VERSION, "artifact")
                 data = {}
@@ -135,7 +136,7 @@ class Artifact:
             overlay = OverlayConfig(**manifest["overlay"])
         except (TypeError, ValueError) as exc:
             raise ArtifactError(f"{path}: bad overlay configuration: {exc}") from exc
-        art = cls.compile(model, overlay)
+        art = cls(model, overlay, compile_model(model, overlay))  # expected: stored ones
         if art.compiled.params != data["params.bin"]:
             raise ArtifactError(
                 f"{path} was compiled by a plutflow that packs parameters differently; "
