@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 FMNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+QEMU   := /usr/bin/qemu-x86_64
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test bench lint install clean conformance-data
@@ -22,7 +23,7 @@ install: $(STAMP) ## create .venv and install plutflow with its dev tools
 demo: $(STAMP) ## quantize and run the bundled model
 	$(BIN)/plutflow demo
 
-test: $(STAMP) ## lint (Python, RTL, the contract's generated views), the 250 MHz check, the tests
+test: $(STAMP) $(QEMU) ## lint (Python, RTL, the contract's generated views), the 250 MHz check, the tests
 	$(BIN)/ruff check host tests bench scripts sim overlay_src
 	$(BIN)/python -m plutflow.overlay.contract
 	$(MAKE) -C overlay_src lint
@@ -32,6 +33,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check host tests bench scripts sim overlay_src
 	$(BIN)/ruff format --check host tests bench scripts sim
 	$(MAKE) -C overlay_src lint
+
+$(QEMU): # runs the fast engine's tests on an emulated CPU without AVX-512
+	apt-get update -qq && apt-get install -y -qq qemu-user
 
 $(FMNIST):
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist

@@ -45,7 +45,9 @@ def ort_session(path: str) -> ort.InferenceSession:
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
-def ort_quantize(model: Path, calib: np.ndarray, out: Path, reduce_range: bool) -> Path:
+def ort_quantize(
+    model: Path, calib: np.ndarray, out: Path, reduce_range: bool, input_name: str = "image"
+) -> Path:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -56,7 +58,7 @@ def ort_quantize(model: Path, calib: np.ndarray, out: Path, reduce_range: bool) 
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.it = iter({"image": calib[i : i + BATCH]} for i in range(0, len(calib), BATCH))
+            self.it = iter({input_name: calib[i : i + BATCH]} for i in range(0, len(calib), BATCH))
 
         def get_next(self):
             return next(self.it, None)

@@ -19,6 +19,7 @@ from plutflow.arith import decode_sign_magnitude
 from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
 from plutflow.kernels import windows as win
 from plutflow.overlay.config import OverlayConfig
+from plutflow.quant.tables import table_is_product
 
 MAX_KERNEL = 255
 MAX_STRIDE = 15
@@ -205,16 +206,6 @@ def _requant(layer: IntLayer, out: TensorSpec, op: OverlayOp) -> None:
         op.zp = int(out.zero_point)
 
 
-def _table_is_product(layer: IntLayer, in_spec: TensorSpec) -> bool:
-    """Whether a P-LUT layer's product table equals decoded weight x code (the golden
-    executor reads the table; the int8 path and the P-LUT PEs form the product)."""
-    p = layer.params
-    k = int(layer.attrs["weight_bits"])
-    values = decode_sign_magnitude(np.arange(1 << k), np.asarray(p["levels"]), k)
-    codes = np.arange(in_spec.qmin, in_spec.qmin + p["product_table"].shape[1])
-    return np.array_equal(np.asarray(p["product_table"], np.int64), values[:, None] * codes)
-
-
 def _integer_weights(layer: IntLayer) -> np.ndarray:
     """The layer's weights as integers (decoded from sign-magnitude codes if need be)."""
     p, a = layer.params, layer.attrs
@@ -234,7 +225,7 @@ def _weights(layer: IntLayer, in_spec: TensorSpec, cfg: OverlayConfig) -> Weight
     else:
         if (
             scheme == "plut"
-            and not _table_is_product(layer, in_spec)
+            and not table_is_product(layer, in_spec)
             and (cfg.pe_type != "plut-lutram")
         ):
             raise NotOnOverlay("its P-LUT table is not a product of weight and code")
@@ -274,7 +265,7 @@ def _native(
         hw = sign << mb_hw | i1 << cfg.b2 | i2
         return Weights(hw, cfg.wbits, False, exp1=t1, exp2=t2)
     if cfg.pe_type == "plut" and mb_in <= mb_hw and levels.max(initial=0) <= 255:
-        if scheme == "plut" and not _table_is_product(layer, in_spec):
+        if scheme == "plut" and not table_is_product(layer, in_spec):
             return None
         lev = np.zeros(1 << mb_hw, np.int64)
         lev[: levels.size] = levels
@@ -328,7 +319,7 @@ def _conv(model: IntModel, layer: IntLayer, cfg: OverlayConfig, flat_src: str | 
         op.padv = int(a["pad_value"])
     _requant(layer, out, op)
     if op.kind == "DW":  # int16 weights in the vector lanes, whatever the scheme
-        if a.get("weight_scheme") == "plut" and not _table_is_product(layer, in_spec):
+        if a.get("weight_scheme") == "plut" and not table_is_product(layer, in_spec):
             raise NotOnOverlay("its P-LUT table is not a product of weight and code")
         op.dw_weights = _integer_weights(layer).reshape(m, op.geo.kh, op.geo.kw)
         if np.abs(op.dw_weights).max(initial=0) >= 1 << 15:

@@ -6,7 +6,7 @@ import numpy as np
 
 from plutflow import activations
 from plutflow.arith import decode_sign_magnitude
-from plutflow.intmodel.model import TensorSpec
+from plutflow.intmodel.model import IntLayer, TensorSpec
 
 
 def activation_table(
@@ -41,3 +41,14 @@ def product_table(levels: np.ndarray, bits: int, act: TensorSpec) -> np.ndarray:
     a = np.arange(act.qmin, act.qmax + 1, dtype=np.int64)
     values = decode_sign_magnitude(np.arange(2**bits), levels, bits)
     return (values[:, None] * a[None, :]).astype(np.int32)
+
+
+def table_is_product(layer: IntLayer, in_spec: TensorSpec) -> bool:
+    """Whether a P-LUT layer's product table equals decoded weight x activation code, so
+    its sums can be formed by multiplying (the int8 path, the P-LUT PEs, the fast engine)
+    instead of by lookup."""
+    p = layer.params
+    k = int(layer.attrs["weight_bits"])
+    values = decode_sign_magnitude(np.arange(1 << k), np.asarray(p["levels"]), k)
+    codes = np.arange(in_spec.qmin, in_spec.qmin + p["product_table"].shape[1])
+    return np.array_equal(np.asarray(p["product_table"], np.int64), values[:, None] * codes)

@@ -1,0 +1,430 @@
+"""Compile an :class:`~plutflow.intmodel.IntModel` into a plan of fast exact steps.
+
+Activations between fast steps live as uint8 NHWC arrays in the offset domain
+(``u = q + off``, :mod:`plutflow.fast.kernels`); ops without a fast kernel run the golden
+op on golden-layout codes, converted on demand. Each step states why it is fast or not
+(:attr:`Step.note`), and ``FastExecutor.describe`` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from plutflow.arith import requantize
+from plutflow.errors import ShapeError
+from plutflow.fast import kernels as fk
+from plutflow.fast import tiles
+from plutflow.fast.isa import select_path
+from plutflow.fast.pack import epilogue, pack_dense, split_weights, sums_fit_int32
+from plutflow.golden.executor import GoldenExecutor
+from plutflow.golden.ops import INT_OPS, layer_weights
+from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+from plutflow.kernels import windows as win
+from plutflow.quant.tables import table_is_product
+
+#: groups of a grouped (not depthwise) conv up to which it runs as one block-diagonal GEMM
+MAX_DENSE_GROUPS = 8
+
+
+def offset(spec: TensorSpec) -> int:
+    """``off`` of the offset domain: 128 for int8 codes, 0 for uint8."""
+    return 128 if spec.dtype == "int8" else 0
+
+
+def to_u(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Golden codes (N, C, ...) to offset-domain uint8, channels last."""
+    u = q.view(np.uint8) ^ np.uint8(0x80) if spec.dtype == "int8" else q.astype(np.uint8)
+    return np.ascontiguousarray(np.moveaxis(u, 1, -1)) if u.ndim > 2 else u
+
+
+def to_golden(u: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """The inverse of :func:`to_u`."""
+    q = (u ^ np.uint8(0x80)).view(np.int8) if spec.dtype == "int8" else u
+    return np.ascontiguousarray(np.moveaxis(q, -1, 1)) if q.ndim > 2 else q
+
+
+class Env:
+    """Tensor values, each held in golden layout, offset-domain layout, or both."""
+
+    def __init__(self, tensors: Mapping[str, TensorSpec]) -> None:
+        self.tensors = tensors
+        self.golden: dict[str, np.ndarray] = {}
+        self.u: dict[str, np.ndarray] = {}
+
+    def get_u(self, name: str) -> np.ndarray:
+        if name not in self.u:
+            self.u[name] = to_u(self.golden[name], self.tensors[name])
+        return self.u[name]
+
+    def get_golden(self, name: str) -> np.ndarray:
+        if name not in self.golden:
+            self.golden[name] = to_golden(self.u[name], self.tensors[name])
+        return self.golden[name]
+
+    def has_u(self, name: str) -> bool:
+        return name in self.u
+
+
+@dataclass
+class Step:
+    """One layer of the plan: ``run(env)`` stores the layer's output in ``env``."""
+
+    layer: IntLayer
+    kind: str  # "fast" or "golden"
+    note: str
+    run: Callable[[Env], None] = field(repr=False)
+
+
+def _padded(x: np.ndarray, geom: win.WindowGeometry, cp: int, value: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, H + pads, W + pads, cp) filled with ``value`` around ``x``."""
+    n, h, w, c = x.shape
+    (pt, pl), (pb, pr) = geom.pads_begin, geom.pads_end
+    eb, er = geom.extra_end
+    if (pt, pl, pb, pr, eb, er) == (0,) * 6 and cp == c:
+        return np.ascontiguousarray(x)
+    xp = np.full((n, h + pt + pb + eb, w + pl + pr + er, cp), value, np.uint8)
+    xp[:, pt : pt + h, pl : pl + w, :c] = x
+    return xp
+
+
+def _tap_offsets(geom: win.WindowGeometry, wp: int, cp: int) -> np.ndarray:
+    (kh, kw), (dh, dw) = geom.kernel, geom.dilations
+    return np.array([(i * dh * wp + j * dw) * cp for i in range(kh) for j in range(kw)], np.int64)
+
+
+def _geometry(layer: IntLayer, hw: tuple[int, int]) -> win.WindowGeometry:
+    a = layer.attrs
+    return win.resolve(
+        hw, a["kernel"], a["strides"], a["dilations"], a["pads"],
+        ceil_mode=bool(a.get("ceil_mode", 0)),
+    )  # fmt: skip
+
+
+class _Compiler:
+    def __init__(self, model: IntModel, path: str) -> None:
+        self.model, self.path = model, path
+        self.tensors = model.tensors
+
+    # ------------------------------------------------------------------ fallbacks
+    def golden(self, layer: IntLayer, why: str) -> Step:
+        op, tensors = INT_OPS[layer.op], self.tensors
+        in_specs = [tensors[i] for i in layer.inputs]
+        out = tensors[layer.outputs[0]]
+
+        def run(env: Env) -> None:
+            ins = [env.get_golden(i) for i in layer.inputs]
+            env.golden[layer.outputs[0]] = op(layer, ins, in_specs, out)
+
+        return Step(layer, "golden", why, run)
+
+    def compile(self, layer: IntLayer) -> Step:
+        method = getattr(self, f"op_{layer.op}", None)
+        if method is None:
+            return self.golden(layer, "no fast kernel for this op")
+        step = method(layer)
+        return step if isinstance(step, Step) else self.golden(layer, step)
+
+    def specs(self, layer: IntLayer) -> tuple[TensorSpec, TensorSpec]:
+        return self.tensors[layer.inputs[0]], self.tensors[layer.outputs[0]]
+
+    # ------------------------------------------------------------------ conv / gemm
+    def _weights(self, layer: IntLayer, in_spec: TensorSpec) -> np.ndarray | str:
+        if layer.attrs.get("weight_scheme") == "plut" and not table_is_product(layer, in_spec):
+            return "its P-LUT table is not a product of weight and activation"
+        return np.asarray(layer_weights(layer), np.int64)
+
+    def op_conv(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        a = layer.attrs
+        if len(a["kernel"]) != 2 or len(in_spec.shape) != 4:
+            return "only 2-D convolutions have a fast kernel"
+        w = self._weights(layer, in_spec)
+        if isinstance(w, str):
+            return w
+        group, (m, cg) = int(a["group"]), w.shape[:2]
+        if group > 1 and cg == 1 and m == group:
+            return self._depthwise(layer, w, in_spec, out)
+        if group > 1:
+            if group > MAX_DENSE_GROUPS:
+                return f"grouped convolution with {group} groups"
+            dense = np.zeros((m, cg * group, *w.shape[2:]), np.int64)
+            mg = m // group
+            for g in range(group):
+                dense[g * mg : (g + 1) * mg, g * cg : (g + 1) * cg] = w[g * mg : (g + 1) * mg]
+            w = dense
+        return self._dense(layer, np.moveaxis(w, 1, -1), in_spec, out, conv=True)
+
+    def op_gemm(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        if len(in_spec.shape) != 2:
+            return "gemm input is not 2-D"
+        w = self._weights(layer, in_spec)
+        if isinstance(w, str):
+            return w
+        return self._dense(layer, w[:, None, None, :], in_spec, out, conv=False)
+
+    def _u_max(self, layer: IntLayer, in_spec: TensorSpec) -> tuple[int, int]:
+        off = offset(in_spec)
+        pad_u = int(layer.attrs.get("pad_value", in_spec.zero_point)) + off
+        return max(in_spec.qmax + off, pad_u), pad_u
+
+    def _dense(self, layer, w, in_spec, out, conv: bool) -> Step | str:
+        """Conv (or FC as a 1x1 conv on a 1x1 image) by the implicit-GEMM tile kernel.
+        ``w`` is (M, kh, kw, C)."""
+        parts = split_weights(w)
+        if parts is None:
+            return "weights beyond 14 bits"
+        u_max, pad_u = self._u_max(layer, in_spec)
+        if not sums_fit_int32(parts, u_max):
+            return "int32 sums could overflow (255 * sum|w| >= 2**31)"
+        m, c = w.shape[0], w.shape[-1]
+        mr, nv = tiles.tile_shape(m)
+        nr, nparts = 16 * nv, len(parts)
+        cp = -(-c // 4) * 4
+        packed = pack_dense(parts, cp, nr)
+        psize = packed.size // (-(-m // nr) * nparts)
+        ep = epilogue(layer, w.reshape(m, -1).sum(axis=1), offset(in_spec), out.zero_point,
+                      offset(out))  # fmt: skip
+        vectors = ep.vectors(-(-m // nr) * nr)
+        # with a table the tile writes mid code + 128, which the lookup turns into bytes
+        sc = np.array([ep.f, ep.zp, ep.lo, ep.hi, 128 if ep.has_table else ep.off_out])
+        lut = ep.lut() if ep.has_table else None
+        drive = fk.conv_gemm_vnni if self.path == "vnni512" else fk.conv_gemm_generic
+        v = tiles.variant(mr, nv, nparts)
+        name, outname = layer.inputs[0], layer.outputs[0]
+
+        def run(env: Env) -> None:
+            x = env.get_u(name)
+            n = x.shape[0]
+            if conv:
+                geom = _geometry(layer, x.shape[1:3])
+                xp = _padded(x, geom, cp, pad_u)
+                (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+                hp, wp = xp.shape[1:3]
+                taps = _tap_offsets(geom, wp, cp)
+            else:
+                xp = x if cp == c else _padded(x[:, None, None, :], _NO_PAD, cp, pad_u)
+                oh = ow = sh = sw = hp = wp = 1
+                taps = _TAP0
+            p = n * oh * ow
+            y = np.empty(-(-p // mr) * mr * m, np.uint8)
+            drive(v, mr, nr, xp.reshape(-1), n, hp, wp, cp, oh, ow, sh, sw, taps,
+                         cp // 4, packed, psize, nparts, vectors, sc, m, y)  # fmt: skip
+            y = y[: p * m]
+            if lut is not None:
+                fk.lookup_channels(y, lut)
+            env.u[outname] = y.reshape((n, oh, ow, m) if conv else (n, m))
+
+        return Step(layer, "fast", f"{self.path} tile {mr}x{nr}, {nparts} part(s)", run)
+
+    def _depthwise(self, layer, w, in_spec, out) -> Step | str:
+        u_max, pad_u = self._u_max(layer, in_spec)
+        if not sums_fit_int32([w], u_max):
+            return "int32 sums could overflow (255 * sum|w| >= 2**31)"
+        m = w.shape[0]
+        wt = np.ascontiguousarray(w.reshape(m, -1).T.astype(np.int32))  # (taps, C)
+        ep = epilogue(layer, w.reshape(m, -1).sum(axis=1), offset(in_spec), out.zero_point,
+                      offset(out))  # fmt: skip
+        name, outname, ep_args = layer.inputs[0], layer.outputs[0], ep.args()
+
+        def run(env: Env) -> None:
+            x = env.get_u(name)
+            geom = _geometry(layer, x.shape[1:3])
+            xp = _padded(x, geom, m, pad_u)
+            (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+            y = np.empty((x.shape[0], oh, ow, m), np.uint8)
+            fk.depthwise(
+                xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow, sh, sw,
+                _tap_offsets(geom, xp.shape[2], xp.shape[3]), wt, *ep_args, y.reshape(-1),
+            )  # fmt: skip
+            env.u[outname] = y
+
+        return Step(layer, "fast", "depthwise kernel", run)
+
+    # ------------------------------------------------------------------ pooling
+    def op_maxpool(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        if len(layer.attrs["kernel"]) != 2 or len(in_spec.shape) != 4:
+            return "only 2-D pooling has a fast kernel"
+        if out.dtype != in_spec.dtype:
+            return "max pool changes the code type"
+        pad_u, name, outname = in_spec.qmin + offset(in_spec), layer.inputs[0], layer.outputs[0]
+
+        def run(env: Env) -> None:
+            x = env.get_u(name)
+            geom = _geometry(layer, x.shape[1:3])
+            xp = _padded(x, geom, x.shape[3], pad_u)
+            (oh, ow), (sh, sw), c = geom.out_shape, geom.strides, x.shape[3]
+            y = np.empty((x.shape[0], oh, ow, c), np.uint8)
+            fk.max_pool(
+                xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], c, oh, ow, sh, sw,
+                _tap_offsets(geom, xp.shape[2], xp.shape[3]), y.reshape(-1),
+            )  # fmt: skip
+            env.u[outname] = y
+
+        return Step(layer, "fast", "max pool kernel", run)
+
+    def op_avgpool(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        if len(layer.attrs["kernel"]) != 2 or len(in_spec.shape) != 4:
+            return "only 2-D pooling has a fast kernel"
+        a = layer.attrs
+        centre = in_spec.zero_point + offset(in_spec)
+        name, outname, off_out = layer.inputs[0], layer.outputs[0], offset(out)
+
+        def run(env: Env) -> None:
+            x = env.get_u(name)
+            geom = _geometry(layer, x.shape[1:3])
+            xp = _padded(x, geom, x.shape[3], centre)
+            (oh, ow), (sh, sw), c = geom.out_shape, geom.strides, x.shape[3]
+            total = np.empty((x.shape[0], oh, ow, c), np.int64)
+            fk.sum_pool(
+                xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], c, oh, ow, sh, sw,
+                _tap_offsets(geom, xp.shape[2], xp.shape[3]), centre, total.reshape(-1),
+            )  # fmt: skip
+            counts = win.window_counts(geom, bool(a["count_include_pad"]))
+            mult = layer.params["mult"][counts][None, :, :, None]
+            q = requantize(total, mult, a["shift"], out.zero_point, a["lo"], a["hi"])
+            env.u[outname] = (q + off_out).astype(np.uint8)
+
+        return Step(layer, "fast", "sum pool kernel", run)
+
+    def op_global_avgpool(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        if len(in_spec.shape) != 4:
+            return "only 2-D pooling has a fast kernel"
+        a, centre = layer.attrs, in_spec.zero_point + offset(in_spec)
+        name, outname, off_out = layer.inputs[0], layer.outputs[0], offset(out)
+
+        def run(env: Env) -> None:
+            x = env.get_u(name)
+            n, h, w, c = x.shape
+            total = x.reshape(n, h * w, c).sum(axis=1, dtype=np.int64) - h * w * centre
+            q = requantize(total, a["mult"], a["shift"], out.zero_point, a["lo"], a["hi"])
+            env.u[outname] = (q + off_out).astype(np.uint8).reshape(n, 1, 1, c)
+
+        return Step(layer, "fast", "global average", run)
+
+    # ------------------------------------------------------------------ elementwise
+    def op_add(self, layer: IntLayer) -> Step | str:
+        sa, sb = (self.tensors[i] for i in layer.inputs)
+        out = self.tensors[layer.outputs[0]]
+        if tuple(sa.shape) != tuple(sb.shape) or len(sa.shape) not in (2, 4):
+            return "add with broadcasting"
+        a = layer.attrs
+        consts = (
+            sa.zero_point + offset(sa), sb.zero_point + offset(sb), int(a["mult_a"]),
+            int(a["mult_b"]), int(a["shift"]), out.zero_point, int(a["lo"]), int(a["hi"]),
+            offset(out),
+        )  # fmt: skip
+        (na, nb), outname = layer.inputs, layer.outputs[0]
+
+        def run(env: Env) -> None:
+            xa, xb = env.get_u(na), env.get_u(nb)
+            if xa.shape != xb.shape:
+                raise ShapeError(f"layer '{layer.name}': add of shapes {xa.shape}, {xb.shape}")
+            y = np.empty_like(xa)
+            fk.add(xa.reshape(-1), xb.reshape(-1), *consts, y.reshape(-1))
+            env.u[outname] = y
+
+        return Step(layer, "fast", "add kernel", run)
+
+    def op_table(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        if len(in_spec.shape) not in (2, 4):
+            return "table on a tensor that is not 2-D or 4-D"
+        table = np.asarray(layer.params["table"], np.int64)
+        rows = table.reshape(-1, table.shape[-1])
+        idx = np.arange(256) - offset(in_spec) - in_spec.qmin
+        ok = (idx >= 0) & (idx < rows.shape[1])
+        lut = np.zeros((rows.shape[0], 256), np.uint8)
+        lut[:, ok] = (rows[:, idx[ok]] + offset(out)).astype(np.uint8)
+        name, outname = layer.inputs[0], layer.outputs[0]
+        if table.ndim == 1:
+            flat = lut[0]
+
+            def run(env: Env) -> None:
+                env.u[outname] = flat[env.get_u(name)]
+        else:
+            chans = np.arange(lut.shape[0])
+
+            def run(env: Env) -> None:
+                env.u[outname] = lut[chans, env.get_u(name)]
+
+        return Step(layer, "fast", "lookup", run)
+
+    # ------------------------------------------------------------------ movement
+    def op_concat(self, layer: IntLayer) -> Step | str:
+        specs = [self.tensors[i] for i in layer.inputs]
+        out = self.tensors[layer.outputs[0]]
+        a = layer.attrs
+        if a["axis"] != 1 or len(out.shape) not in (2, 4):
+            return "concat on an axis other than channels"
+        if any(m is not None for m in a["mults"]) or any(s.dtype != out.dtype for s in specs):
+            return "concat that requantizes its inputs"
+        names, outname = list(layer.inputs), layer.outputs[0]
+
+        def run(env: Env) -> None:
+            env.u[outname] = np.concatenate([env.get_u(i) for i in names], axis=-1)
+
+        return Step(layer, "fast", "channel concat", run)
+
+    def _to_vector(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        if len(in_spec.shape) != 4 or len(out.shape) != 2:
+            return "reshape that moves data"
+        name, outname, golden = layer.inputs[0], layer.outputs[0], INT_OPS[layer.op]
+
+        def run(env: Env) -> None:
+            if not env.has_u(name) or env.u[name].shape[1:3] != (1, 1):
+                x = env.get_golden(name)
+                env.golden[outname] = golden(layer, [x], [in_spec], out)
+                return
+            x = env.u[name]
+            env.u[outname] = x.reshape(x.shape[0], x.shape[3])
+
+        return Step(layer, "fast", "view of a 1x1 map", run)
+
+    op_flatten = _to_vector
+    op_reshape = _to_vector
+
+
+class FastExecutor:
+    """The fast exact engine: the same contract as :class:`GoldenExecutor`, same results."""
+
+    def __init__(self, model: IntModel, path: str | None = None) -> None:
+        GoldenExecutor(model)  # the same check of unknown ops
+        self.model, self.path = model, select_path(path)
+        compiler = _Compiler(model, self.path)
+        self.steps = [compiler.compile(lay) for lay in model.layers]
+        self._golden = GoldenExecutor(model)
+
+    def describe(self) -> list[tuple[str, str, str, str]]:
+        """(layer, op, fast|golden, note) per step."""
+        return [(s.layer.name, s.layer.op, s.kind, s.note) for s in self.steps]
+
+    quantize_inputs = GoldenExecutor.quantize_inputs
+    dequantize_outputs = GoldenExecutor.dequantize_outputs
+
+    def run(
+        self, feeds: np.ndarray | Mapping[str, np.ndarray], keep: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Execute on integer codes; returns golden-layout outputs (every tensor with
+        ``keep``), equal to :meth:`GoldenExecutor.run`."""
+        if not isinstance(feeds, Mapping):
+            feeds = {self.model.inputs[0]: feeds}
+        self._golden._check(feeds)
+        env = Env(self.model.tensors)
+        env.golden.update(self.model.constants)
+        env.golden.update({k: np.asarray(v) for k, v in feeds.items()})
+        for step in self.steps:
+            step.run(env)
+        names = list(env.golden) + list(env.u) if keep else self.model.outputs
+        return {name: env.get_golden(name) for name in dict.fromkeys(names)}
+
+
+_NO_PAD = win.resolve((1, 1), (1, 1))
+_TAP0 = np.zeros(1, np.int64)

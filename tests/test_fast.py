@@ -1,0 +1,288 @@
+"""The fast exact engine against golden: every op, every weight scheme, extreme values,
+both dispatch paths (and the non-VNNI path on an emulated Haswell under qemu)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plutflow.errors import PlutflowError
+from plutflow.fast import engine
+from plutflow.fast.isa import PATHS, select_path, supported
+from plutflow.fast.plan import FastExecutor
+from plutflow.golden import GoldenExecutor
+from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+
+LOCAL_PATHS = [p for p in PATHS if supported(p)]
+MOBILE_LIKE = Path(__file__).parent / "data" / "mobile_like.onnx"
+
+
+@pytest.fixture(scope="module")
+def demo_calib(demo) -> np.ndarray:
+    return demo.calib_set()[:128]
+
+
+@pytest.fixture(scope="module")
+def demo_model(demo, demo_calib) -> IntModel:
+    from plutflow.api import quantize_model
+
+    return quantize_model(demo.model, demo_calib, progress=False)
+
+
+@pytest.fixture(scope="module")
+def mobile_like_model() -> tuple[IntModel, np.ndarray]:
+    from plutflow.api import QuantOptions, quantize_model
+
+    x = np.random.default_rng(0).normal(size=(24, 3, 32, 32)).astype(np.float32)
+    return quantize_model(MOBILE_LIKE, x, QuantOptions(scheme="upot:4:8"), progress=False), x
+
+
+def assert_same(model: IntModel, codes: np.ndarray, path: str | None = None) -> FastExecutor:
+    """Every tensor of the fast run equals golden's (names the first differing position)."""
+    fast = FastExecutor(model, path)
+    ref, got = GoldenExecutor(model).run(codes, keep=True), fast.run(codes, keep=True)
+    assert set(ref) == set(got)
+    for lay in model.layers:
+        name = lay.outputs[0]
+        assert got[name].dtype == ref[name].dtype, name
+        bad = np.argwhere(got[name] != ref[name])
+        assert bad.size == 0, (
+            f"layer {lay.name}: first difference at {tuple(bad[0])}: golden "
+            f"{ref[name][tuple(bad[0])]}, fast {got[name][tuple(bad[0])]}"
+        )
+    return fast
+
+
+def one_layer(layer: IntLayer, specs: dict[str, TensorSpec]) -> IntModel:
+    return IntModel("t", [layer.inputs[0]], [layer.outputs[0]], specs, [layer])
+
+
+def extreme_ints(rng, low: int, high: int, shape) -> np.ndarray:
+    """Integers in [low, high] with a quarter of them at the ends."""
+    v = rng.integers(low, high + 1, shape)
+    ends = rng.random(shape)
+    return np.where(ends < 0.125, low, np.where(ends < 0.25, high, v)).astype(np.int64)
+
+
+def conv_model(rng, c, m, k, stride, dil, group, unsigned, wide, table, bits=8, gemm=False):
+    dtype = "uint8" if unsigned else "int8"
+    x_spec = TensorSpec((None, c) if gemm else (None, c, None, None), dtype,
+                        int(rng.integers(0, 16)), 0.1, bits)  # fmt: skip
+    out_dtype = "int8" if rng.random() < 0.5 else "uint8"
+    lo_hi = (-128, 127) if out_dtype == "int8" else (0, 255)
+    limit = 3000 if wide else 127
+    w = extreme_ints(rng, -limit, limit, (m, c // group) if gemm else (m, c // group, k, k))
+    f = int(rng.integers(0, 3))
+    # outputs spread over the code range (scale ~ 2**7 / bound), a few channels extreme
+    bound = 255 * np.maximum(np.abs(w).reshape(m, -1).sum(axis=1), 1) << f
+    mult = rng.integers(2**30, 2**31, m)
+    shift = np.clip(np.floor(np.log2(bound)).astype(np.int64) + 24 + rng.integers(-2, 3, m),
+                    0, 62)  # fmt: skip
+    bias = (rng.integers(-(2**40), 2**40, m) * bound) >> 42
+    wild = rng.random(m) < 0.1
+    mult = np.where(wild, 2**31 - 1, mult)
+    shift = np.where(wild, rng.choice([0, 62], m), shift)
+    bias = np.where(wild, rng.choice([-(2**30), 2**30], m), bias)
+    attrs = {"lo": lo_hi[0], "hi": lo_hi[1], "bias_shift": f,
+             "acc_bound": 255 * int(np.abs(w).reshape(m, -1).sum(axis=1).max())}  # fmt: skip
+    if not gemm:
+        pads = [int(p) for p in rng.integers(0, k + 1, 4)]
+        pad_value = int(rng.integers(x_spec.qmin, x_spec.qmax + 1))
+        attrs.update(kernel=[k, k], strides=[stride] * 2, dilations=[dil] * 2, pads=pads,
+                     group=group, pad_value=pad_value)  # fmt: skip
+    params = {"weight": w, "bias": bias, "mult": mult, "shift": shift}
+    if table:
+        attrs.update(mid_zero_point=int(rng.integers(-20, 20)), lo=-128, hi=127)
+        shape = (m, 256) if rng.random() < 0.5 else (256,)
+        params["table"] = rng.integers(lo_hi[0], lo_hi[1] + 1, shape).astype(out_dtype)
+    layer = IntLayer("l", "gemm" if gemm else "conv", ["x"], ["y"], attrs, params)
+    out_shape = (None, m) if gemm else (None, m, None, None)
+    return one_layer(layer, {"x": x_spec, "y": TensorSpec(out_shape, out_dtype, 3, 0.1)})
+
+
+def codes_for(rng, spec: TensorSpec, shape) -> np.ndarray:
+    return extreme_ints(rng, spec.qmin, spec.qmax, shape).astype(spec.np_dtype)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([(1, 1), (3, 1), (4, 1), (8, 2), (16, 16), (24, 24), (5, 5)]),
+    st.sampled_from([1, 5, 16, 33, 64, 70]),
+    st.sampled_from([1, 2, 3]),
+    st.sampled_from([1, 2]),
+    st.sampled_from([1, 2]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(LOCAL_PATHS),
+    st.integers(0, 2**31 - 1),
+)
+def test_random_conv_layers(chans, m, k, stride, dil, unsigned, wide, table, path, seed):
+    c, group = chans
+    if group > 1:
+        m = c if group == c else group * max(1, m // group)
+    rng = np.random.default_rng(seed)
+    model = conv_model(rng, c, m, k, stride, dil, group, unsigned, wide, table)
+    size = (k - 1) * dil + 1 + int(rng.integers(0, 6))
+    assert_same(model, codes_for(rng, model.tensors["x"], (2, c, size, size + 1)), path)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 80), st.integers(1, 9), st.booleans(),
+       st.booleans(), st.sampled_from(LOCAL_PATHS), st.integers(0, 2**31 - 1))  # fmt: skip
+def test_random_fc_layers(k, m, n, unsigned, wide, path, seed):
+    rng = np.random.default_rng(seed)
+    model = conv_model(rng, k, m, 1, 1, 1, 1, unsigned, wide, table=False, gemm=True)
+    assert_same(model, codes_for(rng, model.tensors["x"], (n, k)), path)
+
+
+def test_accumulator_at_the_int32_bound_stays_fast_and_exact() -> None:
+    """255 * sum|w| just below 2**31 runs on the tile kernel; just above, golden."""
+    rng = np.random.default_rng(3)
+    k = 2**31 // (255 * 127)  # taps x channels
+    for c, expect in ((k, "fast"), (k + 1, "golden")):
+        model = conv_model(rng, c, 16, 1, 1, 1, 1, True, False, False, gemm=True)
+        model.layers[0].params["weight"] = np.full((16, c), 127, np.int64)
+        fast = assert_same(model, np.full((3, c), 255, np.uint8))
+        assert fast.steps[0].kind == expect, fast.describe()
+
+
+def test_weights_beyond_int8_split_into_two_passes() -> None:
+    rng = np.random.default_rng(4)
+    model = conv_model(rng, 8, 16, 3, 1, 1, 1, False, True, False)
+    model.layers[0].params["weight"][0, 0, 0, 0] = 16000
+    fast = assert_same(model, codes_for(rng, model.tensors["x"], (2, 8, 6, 6)))
+    assert "2 part" in fast.steps[0].note
+
+
+def pool_add_model(rng, op: str, unsigned: bool) -> tuple[IntModel, tuple]:
+    dtype = "uint8" if unsigned else "int8"
+    spec = TensorSpec((None, 6, None, None), dtype, int(rng.integers(-5, 6)) + (9 if unsigned
+                      else 0), 0.1)  # fmt: skip
+    out = TensorSpec((None, 6, None, None), dtype, 2 + (5 if unsigned else 0), 0.1)
+    lo, hi = out.qmin, out.qmax
+    pool = {"kernel": [3, 3], "strides": [2, 2], "dilations": [1, 1], "pads": [1, 0, 1, 1],
+            "ceil_mode": 1}  # fmt: skip
+    inputs, params = ["x"], {}
+    if op == "maxpool":
+        attrs = pool
+    elif op == "avgpool":
+        attrs = {**pool, "count_include_pad": int(rng.integers(0, 2)), "shift": 20,
+                 "lo": lo, "hi": hi}  # fmt: skip
+        params = {"mult": rng.integers(1, 2**20, 10)}
+    elif op == "global_avgpool":
+        attrs = {"mult": int(rng.integers(1, 2**24)), "shift": 28, "lo": lo, "hi": hi}
+    elif op == "add":
+        inputs = ["x", "x2"]
+        attrs = {"mult_a": int(rng.integers(-(2**20), 2**20)), "mult_b": int(rng.integers(
+            1, 2**20)), "shift": 19, "lo": lo, "hi": hi}  # fmt: skip
+    else:  # table
+        attrs, params = {}, {"table": rng.integers(lo, hi + 1, (6, 256)).astype(dtype)}
+    layer = IntLayer("l", op, inputs, ["y"], attrs, params)
+    specs = {"x": spec, "x2": TensorSpec(spec.shape, "int8", -3, 0.2), "y": out}
+    model = IntModel("t", inputs, ["y"], specs, [layer])
+    feeds = {"x": codes_for(rng, spec, (2, 6, 9, 8)),
+             "x2": codes_for(rng, specs["x2"], (2, 6, 9, 8))}  # fmt: skip
+    return model, {k: feeds[k] for k in inputs}
+
+
+@pytest.mark.parametrize("op", ["maxpool", "avgpool", "global_avgpool", "add", "table"])
+@pytest.mark.parametrize("unsigned", [False, True])
+def test_pool_add_table_layers(op: str, unsigned: bool) -> None:
+    rng = np.random.default_rng(hash((op, unsigned)) % 2**32)
+    model, feeds = pool_add_model(rng, op, unsigned)
+    fast = FastExecutor(model)
+    assert fast.steps[0].kind == "fast", fast.describe()
+    ref, got = GoldenExecutor(model).run(feeds), fast.run(feeds)
+    assert np.array_equal(ref["y"], got["y"]) and ref["y"].dtype == got["y"].dtype
+
+
+@pytest.mark.parametrize("scheme", [None, "pot:4:8", "upot:4:4", "plut:4:4", "plut:3:4"])
+def test_demo_every_scheme(demo, demo_calib, scheme: str | None) -> None:
+    from plutflow.api import QuantOptions, quantize_model
+
+    model = quantize_model(demo.model, demo_calib, QuantOptions(scheme=scheme),
+                           progress=False)  # fmt: skip
+    codes = model.tensors[model.inputs[0]].quantize(demo_calib[:33])
+    for path in LOCAL_PATHS:
+        fast = assert_same(model, codes, path)
+        assert all(s.kind == "fast" for s in fast.steps), fast.describe()
+
+
+def test_mobile_like_every_layer(mobile_like_model) -> None:
+    model, x = mobile_like_model
+    fast = assert_same(model, model.tensors[model.inputs[0]].quantize(x))
+    kinds = {s.layer.op: s.kind for s in fast.steps}
+    assert kinds["conv"] == "fast" and kinds["maxpool"] == "fast" and kinds["avgpool"] == "fast"
+
+
+def test_plut_table_that_is_not_a_product_runs_by_lookup(demo, demo_calib) -> None:
+    from plutflow.api import QuantOptions, quantize_model
+
+    model = quantize_model(demo.model, demo_calib, QuantOptions(scheme="plut:4:4"),
+                           progress=False)  # fmt: skip
+    lay = next(lay for lay in model.layers if lay.attrs.get("weight_scheme") == "plut")
+    lay.params["product_table"] = lay.params["product_table"].copy()
+    lay.params["product_table"][3, 2] += 1
+    fast = assert_same(model, model.tensors[model.inputs[0]].quantize(demo_calib[:8]))
+    step = next(s for s in fast.steps if s.layer is lay)
+    assert step.kind == "golden" and "not a product" in step.note
+
+
+def test_engine_choice(demo_model) -> None:
+    assert isinstance(engine.executor(demo_model, "golden"), GoldenExecutor)
+    assert isinstance(engine.executor(demo_model, "auto"), FastExecutor)
+    with pytest.raises(PlutflowError, match="unknown engine"):
+        engine.executor(demo_model, "turbo")
+    with pytest.raises(PlutflowError, match="unknown fast path"):
+        select_path("sse9")
+
+
+def test_a_path_the_cpu_lacks_is_refused(monkeypatch) -> None:
+    from plutflow.fast import isa
+
+    monkeypatch.setattr(isa, "host_features", lambda: frozenset({"avx2"}))
+    assert isa.select_path() == "generic"
+    with pytest.raises(PlutflowError, match="cannot run the 'vnni512' path"):
+        isa.select_path("vnni512")
+
+
+QEMU = shutil.which("qemu-x86_64")
+QEMU_SCRIPT = """
+import sys, numpy as np
+from plutflow.intmodel.model import IntModel
+from plutflow.fast.isa import select_path
+from plutflow.fast.plan import FastExecutor
+model = IntModel.load(sys.argv[1])
+codes = np.load(sys.argv[2])
+fast = FastExecutor(model)
+out = fast.run(codes)
+np.savez(sys.argv[3], path=np.array(select_path()), **out)
+"""
+
+
+def test_haswell_without_vnni_under_qemu(tmp_path: Path, demo_model, demo_calib) -> None:
+    """On an AVX2-only CPU (qemu -cpu Haswell) the engine picks the portable path and
+    still equals golden."""
+    assert QEMU, "qemu-x86_64 is missing: make installs Debian's qemu-user"
+    model_path, codes_path = tmp_path / "m.pfq", tmp_path / "codes.npy"
+    demo_model.save(model_path)
+    codes = demo_model.tensors[demo_model.inputs[0]].quantize(demo_calib[:4])
+    np.save(codes_path, codes)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    subprocess.run([QEMU, "-cpu", "Haswell", sys.executable, "-c", QEMU_SCRIPT,
+                    str(model_path), str(codes_path), str(tmp_path / "out.npz")],
+                   check=True, env=env, capture_output=True, timeout=900)  # fmt: skip
+    ref = GoldenExecutor(demo_model).run(codes)
+    with np.load(tmp_path / "out.npz") as got:
+        assert str(got["path"]) == "generic"
+        for name, value in ref.items():
+            assert np.array_equal(got[name], value), name
