@@ -15,14 +15,10 @@ from plutflow.fast import tiles
 
 
 @njit(inline="always", nogil=True)
-def _requant(acc, m, bias, mult, shift, half, f, zp, lo, hi, table, has_table, off_out):
-    """``clamp(rshift(((acc << f) + bias) * M0, n) + z, lo, hi)``, then the optional table."""
-    t = (acc << f) + bias[m]
-    v = ((t * mult[m] + half[m]) >> shift[m]) + zp
-    v = min(max(v, lo), hi)
-    if has_table:
-        v = table[m, v + 128]
-    return np.uint8(v + off_out)
+def _requant(s, c, ep, f, zp, lo, hi, off):
+    """The tile epilogue of :mod:`.tiles` for one sum ``s`` of channel ``c``."""
+    v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
+    return np.uint8(min(max(v, lo), hi) + off)
 
 
 @njit(inline="always", nogil=True)
@@ -75,32 +71,34 @@ def lookup_channels(y, lut):
     """``y[..., c] = lut[c, y[..., c]]`` in place (``y`` flattened, channels last)."""
     m = lut.shape[0]
     for i in range(0, y.shape[0], m):
+        ys = y[i : i + m]
         for c in range(m):
-            y[i + c] = lut[c, y[i + c]]
+            ys[c] = lut[c, ys[c]]
 
 
 @njit(nogil=True, cache=True)
-def depthwise(
-    x, n_img, hp, wp, c, oh, ow, sh, sw, taps, w,
-    bias, mult, shift, half, f, zp, lo, hi, table, has_table, off_out, y,
-):  # fmt: skip
-    """Depthwise convolution: ``w`` is (taps, c) int32, ``taps`` are element offsets."""
-    acc = np.empty(c, np.int32)
+def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, w, ep, sc, y):
+    """Depthwise convolution with the tile epilogue (``ep``, ``sc`` as in :mod:`.tiles`):
+    ``w`` is (taps, c) int32, ``taps`` are element offsets; a whole output row is summed
+    tap by tap so the channel loop vectorises."""
+    f, zp, lo, hi, off = sc[0], sc[1], sc[2], sc[3], sc[4]
+    acc = np.empty(ow * c, np.int32)
     for img in range(n_img):
         for oy in range(oh):
-            for ox in range(ow):
-                base = ((img * hp + oy * sh) * wp + ox * sw) * c
-                acc[:] = 0
-                for t in range(taps.shape[0]):
-                    b = base + taps[t]
+            acc[:] = 0
+            row = (img * hp + oy * sh) * wp
+            for t in range(taps.shape[0]):
+                wt = w[t]
+                for ox in range(ow):
+                    b = (row + ox * sw) * c + taps[t]
+                    xs, acs = x[b : b + c], acc[ox * c : (ox + 1) * c]  # views: no index checks
                     for ch in range(c):
-                        acc[ch] += np.int32(x[b + ch]) * w[t, ch]
-                ybase = ((img * oh + oy) * ow + ox) * c
+                        acs[ch] += np.int32(xs[ch]) * wt[ch]
+            ybase = (img * oh + oy) * ow * c
+            for ox in range(ow):
+                ys, acs = y[ybase + ox * c : ybase + (ox + 1) * c], acc[ox * c : (ox + 1) * c]
                 for ch in range(c):
-                    y[ybase + ch] = _requant(
-                        np.int64(acc[ch]), ch, bias, mult, shift, half, f, zp, lo, hi,
-                        table, has_table, off_out,
-                    )  # fmt: skip
+                    ys[ch] = _requant(np.int64(acs[ch]), ch, ep, f, zp, lo, hi, off)
 
 
 @njit(nogil=True, cache=True)
@@ -111,12 +109,12 @@ def max_pool(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, y):
             for ox in range(ow):
                 base = ((img * hp + oy * sh) * wp + ox * sw) * c
                 ybase = ((img * oh + oy) * ow + ox) * c
-                for ch in range(c):
-                    y[ybase + ch] = x[base + taps[0] + ch]
+                ys = y[ybase : ybase + c]
+                ys[:] = x[base + taps[0] : base + taps[0] + c]
                 for t in range(1, taps.shape[0]):
-                    b = base + taps[t]
+                    xs = x[base + taps[t] : base + taps[t] + c]
                     for ch in range(c):
-                        y[ybase + ch] = max(y[ybase + ch], x[b + ch])
+                        ys[ch] = max(ys[ch], xs[ch])
 
 
 @njit(nogil=True, cache=True)
@@ -128,12 +126,12 @@ def sum_pool(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, centre, out):
             for ox in range(ow):
                 base = ((img * hp + oy * sh) * wp + ox * sw) * c
                 obase = ((img * oh + oy) * ow + ox) * c
-                for ch in range(c):
-                    out[obase + ch] = -centre * taps.shape[0]
+                os = out[obase : obase + c]
+                os[:] = -centre * taps.shape[0]
                 for t in range(taps.shape[0]):
-                    b = base + taps[t]
+                    xs = x[base + taps[t] : base + taps[t] + c]
                     for ch in range(c):
-                        out[obase + ch] += x[b + ch]
+                        os[ch] += xs[ch]
 
 
 @njit(nogil=True, cache=True)
@@ -144,3 +142,21 @@ def add(a, b, ca, cb, ma, mb, shift, zo, lo, hi, off_out, y):
         t = (np.int64(a[i]) - ca) * ma + (np.int64(b[i]) - cb) * mb
         v = ((t + half) >> shift) + zo
         y[i] = np.uint8(min(max(v, lo), hi) + off_out)
+
+
+@njit(nogil=True, cache=True)
+def global_pool(x, n_img, hw, c, centre, mult, shift, zp, lo, hi, off, y):
+    """Global average: ``clamp(rshift(sum(u - centre) * M0, n) + zp, lo, hi) + off`` per
+    image and channel (``x`` is (N, hw, c) flattened, ``y`` (N, c))."""
+    acc = np.empty(c, np.int64)
+    half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+    for img in range(n_img):
+        acc[:] = -centre * hw
+        for i in range(hw):
+            xs = x[(img * hw + i) * c : (img * hw + i + 1) * c]
+            for ch in range(c):
+                acc[ch] += xs[ch]
+        ys = y[img * c : (img + 1) * c]
+        for ch in range(c):
+            v = ((acc[ch] * mult + half) >> shift) + zp
+            ys[ch] = np.uint8(min(max(v, lo), hi) + off)

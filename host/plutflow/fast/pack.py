@@ -40,12 +40,6 @@ class Epilogue:
         """(M, 256) uint8: the output byte for each mid code + 128 (with a table)."""
         return (self.table + self.off_out).astype(np.uint8)
 
-    def args(self) -> tuple:
-        return (
-            self.bias, self.mult, self.shift, self.half, self.f, self.zp, self.lo, self.hi,
-            self.table, self.has_table, self.off_out,
-        )  # fmt: skip
-
 
 def epilogue(layer, w_sums: np.ndarray, off_in: int, out_zero_point: int, off_out: int) -> Epilogue:
     """The epilogue of a conv/gemm whose input sums are taken over ``u = q + off_in``.

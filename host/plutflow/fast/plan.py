@@ -95,6 +95,24 @@ def _tap_offsets(geom: win.WindowGeometry, wp: int, cp: int) -> np.ndarray:
     return np.array([(i * dh * wp + j * dw) * cp for i in range(kh) for j in range(kw)], np.int64)
 
 
+class _Windows:
+    """A layer's window geometry and tap offsets (for a channel stride ``cp``, default the
+    input's channels), resolved once per input shape."""
+
+    def __init__(self, layer: IntLayer, cp: int | None = None) -> None:
+        self.layer, self.cp = layer, cp
+        self.cache: dict[tuple, tuple[win.WindowGeometry, np.ndarray]] = {}
+
+    def __call__(self, x: np.ndarray) -> tuple[win.WindowGeometry, np.ndarray]:
+        hit = self.cache.get(x.shape[1:])
+        if hit is None:
+            geom = _geometry(self.layer, x.shape[1:3])
+            wp = x.shape[2] + geom.pads_begin[1] + geom.pads_end[1] + geom.extra_end[1]
+            hit = (geom, _tap_offsets(geom, wp, self.cp or x.shape[3]))
+            self.cache[x.shape[1:]] = hit
+        return hit
+
+
 def _geometry(layer: IntLayer, hw: tuple[int, int]) -> win.WindowGeometry:
     a = layer.attrs
     return win.resolve(
@@ -186,25 +204,19 @@ class _Compiler:
         cp = -(-c // 4) * 4
         packed = pack_dense(parts, cp, nr)
         psize = packed.size // (-(-m // nr) * nparts)
-        ep = epilogue(layer, w.reshape(m, -1).sum(axis=1), offset(in_spec), out.zero_point,
-                      offset(out))  # fmt: skip
-        vectors = ep.vectors(-(-m // nr) * nr)
-        # with a table the tile writes mid code + 128, which the lookup turns into bytes
-        sc = np.array([ep.f, ep.zp, ep.lo, ep.hi, 128 if ep.has_table else ep.off_out])
-        lut = ep.lut() if ep.has_table else None
+        vectors, sc, lut = self._epilogue(layer, w, in_spec, out, -(-m // nr) * nr)
         drive = fk.conv_gemm_vnni if self.path == "vnni512" else fk.conv_gemm_generic
         v = tiles.variant(mr, nv, nparts)
-        name, outname = layer.inputs[0], layer.outputs[0]
+        name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer, cp)
 
         def run(env: Env) -> None:
             x = env.get_u(name)
             n = x.shape[0]
             if conv:
-                geom = _geometry(layer, x.shape[1:3])
+                geom, taps = windows(x)
                 xp = _padded(x, geom, cp, pad_u)
                 (oh, ow), (sh, sw) = geom.out_shape, geom.strides
                 hp, wp = xp.shape[1:3]
-                taps = _tap_offsets(geom, wp, cp)
             else:
                 xp = x if cp == c else _padded(x[:, None, None, :], _NO_PAD, cp, pad_u)
                 oh = ow = sh = sw = hp = wp = 1
@@ -226,23 +238,35 @@ class _Compiler:
             return "int32 sums could overflow (255 * sum|w| >= 2**31)"
         m = w.shape[0]
         wt = np.ascontiguousarray(w.reshape(m, -1).T.astype(np.int32))  # (taps, C)
-        ep = epilogue(layer, w.reshape(m, -1).sum(axis=1), offset(in_spec), out.zero_point,
-                      offset(out))  # fmt: skip
-        name, outname, ep_args = layer.inputs[0], layer.outputs[0], ep.args()
+        vectors, sc, lut = self._epilogue(layer, w, in_spec, out, m)
+        name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer)
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom = _geometry(layer, x.shape[1:3])
+            geom, taps = windows(x)
             xp = _padded(x, geom, m, pad_u)
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             y = np.empty((x.shape[0], oh, ow, m), np.uint8)
             fk.depthwise(
                 xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow, sh, sw,
-                _tap_offsets(geom, xp.shape[2], xp.shape[3]), wt, *ep_args, y.reshape(-1),
+                taps, wt, vectors, sc, y.reshape(-1),
             )  # fmt: skip
+            if lut is not None:
+                fk.lookup_channels(y.reshape(-1), lut)
             env.u[outname] = y
 
         return Step(layer, "fast", "depthwise kernel", run)
+
+    @staticmethod
+    def _epilogue(layer, w, in_spec, out, width):
+        """The epilogue vectors (``width`` columns), scalars and output table of a
+        conv/gemm with integer weights ``w`` (M first)."""
+        m = w.shape[0]
+        ep = epilogue(layer, w.reshape(m, -1).sum(axis=1), offset(in_spec), out.zero_point,
+                      offset(out))  # fmt: skip
+        # with a table the kernel writes mid code + 128, which the lookup turns into bytes
+        sc = np.array([ep.f, ep.zp, ep.lo, ep.hi, 128 if ep.has_table else ep.off_out])
+        return ep.vectors(width), sc, (ep.lut() if ep.has_table else None)
 
     # ------------------------------------------------------------------ pooling
     def op_maxpool(self, layer: IntLayer) -> Step | str:
@@ -252,16 +276,17 @@ class _Compiler:
         if out.dtype != in_spec.dtype:
             return "max pool changes the code type"
         pad_u, name, outname = in_spec.qmin + offset(in_spec), layer.inputs[0], layer.outputs[0]
+        windows = _Windows(layer)
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom = _geometry(layer, x.shape[1:3])
+            geom, taps = windows(x)
             xp = _padded(x, geom, x.shape[3], pad_u)
             (oh, ow), (sh, sw), c = geom.out_shape, geom.strides, x.shape[3]
             y = np.empty((x.shape[0], oh, ow, c), np.uint8)
             fk.max_pool(
                 xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], c, oh, ow, sh, sw,
-                _tap_offsets(geom, xp.shape[2], xp.shape[3]), y.reshape(-1),
+                taps, y.reshape(-1),
             )  # fmt: skip
             env.u[outname] = y
 
@@ -274,19 +299,22 @@ class _Compiler:
         a = layer.attrs
         centre = in_spec.zero_point + offset(in_spec)
         name, outname, off_out = layer.inputs[0], layer.outputs[0], offset(out)
+        windows, counts = _Windows(layer), {}
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom = _geometry(layer, x.shape[1:3])
+            geom, taps = windows(x)
             xp = _padded(x, geom, x.shape[3], centre)
             (oh, ow), (sh, sw), c = geom.out_shape, geom.strides, x.shape[3]
             total = np.empty((x.shape[0], oh, ow, c), np.int64)
             fk.sum_pool(
                 xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], c, oh, ow, sh, sw,
-                _tap_offsets(geom, xp.shape[2], xp.shape[3]), centre, total.reshape(-1),
+                taps, centre, total.reshape(-1),
             )  # fmt: skip
-            counts = win.window_counts(geom, bool(a["count_include_pad"]))
-            mult = layer.params["mult"][counts][None, :, :, None]
+            if geom not in counts:
+                n = win.window_counts(geom, bool(a["count_include_pad"]))
+                counts[geom] = layer.params["mult"][n][None, :, :, None]
+            mult = counts[geom]
             q = requantize(total, mult, a["shift"], out.zero_point, a["lo"], a["hi"])
             env.u[outname] = (q + off_out).astype(np.uint8)
 
@@ -297,14 +325,18 @@ class _Compiler:
         if len(in_spec.shape) != 4:
             return "only 2-D pooling has a fast kernel"
         a, centre = layer.attrs, in_spec.zero_point + offset(in_spec)
-        name, outname, off_out = layer.inputs[0], layer.outputs[0], offset(out)
+        if np.ndim(a["mult"]) or np.ndim(a["shift"]):
+            return "global average with per-channel multipliers"
+        consts = (centre, int(a["mult"]), int(a["shift"]), out.zero_point, int(a["lo"]),
+                  int(a["hi"]), offset(out))  # fmt: skip
+        name, outname = layer.inputs[0], layer.outputs[0]
 
         def run(env: Env) -> None:
             x = env.get_u(name)
             n, h, w, c = x.shape
-            total = x.reshape(n, h * w, c).sum(axis=1, dtype=np.int64) - h * w * centre
-            q = requantize(total, a["mult"], a["shift"], out.zero_point, a["lo"], a["hi"])
-            env.u[outname] = (q + off_out).astype(np.uint8).reshape(n, 1, 1, c)
+            y = np.empty((n, 1, 1, c), np.uint8)
+            fk.global_pool(x.reshape(-1), n, h * w, c, *consts, y.reshape(-1))
+            env.u[outname] = y
 
         return Step(layer, "fast", "global average", run)
 

@@ -228,4 +228,4 @@ def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase
                 s += np.int64(acc[1, r, j]) << 7
             c = cbase + j
             v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
-            y[ybase + r * ldy + j] = np.uint8(min(max(v, lo), hi) + off)
+            y[ybase + r * ldy + j] = np.uint8(min(max(v, lo), hi) + off)  # = kernels._requant
