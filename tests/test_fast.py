@@ -155,12 +155,29 @@ def test_accumulator_at_the_int32_bound_stays_fast_and_exact() -> None:
         assert fast.steps[0].kind == expect, fast.describe()
 
 
+@pytest.mark.parametrize("wild", [False, True])
+def test_both_epilogue_forms(wild: bool) -> None:
+    """Layers within the float64 bound take the float epilogue, others the int64 one."""
+    rng = np.random.default_rng(5)
+    model = conv_model(rng, 16, 40, 3, 1, 1, 1, False, False, False)
+    if wild:
+        model.layers[0].params["mult"][7] = 2**31 - 1
+        model.layers[0].params["shift"][7] = 0
+    else:
+        model.layers[0].params["mult"][:] = 2**20 + 12345
+        model.layers[0].params["shift"][:] = 29
+        model.layers[0].params["bias"][:] = rng.integers(-(2**20), 2**20, 40)
+    for path in LOCAL_PATHS:
+        fast = assert_same(model, codes_for(rng, model.tensors["x"], (3, 16, 7, 7)), path)
+        assert ("int64 epilogue" if wild else "float64 epilogue") in fast.steps[0].note
+
+
 def test_weights_beyond_int8_split_into_two_passes() -> None:
     rng = np.random.default_rng(4)
     model = conv_model(rng, 8, 16, 3, 1, 1, 1, False, True, False)
     model.layers[0].params["weight"][0, 0, 0, 0] = 16000
     fast = assert_same(model, codes_for(rng, model.tensors["x"], (2, 8, 6, 6)))
-    assert "2 part" in fast.steps[0].note
+    assert "2 weight part" in fast.steps[0].note
 
 
 def pool_add_model(rng, op: str, unsigned: bool) -> tuple[IntModel, tuple]:

@@ -11,59 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from plutflow.fast import tiles
-
 
 @njit(inline="always", nogil=True)
 def _requant(s, c, ep, f, zp, lo, hi, off):
     """The tile epilogue of :mod:`.tiles` for one sum ``s`` of channel ``c``."""
     v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
     return np.uint8(min(max(v, lo), hi) + off)
-
-
-@njit(inline="always", nogil=True)
-def _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw):
-    """Window start bytes of output pixels ``p0 ..`` (``pos`` holds the pixel of ``p0`` as
-    image, row, column and advances); rows past the end repeat the last pixel."""
-    for r in range(rows.shape[0]):
-        rows[r] = ((pos[0] * hp + pos[1] * sh) * wp + pos[2] * sw) * cp
-        if p0 + r < p_total - 1:
-            pos[2] += 1
-            if pos[2] == ow:
-                pos[2] = 0
-                pos[1] += 1
-                if pos[1] == oh:
-                    pos[1] = 0
-                    pos[0] += 1
-
-
-@njit(nogil=True, cache=True)
-def conv_gemm_vnni(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
-                   nparts, ep, sc, m, y):  # fmt: skip
-    """Implicit-GEMM convolution (or FC with ``oh = ow = hp = wp = 1``) by ``vpdpbusd``
-    tiles of variant ``v`` with the fused requantization epilogue (:mod:`.tiles`). ``x`` is
-    the padded input (N, hp, wp, cp) flattened; ``y`` receives (P, m) for the P = N * oh * ow
-    output pixels, with room for whole tiles (P rounded up to a multiple of ``mr``)."""
-    p_total, n_mb = n_img * oh * ow, (m + nr - 1) // nr
-    rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
-    for p0 in range(0, p_total, mr):
-        _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
-        for mb in range(n_mb):
-            tiles.vnni_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
-                            sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
-
-
-@njit(nogil=True, cache=True)
-def conv_gemm_generic(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
-                      nparts, ep, sc, m, y):  # fmt: skip
-    """:func:`conv_gemm_vnni` with the portable tile."""
-    p_total, n_mb = n_img * oh * ow, (m + nr - 1) // nr
-    rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
-    for p0 in range(0, p_total, mr):
-        _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
-        for mb in range(n_mb):
-            tiles.generic_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep,
-                               mb * nr, sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
 
 
 @njit(nogil=True, cache=True)

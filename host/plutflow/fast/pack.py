@@ -27,27 +27,55 @@ class Epilogue:
     table: np.ndarray  # int64 (M, 256), or (1, 256) zeros without a table
     has_table: bool
     off_out: int
+    bound: int  # max |sum_k w[m, k] * u_k| over channels and inputs
+
+    @property
+    def exact_in_float64(self) -> bool:
+        """Whether ``floor(s * A + C)`` in float64 equals the integer formula: every term
+        is an integer multiple of ``2**-shift`` below ``2**53`` in magnitude (the bound of
+        :func:`plutflow.arith.requantize_accumulator`)."""
+        n_max = int(self.shift.max(initial=0))
+        total = (self.bound << self.f) + int(np.abs(self.bias).max(initial=0))
+        return n_max <= 52 and total * int(self.mult.max(initial=0)) + 2**n_max < 2**53
 
     def vectors(self, width: int) -> np.ndarray:
-        """(4, width) int64 rows bias, mult, shift, half, zero past the channels (the tile
-        epilogue reads whole 16-lane vectors)."""
-        out = np.zeros((4, width), np.int64)
+        """(6, width) int64 rows bias, mult, shift, half and the float64 bits of
+        ``A = mult * 2**(f - shift)`` and ``C = (bias * mult + half) * 2**-shift``, zero
+        past the channels (the tile epilogue reads whole 16-lane vectors)."""
+        out = np.zeros((6, width), np.int64)
         for i, v in enumerate((self.bias, self.mult, self.shift, self.half)):
             out[i, : v.shape[0]] = v
+        if self.exact_in_float64:
+            m = self.bias.shape[0]
+            n = self.shift.astype(np.int32)
+            a = np.ldexp(self.mult.astype(np.float64), self.f - n)
+            c = np.ldexp((self.bias * self.mult + self.half).astype(np.float64), -n)
+            out[4, :m], out[5, :m] = a.view(np.int64), c.view(np.int64)
         return out
+
+    def scalars(self) -> np.ndarray:
+        """``(f, zp, lo, hi, off, exact_float)``; with a table the kernel writes the mid code
+        + 128, which :meth:`lut` turns into output bytes."""
+        off = 128 if self.has_table else self.off_out
+        return np.array([self.f, self.zp, self.lo, self.hi, off, int(self.exact_in_float64)])
 
     def lut(self) -> np.ndarray:
         """(M, 256) uint8: the output byte for each mid code + 128 (with a table)."""
         return (self.table + self.off_out).astype(np.uint8)
 
 
-def epilogue(layer, w_sums: np.ndarray, off_in: int, out_zero_point: int, off_out: int) -> Epilogue:
+def epilogue(
+    layer, w: np.ndarray, off_in: int, u_max: int, out_zero_point: int, off_out: int
+) -> Epilogue:
     """The epilogue of a conv/gemm whose input sums are taken over ``u = q + off_in``.
 
-    ``w_sums[m]`` is the sum of channel ``m``'s integer weights; the offset's contribution
-    ``off_in * w_sums[m]`` is taken out of the bias so the epilogue sees golden's sum.
+    ``w`` holds the integer weights (output channels first); the offset's contribution
+    ``off_in * sum_k w[m, k]`` is taken out of the bias so the epilogue sees golden's sum.
+    Inputs lie in ``[0, u_max]``.
     """
     a, p = layer.attrs, layer.params
+    flat = np.asarray(w, np.int64).reshape(w.shape[0], -1)
+    w_sums = flat.sum(axis=1)
     m = w_sums.shape[0]
     f = int(a.get("bias_shift", 0))
     bias = np.broadcast_to(np.asarray(p["bias"], np.int64), (m,))
@@ -73,6 +101,7 @@ def epilogue(layer, w_sums: np.ndarray, off_in: int, out_zero_point: int, off_ou
         table=table,
         has_table=has_table,
         off_out=off_out,
+        bound=u_max * int(np.abs(flat).sum(axis=1).max(initial=0)),
     )
 
 

@@ -205,7 +205,7 @@ class _Compiler:
         packed = pack_dense(parts, cp, nr)
         psize = packed.size // (-(-m // nr) * nparts)
         vectors, sc, lut = self._epilogue(layer, w, in_spec, out, -(-m // nr) * nr)
-        drive = fk.conv_gemm_vnni if self.path == "vnni512" else fk.conv_gemm_generic
+        drive = tiles.conv_gemm_vnni if self.path == "vnni512" else tiles.conv_gemm_generic
         v = tiles.variant(mr, nv, nparts)
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer, cp)
 
@@ -230,7 +230,9 @@ class _Compiler:
                 fk.lookup_channels(y, lut)
             env.u[outname] = y.reshape((n, oh, ow, m) if conv else (n, m))
 
-        return Step(layer, "fast", f"{self.path} tile {mr}x{nr}, {nparts} part(s)", run)
+        form = "float64" if sc[5] else "int64"
+        note = f"{self.path} tile {mr}x{nr}, {nparts} weight part(s), {form} epilogue"
+        return Step(layer, "fast", note, run)
 
     def _depthwise(self, layer, w, in_spec, out) -> Step | str:
         u_max, pad_u = self._u_max(layer, in_spec)
@@ -257,16 +259,12 @@ class _Compiler:
 
         return Step(layer, "fast", "depthwise kernel", run)
 
-    @staticmethod
-    def _epilogue(layer, w, in_spec, out, width):
+    def _epilogue(self, layer, w, in_spec, out, width):
         """The epilogue vectors (``width`` columns), scalars and output table of a
         conv/gemm with integer weights ``w`` (M first)."""
-        m = w.shape[0]
-        ep = epilogue(layer, w.reshape(m, -1).sum(axis=1), offset(in_spec), out.zero_point,
-                      offset(out))  # fmt: skip
-        # with a table the kernel writes mid code + 128, which the lookup turns into bytes
-        sc = np.array([ep.f, ep.zp, ep.lo, ep.hi, 128 if ep.has_table else ep.off_out])
-        return ep.vectors(width), sc, (ep.lut() if ep.has_table else None)
+        ep = epilogue(layer, w, offset(in_spec), self._u_max(layer, in_spec)[0],
+                      out.zero_point, offset(out))  # fmt: skip
+        return ep.vectors(width), ep.scalars(), (ep.lut() if ep.has_table else None)
 
     # ------------------------------------------------------------------ pooling
     def op_maxpool(self, layer: IntLayer) -> Step | str:

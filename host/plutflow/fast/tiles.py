@@ -7,9 +7,10 @@ Contract (shared by both implementations):
 * weights are int8 packed as ``[part][tap][channel group of 4][NR lanes][4]`` starting at
   ``w[wbase]``, parts ``psize`` bytes apart (:func:`plutflow.fast.pack.pack_dense`);
 * the int32 sums of part 0 (plus part 1 shifted left by 7) are requantized with the
-  per-channel rows of ``ep`` (bias, mult, shift, half; columns from ``cbase``) and the
-  scalars ``sc = (f, zp, lo, hi, off)``:
-  ``clamp((((acc << f) + bias) * mult + half) >> shift) + zp, lo, hi) + off``;
+  per-channel rows of ``ep`` (bias, mult, shift, half, and the float64 bits of A and C;
+  columns from ``cbase``) and the scalars ``sc = (f, zp, lo, hi, off, exact_float)``:
+  ``clamp((((acc << f) + bias) * mult + half) >> shift) + zp, lo, hi) + off``
+  (:class:`_Epilogue`);
 * the byte for channel ``j < width`` of row ``r`` goes to ``y[ybase + r * ldy + j]``.
 
 :func:`vnni_tile` emits AVX-512 VNNI ``vpdpbusd`` and a vector epilogue through LLVM;
@@ -30,6 +31,7 @@ SHAPES = ((8, 1), (8, 2), (6, 4))
 _I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _V16 = ir.VectorType(_I32, 16)
 _V16L = ir.VectorType(_I64, 16)
+_V16D = ir.VectorType(ir.DoubleType(), 16)
 
 
 def tile_shape(m: int) -> tuple[int, int]:
@@ -83,6 +85,93 @@ class _Sums:
                         builder.store(builder.call(dot, [acc, sp, bs[j]]), self.accs[r][j])
 
 
+class _Epilogue:
+    """The vector requantization of a tile's sums (see the module docstring).
+
+    Integer form: ``clamp((((s << f) + bias) * mult + half) >> shift) + zp, lo, hi) + off``
+    in int64 lanes. Float form (``sc[5] != 0``, when the layer's bound allows it):
+    ``floor(fma(s, A, C))`` in float64 lanes, with rows 4 and 5 of ``ep`` holding the bits
+    of ``A = mult * 2**(f - shift)`` and ``C = (bias * mult + half) * 2**-shift``; every
+    value is an integer multiple of ``2**-shift`` below ``2**53`` in magnitude, so the fused
+    multiply-add is exact (:func:`plutflow.arith.requantize_accumulator`).
+    """
+
+    def __init__(self, builder, epa, sca, ya, nparts):
+        self.b, self.nparts = builder, nparts
+        self.epp = builder.bitcast(epa.data, _I64.as_pointer())
+        self.mpad = builder.extract_value(epa.shape, 1)
+        self.scp = builder.bitcast(sca.data, _I64.as_pointer())
+        self.yp = builder.bitcast(ya.data, _I8.as_pointer())
+
+    def scalar(self, i: int) -> ir.Value:
+        return self.b.load(self.b.gep(self.scp, [_c64(i)]))
+
+    def row(self, i: int, col: ir.Value, vt: ir.VectorType = _V16L) -> ir.Value:
+        v = _load_vec(self.b, self.epp, self.b.add(self.b.mul(self.mpad, _c64(i)), col), _V16L)
+        return v if vt is _V16L else self.b.bitcast(v, vt)
+
+    def emit(self, sums, mr, nv, cbase, ybase, ldy, width, use_float: bool) -> None:
+        b = self.b
+        f, zp, lo, hi, off = (_splat(b, self.scalar(i), _V16L) for i in range(5))
+        v16b = ir.VectorType(_I8, 16)
+        lanes = ir.Constant(_V16L, list(range(16)))
+        for j in range(nv):
+            col = b.add(cbase, _c64(16 * j))
+            if use_float:
+                a_mul, c_add = self.row(4, col, _V16D), self.row(5, col, _V16D)
+                lo_f = b.sitofp(b.sub(lo, zp), _V16D)
+                hi_f = b.sitofp(b.sub(hi, zp), _V16D)
+            else:
+                bias, mult, shift, half = (self.row(i, col) for i in range(4))
+            full = b.icmp_signed(">=", width, _c64(16 * (j + 1)))
+            keep = b.icmp_signed("<", lanes, _splat(b, b.sub(width, _c64(16 * j)), _V16L))
+            for r in range(mr):
+                acc = b.load(sums[0].accs[r][j])
+                if use_float:
+                    s = b.sitofp(acc, _V16D)
+                    if self.nparts == 2:
+                        hi_s = b.sitofp(b.load(sums[1].accs[r][j]), _V16D)
+                        s = b.fadd(s, b.fmul(hi_s, ir.Constant(_V16D, [128.0] * 16)))
+                    fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
+                    flo = _intrinsic(b, "llvm.floor.v16f64", [_V16D], _V16D)
+                    v = b.call(flo, [b.call(fma, [s, a_mul, c_add])])
+                    v = b.select(b.fcmp_ordered("<", v, lo_f), lo_f, v)
+                    v = b.select(b.fcmp_ordered(">", v, hi_f), hi_f, v)
+                    v = b.add(b.fptosi(v, _V16L), zp)
+                else:
+                    acc = b.sext(acc, _V16L)
+                    if self.nparts == 2:
+                        hi_part = b.sext(b.load(sums[1].accs[r][j]), _V16L)
+                        acc = b.add(acc, b.shl(hi_part, _splat(b, _c64(7), _V16L)))
+                    t = b.add(b.shl(acc, f), bias)
+                    v = b.ashr(b.add(b.mul(t, mult), half), shift)
+                    v = b.add(v, zp)
+                    v = b.select(b.icmp_signed("<", v, lo), lo, v)
+                    v = b.select(b.icmp_signed(">", v, hi), hi, v)
+                out = b.trunc(b.add(v, off), v16b)
+                dst = b.add(ybase, b.add(b.mul(ldy, _c64(r)), _c64(16 * j)))
+                self.store(out, dst, full, keep)
+
+    def store(self, out, dst, full, keep) -> None:
+        """16 bytes at ``y[dst]``, or only the lanes of ``keep`` when not ``full``."""
+        b = self.b
+        with b.if_else(full) as (then, otherwise):
+            with then:
+                ptr = b.bitcast(b.gep(self.yp, [dst]), ir.VectorType(_I8, 16).as_pointer())
+                b.store(out, ptr, align=1)
+            with otherwise:
+                for lane in range(16):
+                    with b.if_then(b.extract_element(keep, ir.Constant(_I32, lane))):
+                        b.store(
+                            b.extract_element(out, ir.Constant(_I32, lane)),
+                            b.gep(self.yp, [b.add(dst, _c64(lane))]),
+                        )
+
+
+def _intrinsic(builder, name, args, ret):
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, args), name)
+
+
 def _vnni_intrinsic(mr: int, nv: int, nparts: int):
     @intrinsic
     def tile(typingctx, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy,
@@ -112,56 +201,13 @@ def _vnni_intrinsic(mr: int, nv: int, nparts: int):
                       builder.add(wbase_, builder.mul(psize_, _c64(part))))
                 for part in range(nparts)
             ]  # fmt: skip
-            # epilogue constants
-            epp = builder.bitcast(epa.data, i64p)
-            mpad = builder.extract_value(epa.shape, 1)
-            scp = builder.bitcast(sca.data, i64p)
-            f, zp, lo, hi, off = (
-                _splat(builder, builder.load(builder.gep(scp, [_c64(i)])), _V16L) for i in range(5)
-            )
-            yp = builder.bitcast(ya.data, i8p)
-            v16b = ir.VectorType(_I8, 16)
-            lanes = ir.Constant(_V16L, list(range(16)))
-            for j in range(nv):
-                col = builder.add(cbase_, _c64(16 * j))
-                bias, mult, shift, half = (
-                    _load_vec(builder, epp, builder.add(builder.mul(mpad, _c64(i)), col), _V16L)
-                    for i in range(4)
-                )
-                full = builder.icmp_signed(">=", width_, _c64(16 * (j + 1)))
-                keep = builder.icmp_signed(
-                    "<", lanes, _splat(builder, builder.sub(width_, _c64(16 * j)), _V16L)
-                )
-                for r in range(mr):
-                    acc = builder.sext(builder.load(sums[0].accs[r][j]), _V16L)
-                    if nparts == 2:
-                        hi_part = builder.sext(builder.load(sums[1].accs[r][j]), _V16L)
-                        acc = builder.add(
-                            acc, builder.shl(hi_part, _splat(builder, _c64(7), _V16L))
-                        )
-                    t = builder.add(builder.shl(acc, f), bias)
-                    v = builder.ashr(builder.add(builder.mul(t, mult), half), shift)
-                    v = builder.add(v, zp)
-                    v = builder.select(builder.icmp_signed("<", v, lo), lo, v)
-                    v = builder.select(builder.icmp_signed(">", v, hi), hi, v)
-                    b = builder.trunc(builder.add(v, off), v16b)
-                    dst = builder.add(ybase_, builder.add(builder.mul(ldy_, _c64(r)), _c64(16 * j)))
-                    with builder.if_else(full) as (then, otherwise):
-                        with then:
-                            builder.store(
-                                b,
-                                builder.bitcast(builder.gep(yp, [dst]), v16b.as_pointer()),
-                                align=1,
-                            )
-                        with otherwise:
-                            for lane in range(16):
-                                with builder.if_then(
-                                    builder.extract_element(keep, ir.Constant(_I32, lane))
-                                ):
-                                    builder.store(
-                                        builder.extract_element(b, ir.Constant(_I32, lane)),
-                                        builder.gep(yp, [builder.add(dst, _c64(lane))]),
-                                    )
+            epi = _Epilogue(builder, epa, sca, ya, nparts)
+            exact_float = builder.icmp_signed("!=", epi.scalar(5), _c64(0))
+            with builder.if_else(exact_float) as (then, otherwise):
+                with then:
+                    epi.emit(sums, mr, nv, cbase_, ybase_, ldy_, width_, use_float=True)
+                with otherwise:
+                    epi.emit(sums, mr, nv, cbase_, ybase_, ldy_, width_, use_float=False)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -229,3 +275,50 @@ def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase
             c = cbase + j
             v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
             y[ybase + r * ldy + j] = np.uint8(min(max(v, lo), hi) + off)  # = kernels._requant
+
+
+# The drivers live beside the tiles: numba's cache of a function is invalidated only by
+# changes to its own file, and the tiles are inlined into these.
+@njit(inline="always", nogil=True)
+def _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw):
+    """Window start bytes of output pixels ``p0 ..`` (``pos`` holds the pixel of ``p0`` as
+    image, row, column and advances); rows past the end repeat the last pixel."""
+    for r in range(rows.shape[0]):
+        rows[r] = ((pos[0] * hp + pos[1] * sh) * wp + pos[2] * sw) * cp
+        if p0 + r < p_total - 1:
+            pos[2] += 1
+            if pos[2] == ow:
+                pos[2] = 0
+                pos[1] += 1
+                if pos[1] == oh:
+                    pos[1] = 0
+                    pos[0] += 1
+
+
+@njit(nogil=True, cache=True)
+def conv_gemm_vnni(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
+                   nparts, ep, sc, m, y):  # fmt: skip
+    """Implicit-GEMM convolution (or FC with ``oh = ow = hp = wp = 1``) by ``vpdpbusd``
+    tiles of variant ``v`` with the fused requantization epilogue (module docstring). ``x`` is
+    the padded input (N, hp, wp, cp) flattened; ``y`` receives (P, m) for the P = N * oh * ow
+    output pixels, with room for whole tiles (P rounded up to a multiple of ``mr``)."""
+    p_total, n_mb = n_img * oh * ow, (m + nr - 1) // nr
+    rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
+    for p0 in range(0, p_total, mr):
+        _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
+        for mb in range(n_mb):
+            vnni_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
+                            sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
+
+
+@njit(nogil=True, cache=True)
+def conv_gemm_generic(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
+                      nparts, ep, sc, m, y):  # fmt: skip
+    """:func:`conv_gemm_vnni` with the portable tile."""
+    p_total, n_mb = n_img * oh * ow, (m + nr - 1) // nr
+    rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
+    for p0 in range(0, p_total, mr):
+        _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
+        for mb in range(n_mb):
+            generic_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep,
+                               mb * nr, sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
