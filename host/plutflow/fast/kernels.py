@@ -30,23 +30,31 @@ def lookup_channels(y, lut):
 
 
 @njit(nogil=True, cache=True)
-def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, w, ep, sc, y):
+def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, w, w_row, ep, sc, y):
     """Depthwise convolution with the tile epilogue (``ep``, ``sc`` as in :mod:`.tiles`):
-    ``w`` is (taps, c) int32, ``taps`` are element offsets; a whole output row is summed
-    tap by tap so the channel loop vectorises."""
+    ``w`` is (taps, c) int32, ``w_row`` the same repeated ``ow`` times along the row (used
+    when ``sw == 1``), ``taps`` are element offsets; a whole output row is summed tap by
+    tap so the inner loop vectorises."""
     f, zp, lo, hi, off = sc[0], sc[1], sc[2], sc[3], sc[4]
     acc = np.empty(ow * c, np.int32)
     for img in range(n_img):
         for oy in range(oh):
             acc[:] = 0
             row = (img * hp + oy * sh) * wp
-            for t in range(taps.shape[0]):
-                wt = w[t]
-                for ox in range(ow):
-                    b = (row + ox * sw) * c + taps[t]
-                    xs, acs = x[b : b + c], acc[ox * c : (ox + 1) * c]  # views: no index checks
-                    for ch in range(c):
-                        acs[ch] += np.int32(xs[ch]) * wt[ch]
+            if sw == 1:  # the row's windows are contiguous: one flat loop per tap
+                n = ow * c
+                for t in range(taps.shape[0]):
+                    xs, ws = x[row * c + taps[t] : row * c + taps[t] + n], w_row[t]
+                    for i in range(n):
+                        acc[i] += np.int32(xs[i]) * ws[i]
+            else:
+                for t in range(taps.shape[0]):
+                    wt = w[t]
+                    for ox in range(ow):
+                        b = (row + ox * sw) * c + taps[t]
+                        xs, acs = x[b : b + c], acc[ox * c : (ox + 1) * c]  # views: no checks
+                        for ch in range(c):
+                            acs[ch] += np.int32(xs[ch]) * wt[ch]
             ybase = (img * oh + oy) * ow * c
             for ox in range(ow):
                 ys, acs = y[ybase + ox * c : ybase + (ox + 1) * c], acc[ox * c : (ox + 1) * c]

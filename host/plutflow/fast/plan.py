@@ -242,6 +242,7 @@ class _Compiler:
         wt = np.ascontiguousarray(w.reshape(m, -1).T.astype(np.int32))  # (taps, C)
         vectors, sc, lut = self._epilogue(layer, w, in_spec, out, m)
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer)
+        w_rows: dict[int, np.ndarray] = {}
 
         def run(env: Env) -> None:
             x = env.get_u(name)
@@ -249,9 +250,11 @@ class _Compiler:
             xp = _padded(x, geom, m, pad_u)
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             y = np.empty((x.shape[0], oh, ow, m), np.uint8)
+            if ow not in w_rows:
+                w_rows[ow] = np.ascontiguousarray(np.tile(wt, (1, ow)))
             fk.depthwise(
                 xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow, sh, sw,
-                taps, wt, vectors, sc, y.reshape(-1),
+                taps, wt, w_rows[ow], vectors, sc, y.reshape(-1),
             )  # fmt: skip
             if lut is not None:
                 fk.lookup_channels(y.reshape(-1), lut)
