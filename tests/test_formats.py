@@ -117,3 +117,24 @@ def test_layer_round_trip(shape, scheme, bits, word_bits, seed) -> None:
     back = unpack_layer(packed)
     for key, arr in back.items():
         assert np.array_equal(arr, params[key]), key
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(0, 3000), st.integers(0, 2**31 - 1))
+def test_small_field_packer_matches_the_bit_matrix_reference(bits, count, seed) -> None:
+    """The byte-wise and SWAR packers of 1..8-bit fields equal np.packbits of the bits."""
+    from plutflow.formats.bitpack import _bytes_generic, _bytes_small
+
+    f = np.random.default_rng(seed).integers(0, 1 << bits, count).astype(np.uint8)
+    want = _bytes_generic(f, bits)
+    got = _bytes_small(f, bits)
+    assert np.array_equal(got[: want.size], want) and not got[want.size :].any()
+
+
+def test_swar_packer_across_chunks() -> None:
+    """Enough 3-bit fields for several SWAR chunks (65,536 groups of 8 each)."""
+    from plutflow.formats.bitpack import _bytes_generic, _bytes_small
+
+    f = np.random.default_rng(0).integers(0, 8, 8 * 150_001 + 5).astype(np.uint8)
+    want = _bytes_generic(f, 3)
+    assert np.array_equal(_bytes_small(f, 3)[: want.size], want)

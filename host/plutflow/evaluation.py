@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plutflow.golden.executor import GoldenExecutor
+from plutflow.fast.engine import executor
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.reference.executor import run_float
@@ -37,9 +37,12 @@ def predict_fake_quant(
     return np.concatenate(outs)
 
 
-def predict_golden(model: IntModel, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Integer output codes of the first output for float inputs ``x``, batched."""
-    ex = GoldenExecutor(model)
+def predict_golden(
+    model: IntModel, x: np.ndarray, batch_size: int = 256, engine: str = "auto"
+) -> np.ndarray:
+    """Golden's integer output codes of the first output for float inputs ``x``, batched;
+    computed by the fast engine when available (``engine``: auto, fast or golden)."""
+    ex = executor(model, engine)
     outs = []
     for i in range(0, len(x), batch_size):
         codes = ex.quantize_inputs(x[i : i + batch_size])

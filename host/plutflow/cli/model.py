@@ -16,6 +16,7 @@ from plutflow.calib.calibrate import collect_stats
 from plutflow.calib.drift import drift_warning
 from plutflow.cli.options import (
     PREPROCESS_HELP,
+    add_engine_option,
     add_input_shape_option,
     add_quant_options,
     count_int,
@@ -32,6 +33,7 @@ from plutflow.data import (
     preprocess_for,
 )
 from plutflow.evaluation import agreement, predict_float, predict_golden, top1
+from plutflow.fast.engine import resolve
 from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.importer import import_onnx
@@ -128,8 +130,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         x, y = load_data(args.data, pre, args.limit, args.labels)
         note(drift_warning(model.meta.get("calibration_input"), x))
         t0 = time.perf_counter()
-        scores = predict_golden(model, x, args.batch_size)
-        print(f"golden: {len(x) / (time.perf_counter() - t0):.0f} images/s")
+        scores = predict_golden(model, x, args.batch_size, args.engine)
+        rate = len(x) / (time.perf_counter() - t0)
+        print(f"integer model ({resolve(args.engine)} engine): {rate:.0f} images/s")
         kind = "integer (golden)"
     result = {"model": str(path), "kind": kind, "images": len(x)}
     if y is not None:
@@ -253,6 +256,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     add_input_shape_option(p)
     p.add_argument("--limit", type=positive_int, help="use only the first LIMIT images")
     p.add_argument("--batch-size", type=positive_int, default=256)
+    add_engine_option(p)
     p.add_argument("--reference", help="float ONNX model to compare predictions with")
     p.add_argument("--json", help="also write the results as JSON here")
     p.set_defaults(func=cmd_eval)

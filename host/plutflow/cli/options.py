@@ -143,7 +143,19 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=positive_int, help="use only the first LIMIT images")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--bitfile", help="pynq backend: the overlay bitstream (.bit with its .hwh)")
+    add_engine_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+ENGINE_HELP = (
+    "host integer engine: fast (native kernels, needs numba), golden (the numpy reference) "
+    "or auto (fast when available); both give the same integers"
+)
+
+
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="auto", choices=["auto", "fast", "golden"],
+                   help=ENGINE_HELP)  # fmt: skip
 
 
 def data_for_model(
@@ -158,8 +170,10 @@ def data_for_model(
 
 
 def backend_options(args: argparse.Namespace, backend: str) -> dict:
+    """Keyword arguments of :class:`Accelerator` beyond the artifact and backend."""
+    opts = {"engine": getattr(args, "engine", "auto")}
     if backend == "pynq":
         if not getattr(args, "bitfile", None):
             raise PlutflowError("--backend pynq needs --bitfile (the overlay's .bit)")
-        return {"bitfile": args.bitfile}
-    return {}
+        opts["bitfile"] = args.bitfile
+    return opts

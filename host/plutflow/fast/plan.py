@@ -433,7 +433,7 @@ class FastExecutor:
         self.model, self.path = model, select_path(path)
         compiler = _Compiler(model, self.path)
         self.steps = [compiler.compile(lay) for lay in model.layers]
-        self._golden = GoldenExecutor(model)
+        self._by_layer = {id(s.layer): s for s in self.steps}
 
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(layer, op, fast|golden, note) per step."""
@@ -441,6 +441,14 @@ class FastExecutor:
 
     quantize_inputs = GoldenExecutor.quantize_inputs
     dequantize_outputs = GoldenExecutor.dequantize_outputs
+    _check = GoldenExecutor._check
+
+    def run_layer(self, layer: IntLayer, ins: list[np.ndarray]) -> np.ndarray:
+        """One layer on golden-layout input codes (the overlay runtime's host layers)."""
+        env = Env(self.model.tensors)
+        env.golden.update(zip(layer.inputs, ins, strict=True))
+        self._by_layer[id(layer)].run(env)
+        return env.get_golden(layer.outputs[0])
 
     def run(
         self, feeds: np.ndarray | Mapping[str, np.ndarray], keep: bool = False
@@ -449,7 +457,7 @@ class FastExecutor:
         ``keep``), equal to :meth:`GoldenExecutor.run`."""
         if not isinstance(feeds, Mapping):
             feeds = {self.model.inputs[0]: feeds}
-        self._golden._check(feeds)
+        self._check(feeds)
         env = Env(self.model.tensors)
         env.golden.update(self.model.constants)
         env.golden.update({k: np.asarray(v) for k, v in feeds.items()})

@@ -40,6 +40,9 @@ def _fields(values: np.ndarray, bits: int) -> np.ndarray:
         if vmin < lo or vmax > hi:
             raise ValueError(f"values {vmin}..{vmax} do not fit {bits}-bit fields")
     dt = _field_dtype(bits)
+    if v.dtype.itemsize == np.dtype(dt).itemsize and v.dtype.kind in "iu":
+        v = v.view(dt)  # same width: two's complement is already the field, no copy
+        return v & dt((1 << bits) - 1) if bits < v.dtype.itemsize * 8 else v.copy()
     f = v.astype(dt)  # two's complement wrap of negatives
     if bits < np.dtype(dt).itemsize * 8:
         f &= dt((1 << bits) - 1)
@@ -59,13 +62,25 @@ def _bytes_small(f: np.ndarray, bits: int) -> np.ndarray:
         for j in range(1, per):
             out |= c8[:, j] << np.uint8(j * bits)
         return out
-    cols = f.reshape(groups, 8)
-    acc_t = np.uint32 if bits <= 4 else np.uint64  # 8 fields fit 32 or 64 bits
-    acc = cols[:, 0].astype(acc_t)
-    for j in range(1, 8):
-        acc |= cols[:, j].astype(acc_t) << acc_t(j * bits)
-    width = np.dtype(acc_t).itemsize
-    return acc.view(np.uint8).reshape(groups, width)[:, :bits].reshape(-1)
+    # SWAR: 8 fields in the 8 bytes of one uint64 are merged pairwise in place (bytes ->
+    # 2b bits per 16 -> 4b bits per 32 -> 8b bits), then the low ``bits`` bytes are kept;
+    # in chunks that stay in cache
+    words = f.view("<u8")
+    out = np.empty((groups, bits), np.uint8)
+    chunk = 1 << 16
+    x, high = np.empty(chunk, np.uint64), np.empty(chunk, np.uint64)
+    for start in range(0, groups, chunk):
+        n = min(chunk, groups - start)
+        xs, hs = x[:n], high[:n]
+        xs[:] = words[start : start + n]
+        for step, mask in ((8, 0x00FF00FF00FF00FF), (16, 0x0000FFFF0000FFFF), (32, 0xFFFFFFFF)):
+            np.right_shift(xs, np.uint64(step), out=hs)
+            np.bitwise_and(hs, np.uint64(mask), out=hs)
+            np.bitwise_and(xs, np.uint64(mask), out=xs)
+            np.left_shift(hs, np.uint64(bits * step // 8), out=hs)  # after the half's bits
+            np.bitwise_or(xs, hs, out=xs)
+        out[start : start + n] = xs.view(np.uint8).reshape(n, 8)[:, :bits]
+    return out.reshape(-1)
 
 
 def _bytes_generic(f: np.ndarray, bits: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from plutflow.errors import ShapeError
 from plutflow.golden.ops import INT_OPS
-from plutflow.intmodel.model import IntModel
+from plutflow.intmodel.model import IntLayer, IntModel
 from plutflow.ir.graph import fmt_shape
 
 
@@ -61,6 +61,13 @@ class GoldenExecutor:
         if keep:
             return env
         return {name: env[name] for name in self.model.outputs}
+
+    def run_layer(self, layer: IntLayer, ins: list[np.ndarray]) -> np.ndarray:
+        """One layer of the model on its input codes (the overlay runtime's host layers)."""
+        tensors = self.model.tensors
+        return INT_OPS[layer.op](
+            layer, ins, [tensors[i] for i in layer.inputs], tensors[layer.outputs[0]]
+        )
 
     def dequantize_outputs(self, outs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {k: self.model.tensors[k].dequantize(v) for k, v in outs.items()}

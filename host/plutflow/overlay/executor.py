@@ -9,16 +9,19 @@ expects them.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from plutflow.golden.ops import INT_OPS
+from plutflow.golden.executor import GoldenExecutor
+from plutflow.intmodel.model import IntLayer
 from plutflow.overlay.compiler import Compiled, Program, TensorLoc
 from plutflow.overlay.driver import OverlayControl, RunStats
 from plutflow.overlay.lowering import gather_input
 from plutflow.overlay.ports import Port
+
+HostOp = Callable[[IntLayer, list[np.ndarray]], np.ndarray]
 
 
 @dataclass
@@ -43,8 +46,18 @@ class Execution:
 class OverlayExecutor:
     """Runs batches of a :class:`Compiled` model on a port."""
 
-    def __init__(self, compiled: Compiled, port: Port, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        compiled: Compiled,
+        port: Port,
+        timeout_s: float = 60.0,
+        host_op: HostOp | None = None,
+    ) -> None:
+        """``host_op(layer, inputs)`` runs a layer the overlay does not take (default: the
+        golden op; the fast engine's :meth:`~plutflow.fast.plan.FastExecutor.run_layer`
+        gives the same integers)."""
         self.c = compiled
+        self.host_op = host_op or GoldenExecutor(compiled.model).run_layer
         self.port = port
         self.ctl = OverlayControl(port, compiled.cfg)
         self.timeout_s = timeout_s
@@ -116,8 +129,7 @@ class OverlayExecutor:
                 else:  # a view (flatten, reshape): the op itself, on its input
                     lay = producer[name]
                     ins = [get(i) for i in lay.inputs]
-                    specs = [model.tensors[i] for i in lay.inputs]
-                    local[name] = INT_OPS[lay.op](lay, ins, specs, model.tensors[name])
+                    local[name] = self.host_op(lay, ins)
             return local[name]
 
         for seg in prog.segments:
@@ -136,8 +148,7 @@ class OverlayExecutor:
             else:
                 lay = model.layer(seg.layer)
                 ins = [get(i) for i in lay.inputs]
-                specs = [model.tensors[i] for i in lay.inputs]
-                y = INT_OPS[lay.op](lay, ins, specs, model.tensors[lay.outputs[0]])
+                y = self.host_op(lay, ins)
                 local[lay.outputs[0]] = y
                 if lay.outputs[0] in prog.tensors:
                     self._write_tensor(prog.tensors[lay.outputs[0]], y)

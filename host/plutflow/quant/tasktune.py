@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from plutflow.calib.observers import TensorStats, adaptive_candidates
-from plutflow.golden.executor import GoldenExecutor
+from plutflow.fast.engine import executor
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.quant.builder import QuantConfig, quantize
@@ -21,7 +21,7 @@ from plutflow.quant.builder import QuantConfig, quantize
 
 def cross_entropy(model: IntModel, x: np.ndarray, labels: np.ndarray) -> float:
     """Mean cross-entropy of the integer model's dequantized first output."""
-    ex = GoldenExecutor(model)
+    ex = executor(model)
     out = model.outputs[0]
     logits = model.tensors[out].dequantize(ex.run(ex.quantize_inputs(x))[out])
     logits = logits.reshape(len(x), -1)

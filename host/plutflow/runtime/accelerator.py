@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from plutflow.errors import PlutflowError, ShapeError
-from plutflow.golden.executor import GoldenExecutor
+from plutflow.fast.engine import executor
 from plutflow.overlay.contract import CONTRACT
 from plutflow.overlay.driver import OverlayMismatch, OverlayRunError, RunStats
 from plutflow.overlay.executor import OverlayExecutor
@@ -88,6 +88,7 @@ class Accelerator:
         port: Port | None = None,
         timeout_s: float = 60.0,
         max_batch: int = 64,
+        engine: str = "auto",
         **port_options,
     ) -> None:
         self.artifact = artifact if isinstance(artifact, Artifact) else Artifact.load(artifact)
@@ -95,7 +96,7 @@ class Accelerator:
             raise PlutflowError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
         self.backend = backend
         self.model = self.artifact.model
-        self.golden = GoldenExecutor(self.model)
+        self.golden = executor(self.model, engine)  # the host's integer engine
         self.max_batch = max_batch
         self.port: Port | None = port
         self.executor: OverlayExecutor | None = None
@@ -103,7 +104,9 @@ class Accelerator:
             if self.port is None:
                 need = self.artifact.compiled.program(max_batch).mem_size
                 self.port = open_port(backend, self.artifact, need, **port_options)
-            self.executor = OverlayExecutor(self.artifact.compiled, self.port, timeout_s)
+            self.executor = OverlayExecutor(
+                self.artifact.compiled, self.port, timeout_s, self.golden.run_layer
+            )
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
