@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
 from plutflow.calib import OBSERVERS, Preprocess, TensorStats, choose_range, load_images, read_idx
+from plutflow.calib.calibrate import collect_stats
 from plutflow.errors import CalibrationError
+from plutflow.ir import import_onnx
 
 
 def write_idx(path, arr: np.ndarray) -> None:
@@ -125,3 +129,44 @@ def test_bad_calibration_inputs_are_refused(tmp_path) -> None:
     res = subprocess.run([str(exe), "eval", "m.pfq", "--data", "d.npz", "--limit", "-3"],
                          capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 2 and "must be at least 1, not -3" in res.stderr
+
+
+@pytest.mark.parametrize("model", ["demo", "mobile_like"])
+def test_onnxruntime_calibration_sees_what_the_reference_sees(demo, model) -> None:
+    """The float pass on onnxruntime observes the same tensors (every fused activation
+    of mobile_like included) with the same statistics as the numpy reference."""
+    from plutflow.calib.ort_float import runner
+
+    if model == "demo":
+        graph, x = import_onnx(demo.model), demo.calib_set()[:96]
+    else:
+        graph = import_onnx(Path(__file__).parent / "data" / "mobile_like.onnx")
+        x = np.random.default_rng(0).normal(size=(40, 3, 32, 32)).astype(np.float32)
+    assert runner(graph) is not None
+    ref = collect_stats(graph, x, batch_size=32, progress=False, runtime="numpy")
+    got = collect_stats(graph, x, batch_size=32, progress=False, runtime="onnxruntime")
+    assert list(got) == list(ref)
+    for name, st in ref.items():
+        span = max(st.hi - st.lo, 1e-6)
+        assert abs(got[name].lo - st.lo) <= 1e-4 * span and abs(got[name].hi - st.hi) <= 1e-4 * span
+        assert got[name].seen == st.seen
+        a, b = np.sort(np.concatenate(st.sample)), np.sort(np.concatenate(got[name].sample))
+        assert a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-4 * span), name
+
+
+def test_graphs_onnxruntime_cannot_take_use_the_reference() -> None:
+    from plutflow.calib.ort_float import runner
+    from plutflow.errors import CalibrationError
+
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 4, 6, 6])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 4, 6, 6])
+    pad = onnx.numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "p")
+    node = onnx.helper.make_node("Pad", ["x", "p"], ["y"], mode="reflect")
+    proto = onnx.helper.make_model(onnx.helper.make_graph([node], "g", [x], [y], [pad]),
+                                   opset_imports=[onnx.helper.make_opsetid("", 17)])  # fmt: skip
+    graph = import_onnx(proto)
+    assert runner(graph) is None
+    data = np.random.default_rng(1).normal(size=(3, 4, 6, 6)).astype(np.float32)
+    assert set(collect_stats(graph, data, progress=False)) == {"x", "y"}  # on the reference
+    with pytest.raises(CalibrationError, match="cannot run on onnxruntime"):
+        collect_stats(graph, data, progress=False, runtime="onnxruntime")
