@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builders import ModelBuilder
 from plutflow.calib import collect_stats
@@ -166,3 +168,39 @@ def test_demo_int8_accuracy_within_0_3_points(demo) -> None:
     float_acc = top1(predict_float(import_onnx(demo.model), x), y)
     int_acc = top1(predict_golden(model, x), y)
     assert abs(int_acc - float_acc) <= 0.3, (float_acc, int_acc)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from([3, 4, 5]), st.integers(1, 40), st.integers(0, 2**31 - 1))
+def test_upot_shortlist_picks_what_the_exhaustive_search_picks(bits, chans, seed) -> None:
+    """The fast scorer only shortlists; the chosen levels, codes and scales equal those of
+    scoring every candidate with fit_levels."""
+    import plutflow.quant.weights as qw
+
+    rng = np.random.default_rng(seed)
+    w = (
+        rng.standard_normal((chans, 8, 3, 3))
+        * rng.random()
+        * np.exp(rng.normal(size=(chans, 1, 1, 1)))
+    )
+    imp = rng.random(w.shape) if seed % 2 else None
+    fast = qw.quantize_upot(w, bits, imp)
+    saved = qw.SHORTLIST
+    qw.SHORTLIST = 10**9  # every candidate scored exactly, as before the shortlist
+    try:
+        slow = qw.quantize_upot(w, bits, imp)
+    finally:
+        qw.SHORTLIST = saved
+    assert fast.terms == slow.terms
+    assert np.array_equal(fast.codes, slow.codes) and np.array_equal(fast.scale, slow.scale)
+
+
+def test_nearest_level_equals_searchsorted() -> None:
+    from plutflow.quant.weights import _nearest
+
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 16, 40):
+        levels = np.unique(rng.integers(0, 300, n)).astype(np.float64)
+        mags = np.concatenate([rng.random(500) * 320, (levels[1:] + levels[:-1]) / 2])
+        mid = (levels[1:] + levels[:-1]) / 2.0
+        assert np.array_equal(_nearest(mags, levels), np.searchsorted(mid, mags))

@@ -73,7 +73,14 @@ def quantize_uniform(
 def _nearest(mags: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Index of the nearest level (levels sorted ascending) for each magnitude."""
     mid = (levels[1:] + levels[:-1]) / 2.0
-    return np.searchsorted(mid, mags)
+    if len(mid) > 32:
+        return np.searchsorted(mid, mags)
+    # = searchsorted(mid, mags): the count of midpoints below each magnitude, by one
+    # vectorised comparison per midpoint (much faster for the few levels of a code)
+    idx = np.zeros(mags.shape, np.intp)
+    for m in mid:
+        idx += mags > m
+    return idx
 
 
 def fit_levels(
@@ -201,15 +208,48 @@ def quantize_upot(
     cols = np.sort(rng.choice(flat.shape[1], min(flat.shape[1], 512), replace=False))
     imp = np.ones_like(flat) if importance is None else importance.reshape(flat.shape)
     sample, imp_sample = flat[:, cols], imp[:, cols]  # the coarse search runs on a sample
-    scored = []
-    for terms in upot_candidates(bits):
-        levels = _term_levels(terms)
-        if len(np.unique(levels)) < len(levels) // 2 + 1:
-            continue  # mostly duplicate levels: wastes the code space
-        scored.append((fit_levels(sample, levels, imp_sample)[2], terms))
+    cands = [t for t in upot_candidates(bits)
+             if len(np.unique(_term_levels(t))) >= len(_term_levels(t)) // 2 + 1]  # fmt: skip
+    # (sets with mostly duplicate levels waste the code space)
+    scored = [(fit_levels(sample, _term_levels(cands[i]), imp_sample)[2], cands[i])
+              for i in _shortlist(sample, imp_sample, cands)]  # fmt: skip
     scored.sort(key=lambda t: t[0])
     best = min(scored[:8], key=lambda t: fit_levels(w, _term_levels(t[1]), importance)[2])[1]
     return _encode(w, _term_levels(best), "upot", bits, best, importance)
+
+
+#: Candidates the fast scorer passes on to the exact one (the final choice is among the
+#: best 8 of these by fit_levels, as without the shortlist; see docs/fast.md)
+SHORTLIST = 16
+
+
+def _shortlist(sample: np.ndarray, imp: np.ndarray, cands: list) -> list[int]:
+    """Indices (in candidate order) of the candidates worth scoring exactly: all of them
+    without numba, else the best :data:`SHORTLIST` by the fast scorer."""
+    from plutflow.fast import available
+
+    if not available() or len(cands) <= SHORTLIST:
+        return list(range(len(cands)))
+    from plutflow.fast.search import candidate_errors, prepare
+
+    uniq = [np.unique(_term_levels(t).astype(np.float64)) for t in cands]
+    levels = np.full((len(cands), max(len(u) for u in uniq)), np.inf)
+    for i, u in enumerate(uniq):
+        levels[i, : len(u)] = u
+    counts = np.array([len(u) for u in uniq])
+    mags = np.abs(sample.astype(np.float64))
+    amax = mags.max(axis=1)
+    base = [np.where(amax > 0, amax / u[-1], 1.0) for u in uniq]  # per candidate's top level
+    # fit_levels scales by max|w| / top level, which differs per candidate: score each
+    # candidate on its own base (grouped by top level, which few candidates share)
+    sorted_mags, w0, w1, w2 = prepare(sample, imp)
+    errors = np.empty(len(cands))
+    for top in sorted({u[-1] for u in uniq}):
+        group = np.array([i for i, u in enumerate(uniq) if u[-1] == top])
+        errors[group] = candidate_errors(sorted_mags, w0, w1, w2, base[group[0]], SCALE_GRID,
+                                         levels[group], counts[group])  # fmt: skip
+    keep = np.argsort(errors, kind="stable")[:SHORTLIST]
+    return sorted(int(i) for i in keep)
 
 
 def nonuniform_levels(w: np.ndarray, bits: int, grid_max: int = 127, iters: int = 25) -> np.ndarray:
