@@ -12,6 +12,23 @@ OBSERVERS = ("minmax", "percentile", "mse", "adaptive")
 SAMPLE_SIZE = 1 << 18
 
 
+def _channel_sums(x: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (axis 1) sums of values and of squares, in float64, a few images at a
+    time (a whole float64 copy of a large batch costs more than the arithmetic)."""
+    n, c = x.shape[0], x.shape[1]
+    per = max(1, chunk // max(1, x[0].size))
+    csum, csq = np.zeros(c), np.zeros(c)
+    buf = np.empty((min(per, n), c, x[0].size // c))
+    for i in range(0, n, per):
+        part = x[i : i + per].reshape(-1, c, x[0].size // c)
+        b = buf[: len(part)]
+        np.copyto(b, part)  # exact float64
+        csum += b.sum(axis=(0, 2))
+        np.multiply(b, b, out=b)
+        csq += b.sum(axis=(0, 2))
+    return csum, csq
+
+
 @dataclass
 class TensorStats:
     """Running min/max and a uniform random sample of one tensor's values."""
@@ -29,10 +46,9 @@ class TensorStats:
         flat = np.asarray(x, dtype=np.float32).reshape(-1)
         if flat.size == 0:
             return
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(x)
         if arr.ndim >= 2:
-            axes = tuple(i for i in range(arr.ndim) if i != 1)
-            csum, csq = arr.sum(axis=axes), (arr * arr).sum(axis=axes)
+            csum, csq = _channel_sums(arr)
             if self.channel_sum is None or self.channel_sum.shape != csum.shape:
                 self.channel_sum, self.channel_sq = np.zeros_like(csum), np.zeros_like(csq)
             self.channel_sum += csum
