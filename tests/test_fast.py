@@ -238,8 +238,8 @@ def test_demo_every_scheme(demo, demo_calib, scheme: str | None) -> None:
 def test_mobile_like_every_layer(mobile_like_model) -> None:
     model, x = mobile_like_model
     fast = assert_same(model, model.tensors[model.inputs[0]].quantize(x))
-    kinds = {s.layer.op: s.kind for s in fast.steps}
-    assert kinds["conv"] == "fast" and kinds["maxpool"] == "fast" and kinds["avgpool"] == "fast"
+    golden = [s.layer.op for s in fast.steps if s.kind == "golden"]
+    assert golden == ["softmax"], fast.describe()  # SE mul, requantizing concat: fast
 
 
 def test_plut_table_that_is_not_a_product_runs_by_lookup(demo, demo_calib) -> None:

@@ -1,5 +1,5 @@
 """The ``plutflow`` command line: one module per command group (:mod:`.model`: demo,
-quantize, eval, inspect; :mod:`.runtime`: compile, run, compare, report, selftest,
+quantize, eval, inspect, export; :mod:`.runtime`: compile, run, compare, report, selftest,
 deploy), shared option groups in :mod:`.options`. Every command is a thin wrapper over
 the library API (:mod:`plutflow.api`)."""
 
@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   plutflow quantize model.onnx --calib images/ --preprocess pre.yaml -o model.pfq
   plutflow eval model.pfq --data test.npz --reference model.onnx
   plutflow inspect model.pfq
+  plutflow export model.pfq -o model.int.onnx
   plutflow compile model.pfq -o model.pfa
   plutflow run model.pfa --backend sim --data test.npz --limit 32
   plutflow compare model.pfa --backends golden sim --data test.npz --limit 8

@@ -121,3 +121,65 @@ def global_pool(x, n_img, hw, c, centre, mult, shift, zp, lo, hi, off, y):
         for ch in range(c):
             v = ((acc[ch] * mult + half) >> shift) + zp
             ys[ch] = np.uint8(min(max(v, lo), hi) + off)
+
+
+@njit(nogil=True, cache=True)
+def mul(a, b, n_img, hw, c, a_hw, b_hw, ca, cb, mult, shift, zo, lo, hi, off_out, y):
+    """``clamp(rshift((ua - ca) * (ub - cb) * M0, n) + zo, lo, hi)`` over (N, hw, c); an
+    operand with ``*_hw == 1`` holds one value per image and channel (an SE scale)."""
+    half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+    for img in range(n_img):
+        for i in range(hw):
+            ia = (img * a_hw + (i if a_hw > 1 else 0)) * c
+            ib = (img * b_hw + (i if b_hw > 1 else 0)) * c
+            xs, ws, ys = (
+                a[ia : ia + c],
+                b[ib : ib + c],
+                y[(img * hw + i) * c : (img * hw + i + 1) * c],
+            )
+            for ch in range(c):
+                t = (np.int64(xs[ch]) - ca) * (np.int64(ws[ch]) - cb) * mult
+                v = ((t + half) >> shift) + zo
+                ys[ch] = np.uint8(min(max(v, lo), hi) + off_out)
+
+
+@njit(nogil=True, cache=True)
+def requant_into(u, n_pix, c_in, centre, mult, shift, zo, lo, hi, off_out, y, c_out, c0):
+    """Channels ``c0 ..`` of ``y`` (n_pix, c_out) get
+    ``clamp(rshift((u - centre) * M0, n) + zo, lo, hi) + off_out`` of ``u`` (n_pix, c_in)."""
+    half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+    for p in range(n_pix):
+        xs, ys = u[p * c_in : (p + 1) * c_in], y[p * c_out + c0 : p * c_out + c0 + c_in]
+        for ch in range(c_in):
+            v = (((np.int64(xs[ch]) - centre) * mult + half) >> shift) + zo
+            ys[ch] = np.uint8(min(max(v, lo), hi) + off_out)
+
+
+@njit(nogil=True, cache=True)
+def pad_nhwc(x, n_img, h, w, c, pt, pl, hp, wp, cp, value, out):
+    """``out`` (N, hp, wp, cp) = ``value`` with ``x`` (N, h, w, c) at row ``pt``, column
+    ``pl`` (channels past ``c`` hold ``value`` too)."""
+    out[:] = value
+    for img in range(n_img):
+        for i in range(h):
+            for j in range(w):
+                src = ((img * h + i) * w + j) * c
+                dst = ((img * hp + pt + i) * wp + pl + j) * cp
+                xs, ys = x[src : src + c], out[dst : dst + c]
+                for ch in range(c):
+                    ys[ch] = xs[ch]
+
+
+@njit(nogil=True, cache=True)
+def pad_nchw(q, n_img, c, h, w, flip, pt, pl, hp, wp, cp, value, out):
+    """:func:`pad_nhwc` from golden's (N, c, h, w) uint8 view of the codes, adding the
+    offset on the way (``flip``: 0x80 for int8 codes, 0 for uint8)."""
+    out[:] = value
+    for img in range(n_img):
+        for ch in range(c):
+            for i in range(h):
+                src = ((img * c + ch) * h + i) * w
+                dst = ((img * hp + pt + i) * wp + pl) * cp + ch
+                xs = q[src : src + w]
+                for j in range(w):
+                    out[dst + j * cp] = xs[j] ^ flip

@@ -67,6 +67,13 @@ class Env:
     def has_u(self, name: str) -> bool:
         return name in self.u
 
+    def nhwc_shape(self, name: str) -> tuple[int, ...]:
+        """The offset-domain (channels-last) shape of a 4-D tensor, without converting."""
+        if name in self.u:
+            return self.u[name].shape
+        n, c, *spatial = self.golden[name].shape
+        return (n, *spatial, c)
+
 
 @dataclass
 class Step:
@@ -85,8 +92,26 @@ def _padded(x: np.ndarray, geom: win.WindowGeometry, cp: int, value: int) -> np.
     eb, er = geom.extra_end
     if (pt, pl, pb, pr, eb, er) == (0,) * 6 and cp == c:
         return np.ascontiguousarray(x)
-    xp = np.full((n, h + pt + pb + eb, w + pl + pr + er, cp), value, np.uint8)
-    xp[:, pt : pt + h, pl : pl + w, :c] = x
+    hp, wp = h + pt + pb + eb, w + pl + pr + er
+    xp = np.empty((n, hp, wp, cp), np.uint8)
+    fk.pad_nhwc(np.ascontiguousarray(x).reshape(-1), n, h, w, c, pt, pl, hp, wp, cp, value,
+                xp.reshape(-1))  # fmt: skip
+    return xp
+
+
+def _padded_input(env: Env, name: str, geom: win.WindowGeometry, cp: int, value: int):
+    """:func:`_padded` of a tensor, straight from golden's layout when the environment
+    holds only that (the model's input): one pass instead of a transpose and a copy."""
+    if env.has_u(name) or name not in env.golden:
+        return _padded(env.get_u(name), geom, cp, value)
+    q = env.golden[name]
+    n, c, h, w = q.shape
+    (pt, pl), (pb, pr) = geom.pads_begin, geom.pads_end
+    hp, wp = h + pt + pb + geom.extra_end[0], w + pl + pr + geom.extra_end[1]
+    xp = np.empty((n, hp, wp, cp), np.uint8)
+    flip = 0x80 if env.tensors[name].dtype == "int8" else 0
+    fk.pad_nchw(np.ascontiguousarray(q).view(np.uint8).reshape(-1), n, c, h, w, flip, pt, pl,
+                hp, wp, cp, value, xp.reshape(-1))  # fmt: skip
     return xp
 
 
@@ -103,13 +128,14 @@ class _Windows:
         self.layer, self.cp = layer, cp
         self.cache: dict[tuple, tuple[win.WindowGeometry, np.ndarray]] = {}
 
-    def __call__(self, x: np.ndarray) -> tuple[win.WindowGeometry, np.ndarray]:
-        hit = self.cache.get(x.shape[1:])
+    def __call__(self, shape: tuple[int, ...]) -> tuple[win.WindowGeometry, np.ndarray]:
+        """For an input of NHWC ``shape``."""
+        hit = self.cache.get(shape[1:])
         if hit is None:
-            geom = _geometry(self.layer, x.shape[1:3])
-            wp = x.shape[2] + geom.pads_begin[1] + geom.pads_end[1] + geom.extra_end[1]
-            hit = (geom, _tap_offsets(geom, wp, self.cp or x.shape[3]))
-            self.cache[x.shape[1:]] = hit
+            geom = _geometry(self.layer, shape[1:3])
+            wp = shape[2] + geom.pads_begin[1] + geom.pads_end[1] + geom.extra_end[1]
+            hit = (geom, _tap_offsets(geom, wp, self.cp or shape[3]))
+            self.cache[shape[1:]] = hit
         return hit
 
 
@@ -210,14 +236,16 @@ class _Compiler:
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer, cp)
 
         def run(env: Env) -> None:
-            x = env.get_u(name)
-            n = x.shape[0]
             if conv:
-                geom, taps = windows(x)
-                xp = _padded(x, geom, cp, pad_u)
+                shape = env.nhwc_shape(name)
+                n = shape[0]
+                geom, taps = windows(shape)
+                xp = _padded_input(env, name, geom, cp, pad_u)
                 (oh, ow), (sh, sw) = geom.out_shape, geom.strides
                 hp, wp = xp.shape[1:3]
             else:
+                x = env.get_u(name)
+                n = x.shape[0]
                 xp = x if cp == c else _padded(x[:, None, None, :], _NO_PAD, cp, pad_u)
                 oh = ow = sh = sw = hp = wp = 1
                 taps = _TAP0
@@ -246,7 +274,7 @@ class _Compiler:
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom, taps = windows(x)
+            geom, taps = windows(x.shape)
             xp = _padded(x, geom, m, pad_u)
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             y = np.empty((x.shape[0], oh, ow, m), np.uint8)
@@ -281,7 +309,7 @@ class _Compiler:
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom, taps = windows(x)
+            geom, taps = windows(x.shape)
             xp = _padded(x, geom, x.shape[3], pad_u)
             (oh, ow), (sh, sw), c = geom.out_shape, geom.strides, x.shape[3]
             y = np.empty((x.shape[0], oh, ow, c), np.uint8)
@@ -304,7 +332,7 @@ class _Compiler:
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom, taps = windows(x)
+            geom, taps = windows(x.shape)
             xp = _padded(x, geom, x.shape[3], centre)
             (oh, ow), (sh, sw), c = geom.out_shape, geom.strides, x.shape[3]
             total = np.empty((x.shape[0], oh, ow, c), np.int64)
@@ -365,6 +393,34 @@ class _Compiler:
 
         return Step(layer, "fast", "add kernel", run)
 
+    def op_mul(self, layer: IntLayer) -> Step | str:
+        sa, sb = (self.tensors[i] for i in layer.inputs)
+        out = self.tensors[layer.outputs[0]]
+        if len(sa.shape) != 4 or len(sb.shape) != 4 or sa.shape[1] != sb.shape[1]:
+            return "mul that is not per channel"
+        a = layer.attrs
+        if np.ndim(a["mult"]) or np.ndim(a["shift"]):
+            return "mul with per-channel multipliers"
+        consts = (sa.zero_point + offset(sa), sb.zero_point + offset(sb), int(a["mult"]),
+                  int(a["shift"]), out.zero_point, int(a["lo"]), int(a["hi"]),
+                  offset(out))  # fmt: skip
+        (na, nb), outname = layer.inputs, layer.outputs[0]
+
+        def run(env: Env) -> None:
+            xa, xb = env.get_u(na), env.get_u(nb)
+            n, c = xa.shape[0], xa.shape[3]
+            hw = max(xa.shape[1] * xa.shape[2], xb.shape[1] * xb.shape[2])
+            a_hw, b_hw = xa.shape[1] * xa.shape[2], xb.shape[1] * xb.shape[2]
+            if xb.shape[0] != n or xb.shape[3] != c or {a_hw, b_hw} - {1, hw}:
+                raise ShapeError(f"layer '{layer.name}': mul of shapes {xa.shape}, {xb.shape}")
+            shape = xa.shape if a_hw == hw else xb.shape
+            y = np.empty(shape, np.uint8)
+            fk.mul(xa.reshape(-1), xb.reshape(-1), n, hw, c, a_hw, b_hw, *consts,
+                   y.reshape(-1))  # fmt: skip
+            env.u[outname] = y
+
+        return Step(layer, "fast", "mul kernel", run)
+
     def op_table(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
         if len(in_spec.shape) not in (2, 4):
@@ -396,18 +452,42 @@ class _Compiler:
         a = layer.attrs
         if a["axis"] != 1 or len(out.shape) not in (2, 4):
             return "concat on an axis other than channels"
-        if any(m is not None for m in a["mults"]) or any(s.dtype != out.dtype for s in specs):
-            return "concat that requantizes its inputs"
-        names, outname = list(layer.inputs), layer.outputs[0]
+        if any(m is None and s.dtype != out.dtype for m, s in zip(a["mults"], specs,
+                                                                  strict=True)):  # fmt: skip
+            return "concat that changes the code type"
+        names, outname, off_out = list(layer.inputs), layer.outputs[0], offset(out)
+        # per input: (centre, M0, n, zp): a copy is the identity requantization
+        consts = [(offset(sp), 1, 0, 0) if m is None else (sp.zero_point + offset(sp), int(m),
+                   int(n), out.zero_point) for sp, m, n in zip(specs, a["mults"], a["shifts"],
+                                                                strict=True)]  # fmt: skip
 
         def run(env: Env) -> None:
-            env.u[outname] = np.concatenate([env.get_u(i) for i in names], axis=-1)
+            xs = [env.get_u(i) for i in names]
+            c_out = sum(x.shape[-1] for x in xs)
+            y = np.empty((*xs[0].shape[:-1], c_out), np.uint8)
+            n_pix, c0 = y.size // c_out, 0
+            for x, (centre, m, n, zo) in zip(xs, consts, strict=True):
+                if x.shape[:-1] != y.shape[:-1]:
+                    raise ShapeError(f"layer '{layer.name}': concat of {x.shape} and {y.shape}")
+                fk.requant_into(x.reshape(-1), n_pix, x.shape[-1], centre, m, n, zo, out.qmin,
+                                out.qmax, off_out, y.reshape(-1), c_out, c0)  # fmt: skip
+                c0 += x.shape[-1]
+            env.u[outname] = y
 
         return Step(layer, "fast", "channel concat", run)
 
     def _to_vector(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
-        if len(in_spec.shape) != 4 or len(out.shape) != 2:
+        dims = (len(in_spec.shape), len(out.shape))
+        if dims == (2, 4) and out.shape[2:] == (1, 1):
+            name, outname = layer.inputs[0], layer.outputs[0]
+
+            def expand(env: Env) -> None:
+                x = env.get_u(name)
+                env.u[outname] = x.reshape(x.shape[0], 1, 1, x.shape[1])
+
+            return Step(layer, "fast", "view as a 1x1 map", expand)
+        if dims != (4, 2):
             return "reshape that moves data"
         name, outname, golden = layer.inputs[0], layer.outputs[0], INT_OPS[layer.op]
 
