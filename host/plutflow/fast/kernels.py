@@ -41,10 +41,18 @@ def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, w, w_row, ep, sc, y):
         for oy in range(oh):
             acc[:] = 0
             row = (img * hp + oy * sh) * wp
-            if sw == 1:  # the row's windows are contiguous: one flat loop per tap
-                n = ow * c
-                for t in range(taps.shape[0]):
-                    xs, ws = x[row * c + taps[t] : row * c + taps[t] + n], w_row[t]
+            if sw == 1:  # the row's windows are contiguous: flat loops, three taps each
+                n, nt, base = ow * c, taps.shape[0], row * c
+                for t in range(0, nt - nt % 3, 3):
+                    x0 = x[base + taps[t] : base + taps[t] + n]
+                    x1 = x[base + taps[t + 1] : base + taps[t + 1] + n]
+                    x2 = x[base + taps[t + 2] : base + taps[t + 2] + n]
+                    w0, w1, w2 = w_row[t], w_row[t + 1], w_row[t + 2]
+                    for i in range(n):
+                        acc[i] += (np.int32(x0[i]) * w0[i] + np.int32(x1[i]) * w1[i]
+                                   + np.int32(x2[i]) * w2[i])  # fmt: skip
+                for t in range(nt - nt % 3, nt):
+                    xs, ws = x[base + taps[t] : base + taps[t] + n], w_row[t]
                     for i in range(n):
                         acc[i] += np.int32(xs[i]) * ws[i]
             else:
