@@ -48,6 +48,7 @@ bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/overlay_v2.py
 	$(BIN)/python bench/byom.py
+	$(BIN)/python bench/fast_host.py
 	$(MAKE) -C overlay_src timing-board
 
 clean:

@@ -75,7 +75,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"integer (golden) top-1: {int_acc:6.2f} %   ({int_acc - float_acc:+.2f} points; "
         f"{agree:.2f} % same class as float)"
     )
-    print(f"golden throughput:    {len(x) / dt:8.0f} images/s")
+    print(f"integer throughput:   {len(x) / dt:8.0f} images/s ({resolve()} engine, "
+          "same integers as golden)")  # fmt: skip
     print(
         f"parameters:           {kib(mem.float_param_bytes)} float32 -> "
         f"{kib(mem.int_param_bytes)} integer ({mem.param_saving * 100:.1f} % less)"
