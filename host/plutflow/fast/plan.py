@@ -250,7 +250,7 @@ class _Compiler:
                 oh = ow = sh = sw = hp = wp = 1
                 taps = _TAP0
             p = n * oh * ow
-            y = np.empty(-(-p // mr) * mr * m, np.uint8)
+            y = np.empty(-(-p // mr) * mr * m + 16, np.uint8)  # + the tile's store slack
             drive(v, mr, nr, xp.reshape(-1), n, hp, wp, cp, oh, ow, sh, sw, taps,
                          cp // 4, packed, psize, nparts, vectors, sc, m, y)  # fmt: skip
             y = y[: p * m]

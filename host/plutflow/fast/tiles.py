@@ -11,7 +11,9 @@ Contract (shared by both implementations):
   columns from ``cbase``) and the scalars ``sc = (f, zp, lo, hi, off, exact_float)``:
   ``clamp((((acc << f) + bias) * mult + half) >> shift) + zp, lo, hi) + off``
   (:class:`_Epilogue`);
-* the byte for channel ``j < width`` of row ``r`` goes to ``y[ybase + r * ldy + j]``.
+* the byte for channel ``j < width`` of row ``r`` goes to ``y[ybase + r * ldy + j]``
+  (the VNNI tile also writes up to 15 bytes past a row's last channel, see
+  :meth:`_Epilogue.store`).
 
 :func:`vnni_tile` emits AVX-512 VNNI ``vpdpbusd`` and a vector epilogue through LLVM;
 :func:`generic_tile` is plain integer loops (exact on every CPU).
@@ -114,31 +116,35 @@ class _Epilogue:
         b = self.b
         f, zp, lo, hi, off = (_splat(b, self.scalar(i), _V16L) for i in range(5))
         v16b = ir.VectorType(_I8, 16)
-        lanes = ir.Constant(_V16L, list(range(16)))
+        consts = []  # per column vector j
         for j in range(nv):
             col = b.add(cbase, _c64(16 * j))
             if use_float:
-                a_mul, c_add = self.row(4, col, _V16D), self.row(5, col, _V16D)
-                lo_f = b.sitofp(b.sub(lo, zp), _V16D)
-                hi_f = b.sitofp(b.sub(hi, zp), _V16D)
+                consts.append((self.row(4, col, _V16D), self.row(5, col, _V16D)))
             else:
-                bias, mult, shift, half = (self.row(i, col) for i in range(4))
-            full = b.icmp_signed(">=", width, _c64(16 * (j + 1)))
-            keep = b.icmp_signed("<", lanes, _splat(b, b.sub(width, _c64(16 * j)), _V16L))
-            for r in range(mr):
+                consts.append(tuple(self.row(i, col) for i in range(4)))
+        live = [b.icmp_signed(">", width, _c64(16 * j)) for j in range(nv)]
+        lo_f, hi_f = b.sitofp(b.sub(lo, zp), _V16D), b.sitofp(b.sub(hi, zp), _V16D)
+        zp_off = b.trunc(b.add(zp, off), _V16)
+        fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
+        flo = _intrinsic(b, "llvm.floor.v16f64", [_V16D], _V16D)
+        for r in range(mr):  # rows in order, each row whole: see store
+            for j in range(nv):
                 acc = b.load(sums[0].accs[r][j])
                 if use_float:
+                    a_mul, c_add = consts[j]
                     s = b.sitofp(acc, _V16D)
                     if self.nparts == 2:
                         hi_s = b.sitofp(b.load(sums[1].accs[r][j]), _V16D)
                         s = b.fadd(s, b.fmul(hi_s, ir.Constant(_V16D, [128.0] * 16)))
-                    fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
-                    flo = _intrinsic(b, "llvm.floor.v16f64", [_V16D], _V16D)
-                    v = b.call(flo, [b.call(fma, [s, a_mul, c_add])])
+                    v = b.call(fma, [s, a_mul, c_add])
+                    # clamp first (floor commutes with integer bounds), so the value fits
+                    # int32 and the rest runs on 16 int32 lanes
                     v = b.select(b.fcmp_ordered("<", v, lo_f), lo_f, v)
                     v = b.select(b.fcmp_ordered(">", v, hi_f), hi_f, v)
-                    v = b.add(b.fptosi(v, _V16L), zp)
+                    out = b.trunc(b.add(b.fptosi(b.call(flo, [v]), _V16), zp_off), v16b)
                 else:
+                    bias, mult, shift, half = consts[j]
                     acc = b.sext(acc, _V16L)
                     if self.nparts == 2:
                         hi_part = b.sext(b.load(sums[1].accs[r][j]), _V16L)
@@ -148,24 +154,20 @@ class _Epilogue:
                     v = b.add(v, zp)
                     v = b.select(b.icmp_signed("<", v, lo), lo, v)
                     v = b.select(b.icmp_signed(">", v, hi), hi, v)
-                out = b.trunc(b.add(v, off), v16b)
+                    out = b.trunc(b.add(v, off), v16b)
                 dst = b.add(ybase, b.add(b.mul(ldy, _c64(r)), _c64(16 * j)))
-                self.store(out, dst, full, keep)
+                self.store(out, dst, live[j])
 
-    def store(self, out, dst, full, keep) -> None:
-        """16 bytes at ``y[dst]``, or only the lanes of ``keep`` when not ``full``."""
+    def store(self, out, dst, live) -> None:
+        """16 bytes at ``y[dst]`` when the vector holds any of the tile's channels. Lanes
+        past the last channel spill into the next rows' first channels, which are written
+        later: a tile writes its rows in order, each whole; the drivers visit column
+        blocks from the last to the first and tiles in row order; the output has 16
+        bytes of slack."""
         b = self.b
-        with b.if_else(full) as (then, otherwise):
-            with then:
-                ptr = b.bitcast(b.gep(self.yp, [dst]), ir.VectorType(_I8, 16).as_pointer())
-                b.store(out, ptr, align=1)
-            with otherwise:
-                for lane in range(16):
-                    with b.if_then(b.extract_element(keep, ir.Constant(_I32, lane))):
-                        b.store(
-                            b.extract_element(out, ir.Constant(_I32, lane)),
-                            b.gep(self.yp, [b.add(dst, _c64(lane))]),
-                        )
+        with b.if_then(live):
+            ptr = b.bitcast(b.gep(self.yp, [dst]), ir.VectorType(_I8, 16).as_pointer())
+            b.store(out, ptr, align=1)
 
 
 def _intrinsic(builder, name, args, ret):
@@ -306,7 +308,7 @@ def conv_gemm_vnni(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w
     rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
     for p0 in range(0, p_total, mr):
         _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
-        for mb in range(n_mb):
+        for mb in range(n_mb - 1, -1, -1):  # last block first: see _Epilogue.store
             vnni_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
                             sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
 
