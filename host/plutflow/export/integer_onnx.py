@@ -142,10 +142,16 @@ class _Exporter:
                 full = [0, 0, *pads[:nd], 0, 0, *pads[nd:]]
                 xu = g.op("Pad", [xu, g.const(np.array(full, np.int64)), g.const(pad_u)],
                           mode="constant")  # fmt: skip
+        cols = self._columns(lay, xu) if conv else None
         total = None
         for i, part in enumerate(parts):
             zps = [g.const(np.uint8(off)), g.const(np.uint8(128))]
-            if conv:
+            if cols is not None:  # (N*OH*OW, taps*C) x (taps*C, M), back to NCHW
+                wt = part.transpose(2, 3, 1, 0).reshape(-1, part.shape[0])  # (i, j, c) rows
+                wt = g.const((np.ascontiguousarray(wt) + 128).astype(np.uint8))
+                mm = g.op("MatMulInteger", [cols[0], wt, *zps])
+                acc = g.op("Transpose", [g.op("Reshape", [mm, cols[1]])], perm=[0, 3, 1, 2])
+            elif conv:
                 wu = g.const((part + 128).astype(np.uint8), f"{lay.name}.w{i}")
                 acc = g.op("ConvInteger", [xu, wu, *zps], kernel_shape=list(a["kernel"]),
                            strides=list(a["strides"]), dilations=list(a["dilations"]),
@@ -158,6 +164,37 @@ class _Exporter:
                 acc = g.op("Mul", [acc, g.const(np.int64(128))])
             total = acc if total is None else g.op("Add", [total, acc])
         return total
+
+    def _columns(self, lay: IntLayer, xu: str) -> tuple[str, str] | None:
+        """For a 2-D, ungrouped conv with static spatial shapes: the im2col matrix of the
+        padded input, (N * OH * OW, taps * C) in (tap, channel) order, and the shape that
+        turns the product back into (N, OH, OW, M). onnxruntime's MatMulInteger is much
+        faster than its ConvInteger. None otherwise."""
+        a, g = lay.attrs, self.g
+        out_shape = self.spec(lay.outputs[0]).shape
+        if int(a["group"]) != 1 or len(a["kernel"]) != 2:
+            return None
+        if not all(isinstance(d, int) for d in out_shape[2:]):
+            return None
+        (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["strides"], a["dilations"]
+        oh, ow = out_shape[2:]
+        m = out_shape[1]
+        taps = []
+        for i in range(kh):
+            for j in range(kw):
+                if (kh, kw, sh, sw) == (1, 1, 1, 1):
+                    taps.append(xu)
+                    continue
+                starts = np.array([i * dh, j * dw], np.int64)
+                ends = starts + np.array([sh * (oh - 1) + 1, sw * (ow - 1) + 1], np.int64)
+                taps.append(g.op("Slice", [xu, g.const(starts), g.const(ends),
+                                           g.const(np.array([2, 3], np.int64)),
+                                           g.const(np.array([sh, sw], np.int64))]))  # fmt: skip
+        cols = taps[0] if len(taps) == 1 else g.op("Concat", taps, axis=1)
+        cols = g.op("Transpose", [cols], perm=[0, 2, 3, 1])
+        flat = g.op("Reshape", [cols, g.const(np.array([-1, kh * kw * self.spec(
+            lay.inputs[0]).shape[1]], np.int64))])  # fmt: skip
+        return flat, g.const(np.array([-1, oh, ow, m], np.int64))
 
     def _finish(self, lay: IntLayer, acc: str, w: np.ndarray, ndim: int) -> None:
         """Bias, requantization, clamp and the optional table (golden's ``_finish``)."""
