@@ -92,7 +92,18 @@ def test_random_layers_with_extreme_values(seed: int) -> None:
     model = conv_model(rng, c, m, k, stride, 1, 1 if gemm else group, bool(seed % 2),
                        wide=seed % 4 == 1, table=seed % 5 == 2, gemm=gemm)  # fmt: skip
     shape = (3, c) if gemm else (3, c, 7, 8)
-    assert_export_exact(model, codes_for(rng, model.tensors["x"], shape))
+    if not gemm and seed % 2:  # static shapes: the im2col x MatMulInteger form
+        from plutflow.kernels import windows as win
+
+        a = model.layers[0].attrs
+        geom = win.resolve((7, 8), a["kernel"], a["strides"], a["dilations"], a["pads"])
+        model.tensors["x"].shape = (None, c, 7, 8)
+        model.tensors["y"].shape = (None, m, *geom.out_shape)
+    proto = assert_export_exact(model, codes_for(rng, model.tensors["x"], shape))
+    ops = {n.op_type for n in proto.graph.node}
+    if not gemm:
+        static = seed % 2 and model.layers[0].attrs["group"] == 1
+        assert ("ConvInteger" not in ops) == bool(static), ops
 
 
 def test_cli_export(tmp_path, demo, capsys) -> None:
