@@ -338,3 +338,18 @@ def test_overlay_host_layers_use_the_chosen_engine(mobile_like_model) -> None:
             res = acc.run(x[:5])
         assert res.host_layers, "mobile_like should keep some layers on the host"
         assert all(np.array_equal(res.outputs[k], want[k]) for k in want)
+
+
+def test_large_batches_run_in_chunks(monkeypatch, demo_model, demo_calib) -> None:
+    """A batch split into passes (here of 3 images) gives every tensor golden gives."""
+    import plutflow.fast.plan as plan
+
+    monkeypatch.setattr(plan, "CHUNK_BYTES", 3 * 16 * 28 * 28)
+    fast = FastExecutor(demo_model)
+    assert fast.chunk == 3
+    codes = demo_model.tensors[demo_model.inputs[0]].quantize(demo_calib[:11])
+    ref, got = GoldenExecutor(demo_model).run(codes, keep=True), fast.run(codes, keep=True)
+    assert set(ref) == set(got)
+    assert all(np.array_equal(ref[k], got[k]) for k in ref)
+    out = demo_model.outputs[0]
+    assert np.array_equal(fast.run(codes)[out], ref[out])
