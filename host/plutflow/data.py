@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from plutflow.calib.preprocess import Preprocess
-from plutflow.calib.sources import load_images, read_idx, read_labels
+from plutflow.calib.sources import load_images, read_array, read_idx, read_labels
+from plutflow.errors import CalibrationError
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
 from plutflow.ir.importer import import_onnx, parse_input_shape
@@ -70,13 +71,22 @@ def load_data(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Read and preprocess images; labels come from ``labels`` (idx/.npy) or the .npz."""
     raw = load_images(source, preprocess.size, preprocess.channels)
+    if len(raw) == 0:
+        raise CalibrationError(f"{source} holds no images")
     y = None
     if labels is not None:
         lp = Path(labels)
-        y = read_idx(lp) if "idx" in lp.name else np.load(lp, allow_pickle=False)
+        y = read_idx(lp) if "idx" in lp.name else read_array(lp)
     else:
         y = read_labels(source)
+    if y is not None:
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" or y.ndim != 1:
+            raise CalibrationError(f"labels must be a 1-D array of class numbers; got "
+                                   f"{y.dtype} of shape {y.shape}")  # fmt: skip
+        if len(y) != len(raw):
+            raise CalibrationError(f"{len(y)} labels for {len(raw)} images")
     if limit is not None:
         raw = raw[:limit]
         y = y[:limit] if y is not None else None
-    return preprocess.apply(raw), (None if y is None else np.asarray(y).astype(np.int64))
+    return preprocess.apply(raw), (None if y is None else y.astype(np.int64))

@@ -11,6 +11,10 @@ import numpy as np
 
 from plutflow.errors import CalibrationError
 
+#: The largest image side a preprocessing config may ask for (larger is a typo or an
+#: attempt to exhaust memory).
+MAX_SIDE = 8192
+
 
 @dataclass
 class Preprocess:
@@ -71,7 +75,11 @@ class Preprocess:
             )
         d = dict(d)
         if d.get("size") is not None:
-            d["size"] = tuple(int(s) for s in d["size"])
+            size = d["size"]
+            ok = isinstance(size, list | tuple) and len(size) == 2
+            if not ok or not all(isinstance(v, int) and 0 < v <= MAX_SIDE for v in size):
+                raise CalibrationError(f"size must be [H, W], each 1 to {MAX_SIDE}; got {size!r}")
+            d["size"] = tuple(size)
         for key in ("mean", "std"):
             if key in d and not isinstance(d[key], list):
                 d[key] = [float(d[key])]
@@ -104,12 +112,16 @@ class Preprocess:
             text = path.read_text()
         except OSError as exc:
             raise CalibrationError(f"cannot read preprocessing config {path}: {exc}") from exc
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+        import yaml
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        try:
+            data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else getattr(exc, "lineno", None)
+            kind = "YAML" if path.suffix in (".yaml", ".yml") else "JSON"
+            at = f" (line {line})" if line else ""
+            raise CalibrationError(f"{path} is not valid {kind}{at}") from None
         if not isinstance(data, dict):
             raise CalibrationError(f"{path} must hold a mapping")
         return cls.from_dict(data.get("preprocess", data))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,19 +48,22 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CalibrationError(f"cannot read {path}: {exc}") from exc
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        names = list(data.keys())
-        if key is not None and key not in names:  # a typo must not fall back silently
-            raise CalibrationError(f"{path} has no array '{key}'; it holds {names}")
-        for cand in ([key] if key else []) + ["images", "x", "data"]:
-            if cand in names:
-                return data[cand]
-        if len(names) == 1:
-            return data[names[0]]
+        if isinstance(data, np.ndarray):
+            return data
+        with data:
+            names = list(data.keys())
+            if key is not None and key not in names:  # a typo must not fall back silently
+                raise CalibrationError(f"{path} has no array '{key}'; it holds {names}")
+            for cand in ([key] if key else []) + ["images", "x", "data"]:
+                if cand in names:
+                    return data[cand]
+            if len(names) == 1:
+                return data[names[0]]
+    except CalibrationError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
+            NotImplementedError, RuntimeError, MemoryError) as exc:  # fmt: skip
+        raise CalibrationError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
     raise CalibrationError(f"{path} holds arrays {names}; say which with PATH.npz:KEY")
 
 

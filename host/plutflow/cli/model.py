@@ -38,6 +38,7 @@ from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.importer import import_onnx
 from plutflow.notes import note
+from plutflow.outputs import refuse_overwrite, write_atomic
 from plutflow.report.layers import layer_table
 from plutflow.report.memory import memory_report, packed_param_bytes
 
@@ -88,6 +89,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("\n" + layer_table(model))
     if args.output:
+        refuse_overwrite(args.output, args.config)
         model.save(args.output)
         print(f"\nwrote {args.output}")
     if args.sim_images:
@@ -96,6 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    refuse_overwrite(args.output, args.model, args.calib, args.preprocess, args.config)
     # fail on an unsupported model before reading data
     graph, pre = import_for_quantize(args.model, args.input_shape, args.preprocess)
     note(inferred_note(pre))
@@ -158,7 +161,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             result["reference_top1"] = top1(ref, y)
             print(f"reference float32 top-1: {result['reference_top1']:.2f} %")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_atomic(args.json, (json.dumps(result, indent=2) + "\n").encode())
     return 0
 
 
@@ -192,13 +195,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import onnx
-
     from plutflow.export import export_integer_onnx
 
+    refuse_overwrite(args.output, args.model)
     model = IntModel.load(args.model)
     proto = export_integer_onnx(model, every_tensor=args.every_tensor)
-    onnx.save(proto, args.output)
+    write_atomic(args.output, proto.SerializeToString())
     ops = sorted({n.op_type for n in proto.graph.node})
     print(f"exported {args.model} -> {args.output}: {len(proto.graph.node)} ONNX nodes "
           f"({', '.join(ops)}), integer codes in and out, equal to golden")  # fmt: skip

@@ -18,6 +18,7 @@ from plutflow.cli.options import (
 )
 from plutflow.evaluation import top1
 from plutflow.intmodel.model import IntModel
+from plutflow.outputs import refuse_overwrite, write_atomic
 from plutflow.overlay.config import PE_TYPES, OverlayConfig
 from plutflow.overlay.cycles import program_estimate
 from plutflow.report.markdown import markdown_table
@@ -39,6 +40,7 @@ def placement_table(art: Artifact) -> str:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    refuse_overwrite(args.output, args.model)
     model = IntModel.load(args.model)
     art = compile_model(model, args.overlay, args.array)
     art.save(args.output)
@@ -88,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "top1": top1(ev.logits, y) if y is not None else None,
             "predictions": ev.logits.argmax(1).tolist(),
         }
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        write_atomic(args.json, (json.dumps(out, indent=1) + "\n").encode())
     return 0
 
 

@@ -19,6 +19,8 @@ import numpy as np
 
 from plutflow.arith import code_range
 from plutflow.errors import ArtifactError
+from plutflow.intmodel.archive import Archive, read_npy
+from plutflow.outputs import write_atomic
 
 FORMAT_NAME = "plutflow-integer-model"
 FORMAT_VERSION = 1
@@ -106,6 +108,33 @@ class IntModel:
     #: input name -> a few input codes from calibration, carried for self-tests
     samples: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def check_structure(self) -> None:
+        """Refuse a model whose layers read tensors nothing defines, or whose tensors,
+        inputs and outputs are not described (what a loader can check without the
+        per-op schema)."""
+        if not isinstance(self.name, str) or not self.layers or not self.outputs:
+            raise ArtifactError("the model has no name, no layers or no outputs")
+        known = set(self.inputs) | set(self.constants)
+        for lay in self.layers:
+            if not isinstance(lay.op, str) or not isinstance(lay.attrs, dict):
+                raise ArtifactError(f"layer {lay.name!r}: malformed op or attributes")
+            for name in lay.inputs:
+                if name not in known:
+                    raise ArtifactError(f"layer {lay.name!r} reads {name!r}, which no earlier "
+                                        "layer, input or constant defines")  # fmt: skip
+            known.update(lay.outputs)
+        for name in [*self.inputs, *self.outputs, *(o for lay in self.layers for o in lay.outputs)]:
+            if name not in self.tensors:
+                raise ArtifactError(f"tensor {name!r} has no description")
+        missing = [o for o in self.outputs if o not in known]
+        if missing:
+            raise ArtifactError(f"outputs {missing} are not produced by any layer")
+        for spec in self.tensors.values():
+            if spec.dtype not in ("int8", "uint8") or not 1 <= spec.bits <= 8:
+                raise ArtifactError(f"a tensor has dtype {spec.dtype!r} with {spec.bits} bits")
+            if not np.isfinite(spec.scale) or spec.scale <= 0:
+                raise ArtifactError(f"a tensor has scale {spec.scale}")
+
     def layer(self, name: str) -> IntLayer:
         for lay in self.layers:
             if lay.name == name:
@@ -167,11 +196,7 @@ class IntModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model to ``path`` (conventionally ``*.pfq``)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(path)  # never leave a half-written file under the real name
-        return path
+        return write_atomic(path, self.to_bytes())  # never half-written, nothing left over
 
     @classmethod
     def load(cls, path: str | Path) -> IntModel:
@@ -192,24 +217,24 @@ class IntModel:
                     "--calib DATA -o MODEL.pfq")  # fmt: skip
             raise ArtifactError(f"{path} is {KIND_NAMES[kind]}, not an integer model (.pfq): "
                                 f"{hint}")  # fmt: skip
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                desc = json.loads(zf.read("__model__.json"))
-                _check_header(desc, path)
-                arrays = {}
-                for key, digest in desc["sha256"].items():
-                    with zf.open(key + ".npy") as fh:
-                        arr = np.lib.format.read_array(io.BytesIO(fh.read()), allow_pickle=False)
-                    if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
-                        raise ArtifactError(f"{path}: checksum mismatch in array {key}")
-                    arrays[key] = arr
-        except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zipfile.LargeZipFile) as exc:
-            raise ArtifactError(
-                f"{path} is not a valid plutflow model (corrupt or truncated): {exc}"
-            ) from exc
+        with Archive(data, path, "model") as zf:
+            desc = zf.json("__model__.json")
+            _check_header(desc, path)
+            digests = desc.get("sha256")
+            if not isinstance(digests, dict):
+                raise ArtifactError(f"{path} is not a valid plutflow model: no checksums")
+            arrays = {}
+            for key, digest in digests.items():
+                arr = read_npy(zf.read(f"{key}.npy"), f"{path}:{key}")
+                if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
+                    raise ArtifactError(f"{path}: checksum mismatch in array {key}")
+                arrays[key] = arr
         try:
             model = cls._from_parts(desc, arrays)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            model.check_structure()
+        except ArtifactError:
+            raise
+        except Exception as exc:  # a well-formed file with a description we cannot use
             raise ArtifactError(f"{path} is not a valid plutflow model (bad description): "
                                 f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
         for k, v in model.samples.items():

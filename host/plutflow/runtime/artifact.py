@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from plutflow.errors import ArtifactError
+from plutflow.errors import ArtifactError, PlutflowError
+from plutflow.intmodel.archive import Archive, read_npy
 from plutflow.intmodel.model import KIND_NAMES, IntModel, check_format_header, file_kind
+from plutflow.outputs import write_atomic
 from plutflow.overlay.compiler import Compiled, compile_model
 from plutflow.overlay.config import OverlayConfig
 
@@ -101,10 +103,7 @@ class Artifact:
             zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json))
             for k, v in members.items():
                 zf.writestr(k, v)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(buf.getvalue())
-        tmp.replace(path)
-        return path
+        return write_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> Artifact:
@@ -117,40 +116,44 @@ class Artifact:
             hint = ("compile it first: plutflow compile MODEL.pfq -o MODEL.pfa" if kind == "model"
                     else "quantize and compile it first")  # fmt: skip
             raise ArtifactError(f"{path} is {KIND_NAMES[kind]}, not an artifact (.pfa): {hint}")
-        try:
-            with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-                manifest = json.loads(zf.read("manifest.json"))
-                check_format_header(manifest, path, ARTIFACT_FORMAT, ARTIFACT_VERSION, "artifact")
-                data = {}
-                for member, digest in manifest["sha256"].items():
-                    raw = zf.read(member)
-                    if _sha(raw) != digest:
-                        raise ArtifactError(f"{path}: checksum mismatch in {member}")
-                    data[member] = raw
-        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
-            raise ArtifactError(
-                f"{path} is not a valid plutflow artifact (corrupt or truncated): {exc}"
-            ) from exc
+        with Archive(blob, str(path), "artifact") as zf:
+            manifest = zf.json("manifest.json")
+            check_format_header(manifest, path, ARTIFACT_FORMAT, ARTIFACT_VERSION, "artifact")
+            digests = manifest.get("sha256")
+            if not isinstance(digests, dict) or "model.pfq" not in digests:
+                raise ArtifactError(f"{path} is not a valid plutflow artifact: no checksums")
+            data = {}
+            for member, digest in digests.items():
+                raw = zf.read(member)
+                if _sha(raw) != digest:
+                    raise ArtifactError(f"{path}: checksum mismatch in {member}")
+                data[member] = raw
         model = IntModel.from_bytes(data["model.pfq"], f"{path}:model.pfq")
         try:
             overlay = OverlayConfig(**manifest["overlay"])
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # a missing, mistyped or out-of-range configuration
             raise ArtifactError(f"{path}: bad overlay configuration: {exc}") from exc
-        art = cls(model, overlay, compile_model(model, overlay))  # expected: stored ones
-        if art.compiled.params != data["params.bin"]:
+        try:
+            art = cls(model, overlay, compile_model(model, overlay))  # expected: stored ones
+        except PlutflowError:
+            raise
+        except Exception as exc:  # a model the loader took but the compiler cannot
+            raise ArtifactError(f"{path}: its model does not compile: {type(exc).__name__}: "
+                                f"{exc}") from exc  # fmt: skip
+        if art.compiled.params != data.get("params.bin"):
             raise ArtifactError(
                 f"{path} was compiled by a plutflow that packs parameters differently; "
                 "compile the model again"
             )
-        art.meta = manifest.get("meta", {})
+        meta = manifest.get("meta", {})
+        art.meta = meta if isinstance(meta, dict) else {}
         stored = {}
         for i, name in enumerate(model.outputs):
             raw = data.get(f"expected/{i}.npy")
             if raw is not None:
-                try:
-                    stored[name] = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-                except ValueError as exc:
-                    raise ArtifactError(f"{path}: bad expected/{i}.npy: {exc}") from exc
+                stored[name] = read_npy(raw, f"{path}:expected/{i}.npy")
+                if stored[name].dtype != model.tensors[name].np_dtype:
+                    raise ArtifactError(f"{path}: expected/{i}.npy has the wrong dtype")
         art.expected = stored
         return art
 

@@ -1,0 +1,124 @@
+"""Reading the zip containers of ``.pfq`` models and ``.pfa`` artifacts safely.
+
+Every failure of a hostile or damaged file becomes an :class:`ArtifactError` with one
+line of explanation: a bad central directory, an unknown compression method, an
+encrypted member, a CRC mismatch, JSON nested too deep or of the wrong type, an ``.npy``
+whose header does not fit its data. Sizes are checked before anything is allocated: a
+member may not inflate past :data:`MAX_MEMBER_BYTES` (whatever its header claims), the
+members together past :data:`MAX_TOTAL_BYTES`, and an array's header must describe
+exactly the bytes that follow it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+
+from plutflow.errors import ArtifactError
+
+#: The largest member a model or artifact may hold once inflated (a ResNet-50 in int8 is
+#: about 25 MB).
+MAX_MEMBER_BYTES = 1 << 30
+#: The most all members of one file may inflate to.
+MAX_TOTAL_BYTES = 1 << 31
+#: Errors the zip, zlib and json layers raise on damaged input.
+DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
+          zlib.error, NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError,
+          RecursionError, OverflowError, IndexError)  # fmt: skip
+
+
+class Archive:
+    """A zip read with bounds; ``what`` names the file in errors."""
+
+    def __init__(self, data: bytes, what: str, kind: str = "file") -> None:
+        self.what, self.kind, self.total = what, kind, 0
+        try:
+            self.zf = zipfile.ZipFile(io.BytesIO(data))
+        except DAMAGE as exc:
+            raise self.damaged(exc) from exc
+
+    def damaged(self, exc: BaseException) -> ArtifactError:
+        return ArtifactError(f"{self.what} is not a valid plutflow {self.kind} (corrupt or "
+                             f"truncated): {type(exc).__name__}: {exc}")  # fmt: skip
+
+    def names(self) -> set[str]:
+        return set(self.zf.namelist())
+
+    def read(self, member: str) -> bytes:
+        """A member's bytes, refusing one that inflates past the caps."""
+        try:
+            info = self.zf.getinfo(member)
+        except KeyError as exc:
+            raise ArtifactError(f"{self.what} has no member {member}") from exc
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ArtifactError(f"{self.what}: member {member} claims {info.file_size} bytes, "
+                                f"more than the {MAX_MEMBER_BYTES} a member may hold")  # fmt: skip
+        try:
+            with self.zf.open(info) as fh:
+                raw = fh.read(MAX_MEMBER_BYTES + 1)
+        except DAMAGE as exc:
+            raise self.damaged(exc) from exc
+        if len(raw) > MAX_MEMBER_BYTES:
+            raise ArtifactError(f"{self.what}: member {member} inflates past "
+                                f"{MAX_MEMBER_BYTES} bytes")  # fmt: skip
+        self.total += len(raw)
+        if self.total > MAX_TOTAL_BYTES:
+            raise ArtifactError(f"{self.what} inflates past {MAX_TOTAL_BYTES} bytes")
+        return raw
+
+    def json(self, member: str) -> dict[str, Any]:
+        """A member parsed as a JSON object."""
+        raw = self.read(member)
+        try:
+            value = json.loads(raw)
+        except DAMAGE as exc:
+            raise ArtifactError(f"{self.what}: {member} is not valid JSON: "
+                                f"{type(exc).__name__}") from exc  # fmt: skip
+        if not isinstance(value, dict):
+            raise ArtifactError(f"{self.what}: {member} is not a JSON object")
+        return value
+
+    def close(self) -> None:
+        self.zf.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_npy(raw: bytes, what: str, integer: bool = True) -> np.ndarray:
+    """An ``.npy`` array (no pickles), after checking that its header describes exactly
+    the bytes that follow and, with ``integer``, an integer or bool dtype."""
+    fh = io.BytesIO(raw)
+    try:
+        major, _minor = np.lib.format.read_magic(fh)
+        if major == 1:
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif major in (2, 3):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"npy format version {major}")
+        if dtype.hasobject:
+            raise ValueError("object arrays are not read")
+        if integer and dtype.kind not in "iub":
+            raise ValueError(f"dtype {dtype} is not an integer type")
+        count = 1
+        for d in shape:
+            count *= int(d)
+        if count * dtype.itemsize != len(raw) - fh.tell():
+            raise ValueError(f"header shape {shape} does not match {len(raw) - fh.tell()} "
+                             "bytes of data")  # fmt: skip
+        fh.seek(0)
+        arr = np.lib.format.read_array(fh, allow_pickle=False)
+    except DAMAGE as exc:
+        raise ArtifactError(f"{what} is not a valid array: {type(exc).__name__}: {exc}") from exc
+    del fortran
+    return arr
