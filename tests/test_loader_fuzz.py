@@ -258,3 +258,17 @@ def test_bad_data_and_configs_are_one_line(tmp_path, pfq, capsys, case, message)
     err = capsys.readouterr().err.strip().splitlines()  # notes may come first
     assert err[-1].startswith("plutflow: error:") and message in err[-1]
     assert all(line.startswith("plutflow: ") for line in err)  # no traceback
+
+
+def test_overflowing_float_model_is_refused_by_name(demo) -> None:
+    """A float model that overflows to inf on the calibration data names the tensor."""
+    from plutflow.api import quantize_model
+    from plutflow.errors import CalibrationError
+    from plutflow.ir import import_onnx
+
+    graph = import_onnx(demo.model)
+    conv = next(n for n in graph.nodes if n.op == "Conv")
+    w = graph.constants[conv.inputs[1]]
+    graph.constants[conv.inputs[1]] = (w * np.float32(1e38)).astype(np.float32)
+    with pytest.raises(CalibrationError, match="overflows or produces NaN"):
+        quantize_model(graph, demo.calib_set()[:16], progress=False)

@@ -16,7 +16,7 @@ import numpy as np
 
 from plutflow.arith import INT32_MAX
 from plutflow.calib.observers import TensorStats, choose_range
-from plutflow.errors import UnsupportedModelError
+from plutflow.errors import CalibrationError, UnsupportedModelError
 from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
 from plutflow.ir.graph import Graph, Node
 from plutflow.kernels import windows as win
@@ -160,6 +160,11 @@ class IntBuilder:
             lo, hi = self.cfg.range_overrides[name]
         else:
             lo, hi = choose_range(self.stats[name], method, self.cfg.percentile, bits)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise CalibrationError(
+                f"tensor '{name}' (node {node.name}) took values in [{lo}, {hi}] on the "
+                "calibration data: the float model overflows or produces NaN there"
+            )
         shape = self._shape(name.removesuffix(PRE_SUFFIX))
         return spec_from_range(lo, hi, shape, signed, bits)
 
@@ -169,6 +174,9 @@ class IntBuilder:
             return self.specs[name]
         if self.g.is_constant(name):
             value = self.g.const(name).astype(np.float64)
+            if not np.all(np.isfinite(value)):
+                why = f"constant '{name}' holds NaN or infinite values"
+                raise UnsupportedModelError(node.name, node.op, why)
             spec = spec_from_range(value.min(), value.max(), value.shape)
             self.constants[name] = spec.quantize(value)
             self.specs[name] = spec
