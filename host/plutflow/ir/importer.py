@@ -21,6 +21,7 @@ from plutflow.ir.folding import fold_constants
 from plutflow.ir.graph import Graph, Node, Shape
 from plutflow.ir.movement import canonicalise_movement
 from plutflow.ir.prequant import strip_quantization
+from plutflow.ir.structure import check_conv_channels, check_initializers, sort_and_check
 
 #: Ops the IR executes at run time.
 SUPPORTED_OPS = (
@@ -245,7 +246,9 @@ def import_onnx(
         _symbolic_batch(model)
     for node in model.graph.node:
         if not node.name:
-            node.name = f"{node.op_type}_{node.output[0]}"
+            node.name = f"{node.op_type}_{node.output[0]}" if node.output else node.op_type
+    sort_and_check(model.graph)
+    check_initializers(model.graph)
     model = _infer(model)
     model = fold_constants(model, opset)
     model = _infer(model)
@@ -287,6 +290,7 @@ def import_onnx(
         name=g.name or "model",
         quant_hints=hints or None,
     )
+    check_conv_channels(graph)
     canonicalise_movement(graph, opset)
     passes.canonicalise(graph)
     if optimize:
