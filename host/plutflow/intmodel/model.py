@@ -232,6 +232,9 @@ class IntModel:
         try:
             model = cls._from_parts(desc, arrays)
             model.check_structure()
+            from plutflow.intmodel.schema import validate
+
+            validate(model)
         except ArtifactError:
             raise
         except Exception as exc:  # a well-formed file with a description we cannot use

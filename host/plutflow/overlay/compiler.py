@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from plutflow.intmodel.model import IntModel
+from plutflow.intmodel.schema import validate
 from plutflow.overlay.config import OverlayConfig
 from plutflow.overlay.lowering import Lowered, NotOnOverlay, OverlayOp, lower_model
 from plutflow.overlay.pack import (
@@ -161,7 +162,9 @@ class Compiled:
 
 # --------------------------------------------------------------------------- compile
 def compile_model(model: IntModel, cfg: OverlayConfig) -> Compiled:
-    """Lower, tile and pack ``model`` for the overlay ``cfg``."""
+    """Lower, tile and pack ``model`` for the overlay ``cfg`` (after checking it against
+    the op schemas: nothing outside docs/spec.md reaches the packers or the RTL)."""
+    validate(model)
     lowered = lower_model(model, cfg)
     plans: dict[str, list[OpPlan]] = {}
     for name, ops in lowered.ops.items():

@@ -18,6 +18,7 @@ from plutflow.arith import INT32_MAX
 from plutflow.calib.observers import TensorStats, choose_range
 from plutflow.errors import CalibrationError, UnsupportedModelError
 from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+from plutflow.intmodel.schema import validate
 from plutflow.ir.graph import Graph, Node
 from plutflow.kernels import windows as win
 from plutflow.quant.qparams import clamp_codes, spec_from_range
@@ -671,7 +672,9 @@ def quantize(
     config = config or QuantConfig()
     if config.fixed is None and graph.quant_hints:
         config = replace(config, fixed=graph.quant_hints)
-    return IntBuilder(graph, stats, config, weight_cache, hessians).build()
+    model = IntBuilder(graph, stats, config, weight_cache, hessians).build()
+    validate(model)  # nothing outside docs/spec.md leaves the quantizer
+    return model
 
 
 #: The INT8-USF quantizer is the default configuration.
