@@ -142,3 +142,61 @@ def test_missing_file_is_refused_before_connecting(sshd, tmp_path) -> None:
     target, board = sshd
     with pytest.raises(DeployError, match="not found"):
         deploy(target, tmp_path / "none.pfa", str(board), backend="sim")
+
+
+def test_hostile_names_stay_literal(sshd, artifact, tmp_path) -> None:
+    """Shell metacharacters in the remote directory and an artifact named like an ssh
+    option are copied as names: nothing runs, on the board or here."""
+    target, board = sshd
+    odd = tmp_path / "-oProxyCommand=touch PWNED_LOCAL.pfa"
+    odd.write_bytes(artifact.read_bytes())
+    remote = board / "a dir; touch PWNED_REMOTE $(touch PWNED_SUBST)"
+    deploy(target, odd, str(remote), backend="sim", remote_python=sys.executable,
+           log=lambda s: None)  # fmt: skip
+    assert (remote / odd.name).read_bytes() == artifact.read_bytes()
+    for leftover in ("PWNED_LOCAL", "PWNED_REMOTE", "PWNED_SUBST"):
+        assert not list(Path("/").glob(f"*/{leftover}*")) and not Path(leftover).exists()
+        assert not list(board.glob(f"**/{leftover}"))
+
+
+def test_remote_python_is_one_word(sshd, artifact) -> None:
+    target, board = sshd
+    python = f"{sys.executable}; touch {board}/INJECTED"
+    code = deploy(target, artifact, str(board / "p"), backend="sim", remote_python=python,
+                  log=lambda s: None)  # fmt: skip
+    assert code != 0 and not (board / "INJECTED").exists()
+
+
+def test_failed_verification_keeps_the_working_copy(sshd, artifact, monkeypatch) -> None:
+    import plutflow.board.deploy as dep
+
+    target, board = sshd
+    remote = board / "keep"
+    deploy(target, artifact, str(remote), backend="sim", remote_python=sys.executable,
+           log=lambda s: None)  # fmt: skip
+    before = (remote / artifact.name).read_bytes()
+    monkeypatch.setattr(dep, "sha256", lambda path: "0" * 64)  # as if the upload broke
+    with pytest.raises(DeployError, match="checksum mismatch"):
+        deploy(target, artifact, str(remote), backend="sim", remote_python=sys.executable,
+               log=lambda s: None)  # fmt: skip
+    assert (remote / artifact.name).read_bytes() == before
+    assert sorted(p.name for p in remote.iterdir()) == [artifact.name]  # no temp left
+
+
+def test_timeouts_and_missing_ssh_are_errors(sshd, monkeypatch) -> None:
+    target, _ = sshd
+    slow = SshTarget(target.board, target.port, target.identity, target.known_hosts,
+                     timeout_s=1)  # fmt: skip
+    with pytest.raises(DeployError, match="timed out"):
+        slow.ssh("sleep 5")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(DeployError, match="ssh is not installed"):
+        target.ssh("true")
+
+
+def test_remote_paths_are_quoted_and_tilde_is_home() -> None:
+    from plutflow.board.deploy import remote_path
+
+    assert remote_path("~") == '"$HOME"'
+    assert remote_path("~/plut flow", "a.pfa") == "\"$HOME\"/'plut flow'/a.pfa"
+    assert remote_path("/x;y", "-o.pfa") == "'/x;y'/-o.pfa"

@@ -1,8 +1,8 @@
 """``plutflow deploy``: copy an artifact (and the overlay) to a board over SSH, verify the
 checksums on the board, run the board self-test there and report.
 
-Uses the system OpenSSH client (``ssh``/``scp``) in batch mode with strict host-key
-checking: an unknown or changed host key stops the deployment.
+Uses the system OpenSSH client (``ssh``) in batch mode with strict host-key checking: an
+unknown or changed host key stops the deployment. Files travel over ssh's standard input.
 """
 
 from __future__ import annotations
@@ -36,37 +36,45 @@ class SshTarget:
             opts += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
         return opts
 
-    def ssh(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            ["ssh", *self.options(), "-p", str(self.port), self.board, command],
-            capture_output=True,
-            text=True,
-            timeout=self.timeout_s,
-        )
+    def ssh(
+        self, command: str, check: bool = True, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run ``command`` (already quoted for the board's shell) on the board."""
+        argv = ["ssh", *self.options(), "-p", str(self.port), "--", self.board, command]
+        try:
+            proc = subprocess.run(argv, input=stdin, capture_output=True,
+                                  timeout=self.timeout_s)  # fmt: skip
+        except FileNotFoundError:
+            raise DeployError("ssh is not installed here (install the OpenSSH client)") from None
+        except subprocess.TimeoutExpired:
+            raise DeployError(f"ssh {self.board} timed out after {self.timeout_s:.0f} s "
+                              f"running: {command}") from None  # fmt: skip
+        out = proc.stdout.decode(errors="replace")
+        err = proc.stderr.decode(errors="replace")
         if check and proc.returncode != 0:
             raise DeployError(
                 f"ssh {self.board} '{command}' failed ({proc.returncode}): "
-                f"{proc.stderr.strip() or proc.stdout.strip()}"
+                f"{err.strip() or out.strip()}"
             )
-        return proc
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
-    def copy(self, files: list[Path], remote_dir: str) -> None:
-        proc = subprocess.run(
-            [
-                "scp",
-                *self.options(),
-                "-P",
-                str(self.port),
-                "-q",
-                *[str(f) for f in files],
-                f"{self.board}:{remote_dir}/",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=self.timeout_s,
-        )
-        if proc.returncode != 0:
-            raise DeployError(f"scp to {self.board}:{remote_dir} failed: {proc.stderr.strip()}")
+    def upload(self, path: Path, remote: str) -> None:
+        """Copy ``path`` to the quoted remote path ``remote`` through ssh's stdin: no
+        local path on a command line, no remote path interpreted twice (scp's legacy
+        protocol runs its destination through the board's shell)."""
+        self.ssh(f"cat > {remote}", stdin=path.read_bytes())
+
+
+def remote_path(path: str, name: str | None = None) -> str:
+    """``path`` (and a file ``name`` in it) quoted for the board's shell; a leading
+    ``~`` means the remote home directory, as a user expects."""
+    if path == "~" or path.startswith("~/"):
+        head, rest = '"$HOME"', path[2:]
+    else:
+        head, rest = "", path
+    parts = [p for p in (rest, name) if p]
+    tail = "/".join(shlex.quote(p) for p in parts)
+    return f"{head}/{tail}" if head and tail else (head or tail)
 
 
 def sha256(path: Path) -> str:
@@ -87,7 +95,11 @@ def deploy(
     images: int = 16,
     log=print,
 ) -> int:
-    """Copy, verify, self-test. Returns the remote self-test's exit code."""
+    """Copy, verify, self-test. Returns the remote self-test's exit code.
+
+    Every remote word is quoted (``remote_python`` is one word: a path or a command
+    name); files go up under temporary names and replace the board's copies only after
+    their SHA-256 matches, so an interrupted upload leaves the working artifact intact."""
     files = [Path(artifact)]
     if bitfile is not None:
         bit = Path(bitfile)
@@ -96,18 +108,28 @@ def deploy(
         if not f.is_file():
             raise DeployError(f"{f} not found")
     q = shlex.quote
-    target.ssh(f"mkdir -p {q(remote_dir)}")
-    target.copy(files, remote_dir)
+    rdir = remote_path(remote_dir)
+    target.ssh(f"mkdir -p -- {rdir}")
+    # upload under temporary names; rename over the working files only once verified
+    temps = {f: f".{f.name}.uploading" for f in files}
+    for f, tmp in temps.items():
+        target.upload(f, remote_path(remote_dir, tmp))
     log(f"copied {', '.join(f.name for f in files)} to {target.board}:{remote_dir}")
-    names = " ".join(q(f.name) for f in files)
-    out = target.ssh(f"cd {q(remote_dir)} && sha256sum {names}").stdout
-    remote = {line.split()[1]: line.split()[0] for line in out.splitlines() if line.strip()}
-    bad = [f.name for f in files if remote.get(f.name) != sha256(f)]
+    names = " ".join(q(t) for t in temps.values())
+    out = target.ssh(f"cd -- {rdir} && sha256sum -- {names}").stdout
+    remote = {}
+    for line in out.splitlines():
+        digest, _, name = line.strip().partition(" ")  # "<hex>  <name>" or "<hex> *<name>"
+        remote[name.lstrip(" *")] = digest
+    bad = [f.name for f, tmp in temps.items() if remote.get(tmp) != sha256(f)]
     if bad:
+        target.ssh(f"cd -- {rdir} && rm -f -- {names}", check=False)
         raise DeployError(f"checksum mismatch on the board for {', '.join(bad)}")
+    moves = " && ".join(f"mv -f -- {q(t)} {q(f.name)}" for f, t in temps.items())
+    target.ssh(f"cd -- {rdir} && {moves}")
     log(f"checksums verified on the board ({len(files)} files, SHA-256)")
     cmd = (
-        f"cd {q(remote_dir)} && {remote_python} -m plutflow selftest "
+        f"cd -- {rdir} && {q(remote_python)} -m plutflow selftest "
         f"--artifact {q(files[0].name)} --backend {q(backend)} --images {int(images)}"
     )
     if bitfile is not None:
