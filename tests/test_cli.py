@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -192,3 +193,26 @@ def test_a_log_gets_no_progress_bars(tmp_path, demo) -> None:
     res = subprocess.run(args, capture_output=True, text=True, check=True)
     assert "calibrating" not in res.stderr and "\r" not in res.stderr, res.stderr
     assert "quantized" in res.stdout and out.exists()
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path, demo, monkeypatch) -> None:
+    """``plutflow inspect MODEL | head -1``: when the reader has left, exit 0 instead of a
+    BrokenPipeError traceback."""
+    import os
+    import sys
+
+    from plutflow.api import quantize_model
+
+    path = quantize_model(demo.model, demo.calib_set()[:16], progress=False).save(
+        tmp_path / "m.pfq"
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone: every write fails with EPIPE
+    closed = open(write_end, "w", buffering=1)  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        assert main(["inspect", str(path), "--markdown"]) == 0
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(OSError):
+            closed.close()

@@ -6,7 +6,11 @@ the library API (:mod:`plutflow.api`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+
+import numpy as np
 
 from plutflow import __version__
 from plutflow.cli.model import add_model_commands
@@ -44,7 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with np.errstate(all="ignore"):  # ranges and scales are checked explicitly
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except PlutflowError as exc:
         print(f"plutflow: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `plutflow inspect m.pfq | head`: the reader has left
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("plutflow: interrupted", file=sys.stderr)
+        return 130
