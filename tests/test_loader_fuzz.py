@@ -272,3 +272,27 @@ def test_overflowing_float_model_is_refused_by_name(demo) -> None:
     graph.constants[conv.inputs[1]] = (w * np.float32(1e38)).astype(np.float32)
     with pytest.raises(CalibrationError, match="overflows or produces NaN"):
         quantize_model(graph, demo.calib_set()[:16], progress=False)
+
+
+def test_decompression_bombs_stop_at_the_cap(tmp_path, monkeypatch) -> None:
+    """A small gzip idx that inflates past the cap, and an image with too many pixels."""
+    import gzip
+
+    from PIL import Image
+
+    from plutflow.calib import sources
+    from plutflow.errors import CalibrationError
+
+    monkeypatch.setattr(sources, "MAX_DATA_BYTES", 1 << 20)
+    bomb = tmp_path / "x-idx3-ubyte.gz"
+    header = bytes([0, 0, 8, 3]) + (4096).to_bytes(4, "big") + (32).to_bytes(4, "big") * 2
+    bomb.write_bytes(gzip.compress(header + bytes(4096 * 32 * 32)))
+    assert bomb.stat().st_size < 64 << 10
+    with pytest.raises(CalibrationError, match="more than"):
+        sources.read_idx(bomb)
+    monkeypatch.setattr(sources, "MAX_IMAGE_PIXELS", 1000)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.new("L", (100, 100)).save(folder / "big.png")  # 10,000 pixels, twice the limit
+    with pytest.raises(CalibrationError, match="cannot decode image"):
+        sources.read_image_folder(folder, None, 1)

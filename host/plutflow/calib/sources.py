@@ -12,6 +12,11 @@ import numpy as np
 
 from plutflow.errors import CalibrationError
 
+#: The most bytes a data file may hold once decompressed.
+MAX_DATA_BYTES = 1 << 30
+#: The most pixels one image may have (PIL's decompression-bomb limit becomes an error).
+MAX_IMAGE_PIXELS = 1 << 26
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm")
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -22,9 +27,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
+            raw = fh.read(MAX_DATA_BYTES + 1)  # a gzip bomb stops at the cap
+    except (OSError, EOFError, zlib.error) as exc:
         raise CalibrationError(f"cannot read idx file {path}: {exc}") from exc
+    if len(raw) > MAX_DATA_BYTES:
+        raise CalibrationError(f"{path} holds more than {MAX_DATA_BYTES >> 30} GiB of data")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise CalibrationError(f"{path} is not an idx file (bad magic number)")
     ndim = raw[3]
@@ -111,6 +118,7 @@ def read_image_folder(
     if not files:
         raise CalibrationError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     out = []
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     for f in files:
         try:
             with Image.open(f) as im:
@@ -118,7 +126,7 @@ def read_image_folder(
                 if size is not None:
                     im = im.resize((size[1], size[0]), Image.BILINEAR)
                 arr = np.asarray(im)
-        except OSError as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise CalibrationError(f"cannot decode image {f}: {exc}") from exc
         out.append(arr.reshape(arr.shape[0], arr.shape[1], -1))
     shapes = {a.shape for a in out}

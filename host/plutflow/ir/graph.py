@@ -74,9 +74,15 @@ class Graph:
             return True
         return any(n is not besides for n in self.consumers(tensor))
 
-    def unique_name(self, base: str) -> str:
+    def names(self) -> set[str]:
+        """Every name in use: constants, tensors and nodes."""
         taken = set(self.constants) | {t for n in self.nodes for t in (*n.inputs, *n.outputs)}
-        taken |= {n.name for n in self.nodes}
+        return taken | {n.name for n in self.nodes}
+
+    def unique_name(self, base: str, taken: set[str] | None = None) -> str:
+        """``base``, or ``base_<i>`` if that is taken (``taken``: :meth:`names`, when the
+        caller keeps it up to date)."""
+        taken = self.names() if taken is None else taken
         if base not in taken:
             return base
         i = 1

@@ -19,8 +19,12 @@ def _replace_uses(graph: Graph, old: str, new: str) -> None:
         n.inputs = [new if i == old else i for i in n.inputs]
 
 
-def _add_const(graph: Graph, base: str, value: np.ndarray) -> str:
-    name = graph.unique_name(base)
+def _add_const(graph: Graph, base: str, value: np.ndarray, taken: set | None = None) -> str:
+    """Add a constant under a fresh name (``taken``: the names in use, kept by a pass that
+    adds many, so each addition is O(1))."""
+    name = graph.unique_name(base, taken)
+    if taken is not None:
+        taken.add(name)
     graph.constants[name] = value
     graph.shapes[name] = tuple(value.shape)
     graph.dtypes[name] = value.dtype
@@ -147,6 +151,13 @@ def _bn_params(graph: Graph, bn: Node) -> tuple[np.ndarray, np.ndarray] | None:
 def fold_batchnorm(graph: Graph) -> None:
     """Fold BatchNormalization into the preceding Conv or canonical Gemm; a BN on its own
     over (N, C, H, W) becomes a depthwise 1x1 Conv."""
+    taken = graph.names()
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    readers: dict[str, int] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            readers[i] = readers.get(i, 0) + 1
+    removed = set()
     for bn in list(graph.nodes):
         if bn.op != "BatchNormalization":
             continue
@@ -154,12 +165,13 @@ def fold_batchnorm(graph: Graph) -> None:
         if params is None:
             continue
         scale, shift = params
-        prod = graph.producer(bn.inputs[0])
+        prod = producer.get(bn.inputs[0])
         foldable = (
             prod is not None
             and prod.op in ("Conv", "Gemm")
             and not prod.attrs.get("act")
-            and _single_consumer(graph, bn.inputs[0]) is bn
+            and bn.inputs[0] not in graph.outputs
+            and readers.get(bn.inputs[0], 0) == 1
             and all(graph.is_constant(i) for i in prod.inputs[1:])
             and (prod.op == "Conv" or (prod.attrs.get("transB") == 1 and len(prod.attrs) == 1))
         )
@@ -175,21 +187,25 @@ def fold_batchnorm(graph: Graph) -> None:
             b = b * scale + shift
             prod.inputs = [
                 prod.inputs[0],
-                _add_const(graph, f"{prod.name}_W", w.astype(np.float32)),
-                _add_const(graph, f"{prod.name}_b", b.astype(np.float32)),
+                _add_const(graph, f"{prod.name}_W", w.astype(np.float32), taken),
+                _add_const(graph, f"{prod.name}_b", b.astype(np.float32), taken),
             ]
             prod.outputs = list(bn.outputs[:1])
-            graph.nodes.remove(bn)
+            producer[prod.outputs[0]] = prod
+            removed.add(id(bn))
         elif len(graph.shapes.get(bn.inputs[0], ())) == 4:
             c = scale.shape[0]
             bn.op = "Conv"
             bn.inputs = [
                 bn.inputs[0],
-                _add_const(graph, f"{bn.name}_W", scale.reshape(c, 1, 1, 1).astype(np.float32)),
-                _add_const(graph, f"{bn.name}_b", shift.astype(np.float32)),
+                _add_const(
+                    graph, f"{bn.name}_W", scale.reshape(c, 1, 1, 1).astype(np.float32), taken
+                ),
+                _add_const(graph, f"{bn.name}_b", shift.astype(np.float32), taken),
             ]
             bn.outputs = bn.outputs[:1]
             bn.attrs = {"kernel_shape": [1, 1], "group": c}
+    graph.nodes[:] = [n for n in graph.nodes if id(n) not in removed]
 
 
 def detect_silu(graph: Graph) -> None:
@@ -211,15 +227,24 @@ def detect_silu(graph: Graph) -> None:
 
 
 def fuse_activations(graph: Graph) -> None:
-    """Fuse an activation into the Conv/Gemm (any activation) or Add (Relu/Clip) before it."""
-    for act in list(graph.nodes):
-        if act.op not in ACTIVATION_OPS or act not in graph.nodes:
+    """Fuse an activation into the Conv/Gemm (any activation) or Add (Relu/Clip) before it.
+
+    One pass with a producer and consumer index (linear in the node count)."""
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    readers: dict[str, int] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            readers[i] = readers.get(i, 0) + 1
+    outputs, removed = set(graph.outputs), set()
+    for act in graph.nodes:
+        if act.op not in ACTIVATION_OPS:
             continue
-        prod = graph.producer(act.inputs[0])
+        prod = producer.get(act.inputs[0])
         if (
             prod is None
             or prod.attrs.get("act")
-            or _single_consumer(graph, act.inputs[0]) is not act
+            or act.inputs[0] in outputs
+            or readers.get(act.inputs[0], 0) != 1
         ):
             continue
         if prod.op not in ("Conv", "Gemm", "Add"):
@@ -239,7 +264,10 @@ def fuse_activations(graph: Graph) -> None:
             spec["slope"] = act.inputs[1]
         prod.attrs["act"] = spec
         prod.outputs = list(act.outputs)
-        graph.nodes.remove(act)
+        for o in act.outputs:
+            producer[o] = prod
+        removed.add(id(act))
+    graph.nodes[:] = [n for n in graph.nodes if id(n) not in removed]
 
 
 def optimise(graph: Graph) -> None:

@@ -47,7 +47,7 @@ def sort_and_check(graph: onnx.GraphProto) -> None:
             raise UnsupportedModelError(node.name or node.output[0], node.op_type,
                                         "control flow with subgraphs is not supported")  # fmt: skip
         for out in node.output:
-            if out in producers or out in available - {""}:
+            if out in producers or (out and out in available):
                 raise UnsupportedModelError(node.name or out, node.op_type,
                                             f"tensor '{out}' is produced twice")  # fmt: skip
             producers[out] = i
