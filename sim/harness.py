@@ -187,17 +187,18 @@ def build_sim_lib(params: Mapping[str, int], log: Path | None = None) -> Path:
             "-LDFLAGS", "-shared",
             *[f"-G{k}={v}" for k, v in params.items()], *map(str, paths), str(cpp),
         ]  # fmt: skip
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if log is not None:
-            log.write_text(res.stdout + res.stderr)
-        if res.returncode != 0:
+        try:  # the scratch directory goes on every exit, Ctrl-C and SIGTERM included
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if log is not None:
+                log.write_text(res.stdout + res.stderr)
+            if res.returncode != 0:
+                raise RuntimeError(
+                    "building the simulator failed:\n" + (res.stdout + res.stderr)[-4000:]
+                )
+            (tmp / "libpfsim.so").replace(lib)
+            stamp.write_text(json.dumps({"key": key, "sha256": _sha256(lib), "params": params}))
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise RuntimeError(
-                "building the simulator failed:\n" + (res.stdout + res.stderr)[-4000:]
-            )
-        (tmp / "libpfsim.so").replace(lib)
-        stamp.write_text(json.dumps({"key": key, "sha256": _sha256(lib), "params": params}))
-        shutil.rmtree(tmp, ignore_errors=True)
     return lib
 
 

@@ -216,3 +216,32 @@ def test_output_into_a_closed_pipe_is_quiet(tmp_path, demo, monkeypatch) -> None
         monkeypatch.undo()
         with contextlib.suppress(OSError):
             closed.close()
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path) -> None:
+    """A terminated command runs its cleanup (finally blocks) and says so in one line."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "import plutflow.cli as cli\n"
+        "def slow(args):\n"
+        "    try:\n"
+        "        print('ready', flush=True); time.sleep(60)\n"
+        "    finally:\n"
+        f"        open({str(tmp_path / 'cleaned')!r}, 'w').close()\n"
+        "import plutflow.cli.model as model\n"
+        "model.cmd_inspect = slow\n"
+        "sys.exit(cli.main(['inspect', 'x.pfq']))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and (tmp_path / "cleaned").exists()
+    assert err.strip() == "plutflow: interrupted"
