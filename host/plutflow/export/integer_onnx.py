@@ -19,8 +19,8 @@ from onnx import TensorProto, helper, numpy_helper
 from plutflow.arith import code_range
 from plutflow.errors import PlutflowError
 from plutflow.fast.pack import epilogue, split_weights
-from plutflow.golden.ops import layer_weights
 from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+from plutflow.intmodel.schema import integer_weights, weight_scheme
 from plutflow.kernels import windows as win
 from plutflow.quant.tables import table_is_product
 
@@ -119,9 +119,9 @@ class _Exporter:
     # ------------------------------------------------------------- conv and gemm
     def _weights(self, lay: IntLayer) -> np.ndarray:
         in_spec = self.spec(lay.inputs[0])
-        if lay.attrs.get("weight_scheme") == "plut" and not table_is_product(lay, in_spec):
+        if weight_scheme(lay) == "plut" and not table_is_product(lay, in_spec):
             raise ExportError(f"layer '{lay.name}': its P-LUT table is not a product")
-        return np.asarray(layer_weights(lay), np.int64)
+        return np.asarray(integer_weights(lay), np.int64)
 
     def _sums(self, lay: IntLayer, w: np.ndarray, conv: bool) -> str:
         """int64 ``sum w * q`` (golden's accumulator) by uint8 x uint8 products."""

@@ -20,8 +20,9 @@ from plutflow.fast import tiles
 from plutflow.fast.isa import select_path
 from plutflow.fast.pack import epilogue, pack_dense, split_weights, sums_fit_int32
 from plutflow.golden.executor import GoldenExecutor
-from plutflow.golden.ops import INT_OPS, layer_weights
+from plutflow.golden.ops import INT_OPS
 from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+from plutflow.intmodel.schema import integer_weights, weight_scheme
 from plutflow.kernels import windows as win
 from plutflow.quant.tables import table_is_product
 
@@ -188,9 +189,9 @@ class _Compiler:
 
     # ------------------------------------------------------------------ conv / gemm
     def _weights(self, layer: IntLayer, in_spec: TensorSpec) -> np.ndarray | str:
-        if layer.attrs.get("weight_scheme") == "plut" and not table_is_product(layer, in_spec):
+        if weight_scheme(layer) == "plut" and not table_is_product(layer, in_spec):
             return "its P-LUT table is not a product of weight and activation"
-        return np.asarray(layer_weights(layer), np.int64)
+        return np.asarray(integer_weights(layer), np.int64)
 
     def op_conv(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)

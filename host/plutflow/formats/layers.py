@@ -21,6 +21,7 @@ import numpy as np
 
 from plutflow.formats.bitpack import pack_fields, unpack_fields
 from plutflow.intmodel.model import IntLayer, IntModel
+from plutflow.intmodel.schema import stored_weights, weight_bits, weight_scheme
 
 TABLE_BITS = 16
 REQUANT_BITS = 64
@@ -95,9 +96,7 @@ def pack_layer(layer: IntLayer, word_bits: int = 64) -> PackedLayer:
     if layer.op not in ("conv", "gemm"):
         raise ValueError(f"layer {layer.name} ({layer.op}) has no weights to pack")
     a, p = layer.attrs, layer.params
-    scheme = a.get("weight_scheme", "int8")
-    bits = int(a.get("weight_bits", 8))
-    source = p["weight"] if "weight" in p else p["weight_codes"]
+    scheme, bits, source = weight_scheme(layer), weight_bits(layer), stored_weights(layer)
     weights = pack_fields(_stream_order(source), bits, word_bits)
     table = table_shape = None
     if scheme == "plut":

@@ -13,13 +13,13 @@ import numpy as np
 
 from plutflow.arith import (
     code_range,
-    decode_sign_magnitude,
     exact_dtype,
     requantize,
     requantize_accumulator,
     rounding_shift,
 )
 from plutflow.intmodel.model import IntLayer, TensorSpec
+from plutflow.intmodel.schema import integer_weights, weight_scheme
 from plutflow.kernels import windows as win
 from plutflow.kernels.conv import conv as conv_kernel
 from plutflow.kernels.pool import max_pool, sum_pool
@@ -77,14 +77,6 @@ def _to_channels_first(y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(y, -1, 1))
 
 
-def layer_weights(layer: IntLayer) -> np.ndarray:
-    """The integer weights of a conv/gemm: stored directly, or decoded from codes."""
-    p = layer.params
-    if "weight" in p:
-        return p["weight"]
-    return decode_sign_magnitude(p["weight_codes"], p["levels"], layer.attrs["weight_bits"])
-
-
 def _matmul(layer: IntLayer, in_spec: TensorSpec) -> tuple[Callable, np.ndarray]:
     """The product and the weight operand of a conv/gemm.
 
@@ -92,8 +84,8 @@ def _matmul(layer: IntLayer, in_spec: TensorSpec) -> tuple[Callable, np.ndarray]
     evaluated as one masked sum per activation code (docs/spec.md 6.3).
     """
     dt = exact_dtype(layer.attrs["acc_bound"])
-    if layer.attrs.get("weight_scheme") != "plut":
-        return (lambda a, b: a.astype(dt) @ b), layer_weights(layer).astype(dt)
+    if weight_scheme(layer) != "plut":
+        return (lambda a, b: a.astype(dt) @ b), integer_weights(layer).astype(dt)
     table = layer.params["product_table"]
 
     def lookup(a: np.ndarray, codes_t: np.ndarray) -> np.ndarray:
@@ -118,7 +110,7 @@ def op_conv(layer: IntLayer, ins, in_specs, out) -> np.ndarray:
         matmul,
         pad_value=layer.attrs["pad_value"],
         channels_last=True,
-        elementwise_depthwise=layer.attrs.get("weight_scheme") != "plut",
+        elementwise_depthwise=weight_scheme(layer) != "plut",
     )
     return _to_channels_first(_finish(layer, acc, out))
 

@@ -23,6 +23,37 @@ INT32 = (-(2**31), 2**31 - 1)
 WEIGHT_SCHEMES = ("int8", "uniform", "pot", "upot", "plut")
 
 
+# ---------------------------------------------------------------- weight accessors
+# The one place that knows which parameter holds a conv/gemm's weights and the defaults
+# of its scheme attributes; golden, the fast engine, lowering, the packers, the export
+# and the reports read through these.
+
+
+def weight_scheme(layer) -> str:
+    """The layer's weight scheme (``int8`` when absent)."""
+    return layer.attrs.get("weight_scheme", "int8")
+
+
+def weight_bits(layer) -> int:
+    """The layer's weight width in bits (8 when absent)."""
+    return int(layer.attrs.get("weight_bits", 8))
+
+
+def stored_weights(layer) -> np.ndarray:
+    """What the layer stores: integer ``weight`` or sign-magnitude ``weight_codes``."""
+    p = layer.params
+    return p["weight"] if "weight" in p else p["weight_codes"]
+
+
+def integer_weights(layer) -> np.ndarray:
+    """The layer's integer weights (int64), decoded from sign-magnitude codes if need
+    be (docs/spec.md 6.1)."""
+    p = layer.params
+    if "weight" in p:
+        return np.asarray(p["weight"], np.int64)
+    return decode_sign_magnitude(p["weight_codes"], np.asarray(p["levels"]), weight_bits(layer))
+
+
 class _Check:
     """Checks of one layer; every message names the layer."""
 

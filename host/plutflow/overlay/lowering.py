@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from plutflow.arith import decode_sign_magnitude
 from plutflow.intmodel.model import IntLayer, IntModel, TensorSpec
+from plutflow.intmodel.schema import integer_weights, weight_bits, weight_scheme
 from plutflow.kernels import windows as win
 from plutflow.overlay.config import OverlayConfig
 from plutflow.quant.tables import table_is_product
@@ -206,30 +206,18 @@ def _requant(layer: IntLayer, out: TensorSpec, op: OverlayOp) -> None:
         op.zp = int(out.zero_point)
 
 
-def _integer_weights(layer: IntLayer) -> np.ndarray:
-    """The layer's weights as integers (decoded from sign-magnitude codes if need be)."""
-    p, a = layer.params, layer.attrs
-    if "weight" in p:
-        return np.asarray(p["weight"], np.int64)
-    k = int(a.get("weight_bits", 8))
-    return decode_sign_magnitude(p["weight_codes"], np.asarray(p["levels"]), k)
-
-
 def _weights(layer: IntLayer, in_spec: TensorSpec, cfg: OverlayConfig) -> Weights:
     """The layer's weights in a format the PEs of ``cfg`` run, or NotOnOverlay."""
-    a, p = layer.attrs, layer.params
-    scheme = a.get("weight_scheme", "int8")
-    k = int(a.get("weight_bits", 8))
-    if "weight" in p:
-        ints = np.asarray(p["weight"], np.int64)
-    else:
-        if (
-            scheme == "plut"
-            and not table_is_product(layer, in_spec)
-            and (cfg.pe_type != "plut-lutram")
-        ):
-            raise NotOnOverlay("its P-LUT table is not a product of weight and code")
-        ints = decode_sign_magnitude(p["weight_codes"], np.asarray(p["levels"]), k)
+    p = layer.params
+    scheme, k = weight_scheme(layer), weight_bits(layer)
+    if (
+        "weight" not in p
+        and scheme == "plut"
+        and not table_is_product(layer, in_spec)
+        and cfg.pe_type != "plut-lutram"
+    ):
+        raise NotOnOverlay("its P-LUT table is not a product of weight and code")
+    ints = integer_weights(layer)
     fits8 = int(np.abs(ints).max(initial=0)) <= 127
     native = _native(layer, in_spec, cfg, scheme, k)
     if native is not None:
@@ -319,9 +307,9 @@ def _conv(model: IntModel, layer: IntLayer, cfg: OverlayConfig, flat_src: str | 
         op.padv = int(a["pad_value"])
     _requant(layer, out, op)
     if op.kind == "DW":  # int16 weights in the vector lanes, whatever the scheme
-        if a.get("weight_scheme") == "plut" and not table_is_product(layer, in_spec):
+        if weight_scheme(layer) == "plut" and not table_is_product(layer, in_spec):
             raise NotOnOverlay("its P-LUT table is not a product of weight and code")
-        op.dw_weights = _integer_weights(layer).reshape(m, op.geo.kh, op.geo.kw)
+        op.dw_weights = integer_weights(layer).reshape(m, op.geo.kh, op.geo.kw)
         if np.abs(op.dw_weights).max(initial=0) >= 1 << 15:
             raise NotOnOverlay("depthwise weights beyond int16")
     else:

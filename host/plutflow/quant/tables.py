@@ -7,6 +7,7 @@ import numpy as np
 from plutflow import activations
 from plutflow.arith import decode_sign_magnitude
 from plutflow.intmodel.model import IntLayer, TensorSpec
+from plutflow.intmodel.schema import weight_bits
 
 
 def activation_table(
@@ -48,7 +49,7 @@ def table_is_product(layer: IntLayer, in_spec: TensorSpec) -> bool:
     its sums can be formed by multiplying (the int8 path, the P-LUT PEs, the fast engine)
     instead of by lookup."""
     p = layer.params
-    k = int(layer.attrs["weight_bits"])
+    k = weight_bits(layer)
     values = decode_sign_magnitude(np.arange(1 << k), np.asarray(p["levels"]), k)
     codes = np.arange(in_spec.qmin, in_spec.qmin + p["product_table"].shape[1])
     return np.array_equal(np.asarray(p["product_table"], np.int64), values[:, None] * codes)

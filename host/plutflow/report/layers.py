@@ -8,6 +8,7 @@ import numpy as np
 
 from plutflow.formats.layers import pack_layer
 from plutflow.intmodel.model import IntModel
+from plutflow.intmodel.schema import stored_weights, weight_bits, weight_scheme
 from plutflow.report.markdown import markdown_table
 
 
@@ -24,7 +25,7 @@ def layer_rows(model: IntModel) -> list[dict[str, Any]]:
         p = lay.params
         macs = 0
         if lay.op in ("conv", "gemm"):
-            w = p["weight"] if "weight" in p else p["weight_codes"]
+            w = stored_weights(lay)
             per_out = int(np.prod(w.shape[1:]))
             macs = per_out * int(np.prod([d for d in out.shape[1:] if d is not None]))
         requant = ""
@@ -40,8 +41,7 @@ def layer_rows(model: IntModel) -> list[dict[str, Any]]:
         scheme, sqnr, packed = "", "", 0
         if lay.op in ("conv", "gemm"):
             in_bits = model.tensors[lay.inputs[0]].bits
-            scheme = f"W{lay.attrs.get('weight_bits', 8)}A{in_bits} "
-            scheme += lay.attrs.get("weight_scheme", "int8")
+            scheme = f"W{weight_bits(lay)}A{in_bits} {weight_scheme(lay)}"
             if lay.name in wreport:
                 sqnr = f"{wreport[lay.name]['sqnr_db']:.1f}"
             packed = pack_layer(lay).total_bytes
