@@ -162,3 +162,21 @@ def test_pynq_port_needs_an_aligned_buffer() -> None:
     pynq.allocate = lambda shape, dtype=np.uint8, **_: Unaligned()
     with pytest.raises(Exception, match="not 4 KB aligned"):
         PynqPort(object(), pynq, 4096)
+
+
+def test_a_failed_run_resets_the_overlay_and_the_next_run_works() -> None:
+    """A descriptor the overlay refuses (bad magic) is an error naming it; the overlay is
+    reset, and the next run is bit-exact again."""
+    pynq = make_pynq(OVERLAY, 8 << 20, interrupt=False)
+    with _accelerator(pynq) as acc:
+        first = acc.run(_images(1))
+        prog = acc.executor.program(1)
+        acc.port.mem_write(prog.prog_offset, np.zeros(4, np.uint8))  # clobber the magic
+        acc.executor._loaded = 1  # the corrupted program stays in memory for this run
+        with pytest.raises(OverlayRunError, match=r"(?i)magic.*the overlay was reset"):
+            acc.run(_images(1))
+        assert pynq.state["downloads"] == 2  # loaded, then loaded again as the reset
+        acc.executor._loaded = None  # the next run writes the program again
+        again = acc.run(_images(1))
+    name = next(iter(first.outputs))
+    assert np.array_equal(first.outputs[name], again.outputs[name])

@@ -82,7 +82,11 @@ class Preprocess:
             d["size"] = tuple(size)
         for key in ("mean", "std"):
             if key in d and not isinstance(d[key], list):
-                d[key] = [float(d[key])]
+                try:
+                    d[key] = [float(d[key])]
+                except (TypeError, ValueError):
+                    raise CalibrationError(f"{key} must be a number or a list of numbers; "
+                                           f"got {d[key]!r}") from None  # fmt: skip
         if d.get("input_shape") is not None:
             shape = d["input_shape"]
             if (
@@ -110,8 +114,8 @@ class Preprocess:
         path = Path(path)
         try:
             text = path.read_text()
-        except OSError as exc:
-            raise CalibrationError(f"cannot read preprocessing config {path}: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CalibrationError(f"cannot read preprocessing config {path}: {exc}") from None
         import yaml
 
         try:

@@ -19,7 +19,7 @@ import numpy as np
 
 from plutflow.arith import code_range
 from plutflow.errors import ArtifactError
-from plutflow.intmodel.archive import Archive, read_npy
+from plutflow.intmodel.archive import DAMAGE, Archive, read_npy
 from plutflow.outputs import write_atomic
 
 FORMAT_NAME = "plutflow-integer-model"
@@ -287,7 +287,7 @@ def file_kind(data: bytes) -> str | None:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = set(zf.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        except DAMAGE:
             return None
         if "manifest.json" in names:
             return "artifact"

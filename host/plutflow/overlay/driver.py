@@ -152,10 +152,15 @@ class OverlayControl:
         if status:
             cur = p.read(R("CUR_DESC"))
             addr = p.read(R("ERR_ADDR"))
+            # a failed run may leave bursts or the interconnect in a bad state: start the
+            # next one from a reset overlay
+            p.reset()
+            self.configured = False
             raise OverlayRunError(
                 f"{describe(cur)}: the overlay reported {describe_status(status)} at offset "
                 f"0x{addr:x}; {stats.descriptors} of {count} descriptors done, "
-                f"{stats.read_bytes} bytes read, {stats.write_bytes} written",
+                f"{stats.read_bytes} bytes read, {stats.write_bytes} written; the overlay "
+                "was reset",
                 status,
                 cur,
             )

@@ -60,7 +60,7 @@ class Port(ABC):
         ``time.monotonic()`` deadline passes; True when it ended."""
 
     def reset(self) -> None:  # noqa: B027 - optional
-        """Reset the overlay (after a timeout)."""
+        """Reset the overlay (after a timeout or a failed run)."""
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release the target."""
