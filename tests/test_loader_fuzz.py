@@ -227,6 +227,7 @@ def test_atomic_writes_leave_nothing_behind(tmp_path, pfq) -> None:
     ("case", "message"),
     [("bad_yaml", "is not valid YAML"), ("bad_json", "is not valid JSON"),
      ("zero_size", "size must be"), ("huge_size", "size must be"),
+     ("non_string_key", "unknown preprocessing keys"), ("empty_std", "must not be empty"),
      ("corrupt_npz", "cannot read"), ("string_labels", "labels must be"),
      ("short_labels", "2 labels for 4 images"), ("no_images", "holds no images")],
 )  # fmt: skip
@@ -240,7 +241,9 @@ def test_bad_data_and_configs_are_one_line(tmp_path, pfq, capsys, case, message)
     files = {"bad_yaml": ("p.yaml", "size: [28, 28\nscale: 1"),
              "bad_json": ("p.json", '{"size": [28, 28],'),
              "zero_size": ("p.json", '{"size": [0, 0], "channels": 1}'),
-             "huge_size": ("p.json", '{"size": [60000, 60000], "channels": 1}')}  # fmt: skip
+             "huge_size": ("p.json", '{"size": [60000, 60000], "channels": 1}'),
+             "non_string_key": ("p.yaml", "size: [28, 28]\n1.5: x\n"),
+             "empty_std": ("p.json", '{"size": [28, 28], "channels": 1, "std": []}')}  # fmt: skip
     if case in files:
         name, text = files[case]
         (tmp_path / name).write_text(text)

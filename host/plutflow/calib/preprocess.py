@@ -71,7 +71,8 @@ class Preprocess:
         unknown = set(d) - known
         if unknown:
             raise CalibrationError(
-                f"unknown preprocessing keys {sorted(unknown)}; known keys are {sorted(known)}"
+                f"unknown preprocessing keys {sorted(map(str, unknown))}; known keys are "
+                f"{sorted(known)}"
             )
         d = dict(d)
         if d.get("size") is not None:
@@ -100,6 +101,8 @@ class Preprocess:
             numbers = [float(pre.scale), *map(float, pre.mean), *map(float, pre.std)]
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"bad preprocessing config: {exc}") from None
+        if not pre.mean or not pre.std:
+            raise CalibrationError("preprocessing mean and std must not be empty")
         if not all(np.isfinite(numbers)) or min(abs(float(v)) for v in pre.std) == 0:
             raise CalibrationError(
                 "preprocessing scale, mean and std must be finite numbers, std non-zero"
