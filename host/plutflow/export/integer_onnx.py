@@ -207,9 +207,7 @@ class _Exporter:
         table = "table" in lay.params
         target = None if table else lay.outputs[0]
         if ep.exact_in_float64:
-            n = ep.shift.astype(np.int32)
-            a_mul = np.ldexp(ep.mult.astype(np.float64), ep.f - n)
-            c_add = np.ldexp((ep.bias * ep.mult + ep.half).astype(np.float64), -n)
+            a_mul, c_add = ep.float_constants()
             v = g.op("Cast", [acc], to=TensorProto.DOUBLE)
             v = g.op("Add", [g.op("Mul", [v, g.const(_channel_shape(a_mul, ndim))]),
                              g.const(_channel_shape(c_add, ndim))])  # fmt: skip

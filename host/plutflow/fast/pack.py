@@ -46,12 +46,18 @@ class Epilogue:
         for i, v in enumerate((self.bias, self.mult, self.shift, self.half)):
             out[i, : v.shape[0]] = v
         if self.exact_in_float64:
-            m = self.bias.shape[0]
-            n = self.shift.astype(np.int32)
-            a = np.ldexp(self.mult.astype(np.float64), self.f - n)
-            c = np.ldexp((self.bias * self.mult + self.half).astype(np.float64), -n)
-            out[4, :m], out[5, :m] = a.view(np.int64), c.view(np.int64)
+            a, c = self.float_constants()
+            out[4, : a.size], out[5, : c.size] = a.view(np.int64), c.view(np.int64)
         return out
+
+    def float_constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel ``A = mult * 2**(f - shift)`` and ``C = (bias * mult + half) *
+        2**-shift`` (float64) of the form ``floor(s * A + C)``, exact when
+        :attr:`exact_in_float64`."""
+        n = self.shift.astype(np.int32)
+        a = np.ldexp(self.mult.astype(np.float64), self.f - n)
+        c = np.ldexp((self.bias * self.mult + self.half).astype(np.float64), -n)
+        return a, c
 
     def scalars(self) -> np.ndarray:
         """``(f, zp, lo, hi, off, exact_float)``; with a table the kernel writes the mid code

@@ -86,17 +86,21 @@ class Step:
     run: Callable[[Env], None] = field(repr=False)
 
 
+def _padded_hw(geom: win.WindowGeometry, h: int, w: int) -> tuple[int, int]:
+    """Height and width of an (h, w) input with the declared and ceil-mode padding."""
+    (pt, pl), (pb, pr), (eb, er) = geom.pads_begin, geom.pads_end, geom.extra_end
+    return h + pt + pb + eb, w + pl + pr + er
+
+
 def _padded(x: np.ndarray, geom: win.WindowGeometry, cp: int, value: int) -> np.ndarray:
     """(N, H, W, C) -> (N, H + pads, W + pads, cp) filled with ``value`` around ``x``."""
     n, h, w, c = x.shape
-    (pt, pl), (pb, pr) = geom.pads_begin, geom.pads_end
-    eb, er = geom.extra_end
-    if (pt, pl, pb, pr, eb, er) == (0,) * 6 and cp == c:
+    hp, wp = _padded_hw(geom, h, w)
+    if (hp, wp, cp) == (h, w, c):
         return np.ascontiguousarray(x)
-    hp, wp = h + pt + pb + eb, w + pl + pr + er
     xp = np.empty((n, hp, wp, cp), np.uint8)
-    fk.pad_nhwc(np.ascontiguousarray(x).reshape(-1), n, h, w, c, pt, pl, hp, wp, cp, value,
-                xp.reshape(-1))  # fmt: skip
+    fk.pad_nhwc(np.ascontiguousarray(x).reshape(-1), n, h, w, c, *geom.pads_begin, hp, wp, cp,
+                value, xp.reshape(-1))  # fmt: skip
     return xp
 
 
@@ -107,12 +111,11 @@ def _padded_input(env: Env, name: str, geom: win.WindowGeometry, cp: int, value:
         return _padded(env.get_u(name), geom, cp, value)
     q = env.golden[name]
     n, c, h, w = q.shape
-    (pt, pl), (pb, pr) = geom.pads_begin, geom.pads_end
-    hp, wp = h + pt + pb + geom.extra_end[0], w + pl + pr + geom.extra_end[1]
+    hp, wp = _padded_hw(geom, h, w)
     xp = np.empty((n, hp, wp, cp), np.uint8)
     flip = 0x80 if env.tensors[name].dtype == "int8" else 0
-    fk.pad_nchw(np.ascontiguousarray(q).view(np.uint8).reshape(-1), n, c, h, w, flip, pt, pl,
-                hp, wp, cp, value, xp.reshape(-1))  # fmt: skip
+    fk.pad_nchw(np.ascontiguousarray(q).view(np.uint8).reshape(-1), n, c, h, w, flip,
+                *geom.pads_begin, hp, wp, cp, value, xp.reshape(-1))  # fmt: skip
     return xp
 
 
@@ -146,7 +149,7 @@ class _Windows:
         hit = self.cache.get(shape[1:])
         if hit is None:
             geom = _geometry(self.layer, shape[1:3])
-            wp = shape[2] + geom.pads_begin[1] + geom.pads_end[1] + geom.extra_end[1]
+            wp = _padded_hw(geom, *shape[1:3])[1]
             hit = (geom, _tap_offsets(geom, wp, self.cp or shape[3]))
             self.cache[shape[1:]] = hit
         return hit
@@ -510,6 +513,11 @@ class FastExecutor:
         compiler = _Compiler(model, self.path)
         self.steps = [compiler.compile(lay) for lay in model.layers]
         self._by_layer = {id(s.layer): s for s in self.steps}
+        #: bytes per image of the largest activation with a static shape
+        self._largest = max(
+            (int(np.prod(s.shape[1:])) for s in model.tensors.values()
+             if all(isinstance(d, int) for d in s.shape[1:])), default=0,
+        )  # fmt: skip
 
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(layer, op, fast|golden, note) per step."""
@@ -548,11 +556,7 @@ class FastExecutor:
     def chunk(self) -> int:
         """Images per pass: the batch is split so the largest activation of a pass stays
         within about :data:`CHUNK_BYTES` (6 for MobileNetV2 at 224 x 224)."""
-        per_image = max(
-            (int(np.prod(s.shape[1:])) for s in self.model.tensors.values()
-             if all(isinstance(d, int) for d in s.shape[1:])), default=0,
-        )  # fmt: skip
-        return max(1, CHUNK_BYTES // max(per_image, 1))
+        return max(1, CHUNK_BYTES // max(self._largest, 1))
 
     def _run(self, feeds: Mapping[str, np.ndarray], keep: bool) -> dict[str, np.ndarray]:
         env = Env(self.model.tensors)

@@ -237,16 +237,15 @@ def _shortlist(sample: np.ndarray, imp: np.ndarray, cands: list) -> list[int]:
     for i, u in enumerate(uniq):
         levels[i, : len(u)] = u
     counts = np.array([len(u) for u in uniq])
-    mags = np.abs(sample.astype(np.float64))
-    amax = mags.max(axis=1)
-    base = [np.where(amax > 0, amax / u[-1], 1.0) for u in uniq]  # per candidate's top level
+    amax = np.abs(sample.astype(np.float64)).max(axis=1)
     # fit_levels scales by max|w| / top level, which differs per candidate: score each
     # candidate on its own base (grouped by top level, which few candidates share)
     sorted_mags, w0, w1, w2 = prepare(sample, imp)
     errors = np.empty(len(cands))
     for top in sorted({u[-1] for u in uniq}):
         group = np.array([i for i, u in enumerate(uniq) if u[-1] == top])
-        errors[group] = candidate_errors(sorted_mags, w0, w1, w2, base[group[0]], SCALE_GRID,
+        base = np.where(amax > 0, amax / top, 1.0)  # fit_levels' base for this top level
+        errors[group] = candidate_errors(sorted_mags, w0, w1, w2, base, SCALE_GRID,
                                          levels[group], counts[group])  # fmt: skip
     keep = np.argsort(errors, kind="stable")[:SHORTLIST]
     return sorted(int(i) for i in keep)
