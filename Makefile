@@ -49,7 +49,7 @@ bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime
 	$(BIN)/python bench/overlay_v2.py
 	$(BIN)/python bench/byom.py
 	$(BIN)/python bench/fast_host.py
-	$(BIN)/python bench/fuzz_loaders.py
+	$(BIN)/python bench/hardening.py
 	$(MAKE) -C overlay_src timing-board
 
 clean:

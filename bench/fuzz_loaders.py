@@ -7,8 +7,8 @@ overwrites with 0x00/0xff, copies of another region). A loader may accept it or 
 counted with its (type, innermost plutflow line) signature. Every input runs under a
 time limit (a hang) and the process under an address-space cap (memory).
 
-``tests/test_fuzz_loaders.py`` runs it bounded in ``make test``; ``make bench`` runs
-100,000 inputs per loader and writes bench/results/hardening.{json,md}.
+``tests/test_fuzz_loaders.py`` runs it bounded in ``make test``; ``bench/hardening.py``
+(``make bench``) runs 100,000 inputs per loader into bench/results/hardening.{json,md}.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import resource
 import signal
-import sys
 import tempfile
 import time
 import traceback
@@ -167,34 +165,3 @@ def cap_memory(limit: int = MEMORY_CAP) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-
-
-def main() -> int:
-    from plutflow.report.markdown import markdown_table, write_results
-
-    count = int(os.environ.get("PLUTFLOW_FUZZ_INPUTS", "100000"))
-    cap_memory()
-    tmp = Path(tempfile.mkdtemp())
-    files = seeds(tmp)
-    rows = [fuzz(name, count, seed=i, tmp=tmp, seed_files=files)
-            for i, name in enumerate(loaders())]  # fmt: skip
-    md = ["# Loader fuzzing", "",
-          f"Seeded byte mutations of a valid file per loader (`bench/fuzz_loaders.py`), "
-          f"{count:,} inputs each, under a {MEMORY_CAP >> 30} GiB address-space cap and a "
-          f"{PER_INPUT_S:.0f} s limit per input. 'Foreign' counts exceptions other than "
-          "plutflow's error class (each a defect). Produced by `make bench`.", ""]  # fmt: skip
-    md += markdown_table(
-        ["loader", "inputs", "accepted", "refused (one error line)", "foreign", "hangs",
-         "peak RSS MB", "seconds"],
-        [[r["loader"], f"{r['inputs']:,}", r["accepted"], r["refused"], r["foreign"],
-          r["hangs"], f"{r['peak_rss_mb']:.0f}", f"{r['seconds']:.0f}"] for r in rows],
-    )  # fmt: skip
-    for r in rows:
-        for sig, n in r["signatures"].items():
-            md.append(f"- {r['loader']}: {n} x {sig}: {r['examples'][sig]}")
-    write_results(RESULTS, "hardening", {"inputs_per_loader": count, "loaders": rows}, md)
-    return 0 if all(r["foreign"] == 0 and r["hangs"] == 0 for r in rows) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

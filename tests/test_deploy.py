@@ -5,13 +5,8 @@ with its own host key, client key and known_hosts; host-key checking stays on.""
 
 from __future__ import annotations
 
-import getpass
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,74 +15,18 @@ from plutflow.board.deploy import DeployError, SshTarget, deploy
 from plutflow.board.selftest import bundled_artifact
 from plutflow.cli import main as cli_main
 
-
-def _sshd() -> str:
-    path = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
-    if path:
-        return path
-    if os.geteuid() != 0:
-        pytest.fail("sshd is missing and this user cannot install openssh-server (not root)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "openssh-server"],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    return shutil.which("sshd") or "/usr/sbin/sshd"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from sshd_loopback import LoopbackSshd, SshdError
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
     """A private sshd on 127.0.0.1; yields (SshTarget, board directory)."""
-    binary = _sshd()
-    d = tmp_path_factory.mktemp("ssh")
-    for name in ("host_key", "client_key"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True
-        )
-    (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
-    os.chmod(d / "authorized_keys", 0o600)
-    port = _free_port()
-    user = getpass.getuser()
-    config = d / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\n"
-        f"PidFile {d / 'sshd.pid'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
-        "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-        "Subsystem sftp internal-sftp\n"
-        f"PermitRootLogin prohibit-password\nAllowUsers {user}\n"
-        f"SetEnv PATH={os.environ.get('PATH', '/usr/bin:/bin')}\n"
-    )
-    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
-    proc = subprocess.Popen(
-        [binary, "-D", "-e", "-f", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"sshd did not start: {out}")
-            time.sleep(0.1)
-    known = d / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {(d / 'host_key.pub').read_text()}")
-    target = SshTarget(f"{user}@127.0.0.1", port, str(d / "client_key"), str(known))
-    board = d / "board"
-    yield target, board
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        with LoopbackSshd(tmp_path_factory.mktemp("ssh")) as (target, board):
+            yield target, board
+    except SshdError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +139,20 @@ def test_remote_paths_are_quoted_and_tilde_is_home() -> None:
     assert remote_path("~") == '"$HOME"'
     assert remote_path("~/plut flow", "a.pfa") == "\"$HOME\"/'plut flow'/a.pfa"
     assert remote_path("/x;y", "-o.pfa") == "'/x;y'/-o.pfa"
+
+
+def test_a_self_test_past_the_timeout_is_stopped_on_the_board(sshd, artifact, tmp_path) -> None:
+    target, board = sshd
+    hang = tmp_path / "hanging-python"  # stands in for a self-test that never ends
+    hang.write_text("#!/bin/sh\nsleep 60 &\nwait\n")
+    hang.chmod(0o755)
+    slow = SshTarget(target.board, target.port, target.identity, target.known_hosts,
+                     timeout_s=3)  # fmt: skip
+    remote = board / "hang"
+    with pytest.raises(DeployError, match="ran past 3 s; stopped it on the board") as err:
+        deploy(slow, artifact, str(remote), backend="sim", remote_python=str(hang),
+               log=lambda s: None)  # fmt: skip
+    group = int(str(err.value).rsplit(" ", 1)[1].rstrip(")"))
+    left = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
+    assert left.returncode == 1 and left.stdout == ""  # the self-test and its child are gone
+    assert not (remote / ".plutflow-selftest.pid").exists()

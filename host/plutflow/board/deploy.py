@@ -20,6 +20,14 @@ class DeployError(PlutflowError):
     """Copying, verification or the remote self-test failed."""
 
 
+class SshTimeout(DeployError):
+    """An ssh command ran past :attr:`SshTarget.timeout_s` (the local client was killed)."""
+
+
+#: The board-side file holding the running self-test's process id (its process group).
+SELFTEST_PID = ".plutflow-selftest.pid"
+
+
 @dataclass
 class SshTarget:
     board: str  # user@host
@@ -47,7 +55,7 @@ class SshTarget:
         except FileNotFoundError:
             raise DeployError("ssh is not installed here (install the OpenSSH client)") from None
         except subprocess.TimeoutExpired:
-            raise DeployError(f"ssh {self.board} timed out after {self.timeout_s:.0f} s "
+            raise SshTimeout(f"ssh {self.board} timed out after {self.timeout_s:.0f} s "
                               f"running: {command}") from None  # fmt: skip
         out = proc.stdout.decode(errors="replace")
         err = proc.stderr.decode(errors="replace")
@@ -63,6 +71,25 @@ class SshTarget:
         local path on a command line, no remote path interpreted twice (scp's legacy
         protocol runs its destination through the board's shell)."""
         self.ssh(f"cat > {remote}", stdin=path.read_bytes())
+
+
+def stop_selftest(target: SshTarget, rdir: str) -> str:
+    """Stop the self-test whose pid ``rdir``/:data:`SELFTEST_PID` holds: SIGTERM to its
+    process group (plutflow cleans up on SIGTERM), SIGKILL after 5 s. Says what happened."""
+    pid = f"$(cat -- {SELFTEST_PID} 2>/dev/null)"
+    script = (
+        f'cd -- {rdir} && p={pid} && [ -n "$p" ] && '
+        'kill -TERM -- "-$p" 2>/dev/null; '
+        'for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$p" 2>/dev/null || break; sleep 0.5; done; '
+        'kill -KILL -- "-$p" 2>/dev/null; '
+        f'rm -f -- {SELFTEST_PID}; echo "$p"'
+    )
+    quick = SshTarget(target.board, target.port, target.identity, target.known_hosts, 30.0)
+    try:
+        out = quick.ssh(script, check=False).stdout.strip()
+    except DeployError as exc:
+        return f"could not stop it: {exc}"
+    return f"stopped it on the board (process group {out})" if out else "it had ended"
 
 
 def remote_path(path: str, name: str | None = None) -> str:
@@ -128,13 +155,20 @@ def deploy(
     moves = " && ".join(f"mv -f -- {q(t)} {q(f.name)}" for f, t in temps.items())
     target.ssh(f"cd -- {rdir} && {moves}")
     log(f"checksums verified on the board ({len(files)} files, SHA-256)")
+    # the shell records its pid (sshd made it a process group leader) and becomes the
+    # self-test, so a timeout here can stop the self-test and everything it started
     cmd = (
-        f"cd -- {rdir} && {q(remote_python)} -m plutflow selftest "
-        f"--artifact {q(files[0].name)} --backend {q(backend)} --images {int(images)}"
+        f"cd -- {rdir} && echo $$ > {SELFTEST_PID} && exec {q(remote_python)} -m plutflow "
+        f"selftest --artifact {q(files[0].name)} --backend {q(backend)} --images {int(images)}"
     )
     if bitfile is not None:
         cmd += f" --bitfile {q(files[1].name)}"
-    proc = target.ssh(cmd, check=False)
+    try:
+        proc = target.ssh(cmd, check=False)
+    except SshTimeout:
+        raise DeployError(f"the board self-test ran past {target.timeout_s:g} s; "
+                          f"{stop_selftest(target, rdir)}") from None  # fmt: skip
+    target.ssh(f"cd -- {rdir} && rm -f -- {SELFTEST_PID}", check=False)
     for line in (proc.stdout + proc.stderr).splitlines():
         log(f"[board] {line}")
     return proc.returncode

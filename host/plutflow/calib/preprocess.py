@@ -141,6 +141,8 @@ class Preprocess:
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """Raw images, (N, H, W) or (N, H, W, C) (or NCHW per ``data_layout``), to float32."""
         x = np.asarray(raw)
+        if x.dtype.kind not in "biuf":
+            raise CalibrationError(f"images must be numbers, not dtype {x.dtype}")
         if x.ndim == 3:
             x = x[..., None] if self.data_layout == "NHWC" else x[:, None]
         if x.ndim != 4:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,31 +22,33 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an idx file (MNIST format), optionally gzip-compressed."""
+    """Read an idx file (MNIST format), optionally gzip-compressed. The header's shape is
+    checked against :data:`MAX_DATA_BYTES` before the data is read, and exactly that
+    much data is read: a gzip bomb costs nothing."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            raw = fh.read(MAX_DATA_BYTES + 1)  # a gzip bomb stops at the cap
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+                raise CalibrationError(f"{path} is not an idx file (bad magic number)")
+            head = fh.read(4 * magic[3])
+            if len(head) < 4 * magic[3]:
+                raise CalibrationError(f"{path} is truncated: its header ends early")
+            dims = tuple(int.from_bytes(head[i : i + 4], "big") for i in range(0, len(head), 4))
+            dtype = np.dtype(_IDX_DTYPES[magic[2]])
+            expected = math.prod(dims) * dtype.itemsize
+            if expected > MAX_DATA_BYTES:
+                raise CalibrationError(f"{path}: its header promises shape {dims}, more than "
+                                       f"the {MAX_DATA_BYTES:,}-byte limit")  # fmt: skip
+            raw = fh.read(expected + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise CalibrationError(f"cannot read idx file {path}: {exc}") from exc
-    if len(raw) > MAX_DATA_BYTES:
-        raise CalibrationError(f"{path} holds more than {MAX_DATA_BYTES >> 30} GiB of data")
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise CalibrationError(f"{path} is not an idx file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise CalibrationError(
-            f"{path} is truncated or corrupt: header promises {expected} bytes of data "
-            f"for shape {dims}, file holds {len(raw) - header}"
-        )
-    return (
-        np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
-    )
+    if len(raw) != expected:
+        what = "more" if len(raw) > expected else f"{len(raw)}"
+        raise CalibrationError(f"{path} is truncated or corrupt: header promises {expected} "
+                               f"bytes of data for shape {dims}, file holds {what}")  # fmt: skip
+    return np.frombuffer(raw, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
@@ -53,6 +56,11 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     or the only array). Files holding Python objects are refused (no unpickling)."""
     path = Path(path)
     try:
+        with open(path, "rb") as fh:
+            is_npy = fh.read(6) == b"\x93NUMPY"
+        if is_npy:
+            with open(path, "rb") as fh:
+                _check_npy_header(fh, path.stat().st_size, str(path))
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
             return data
@@ -60,16 +68,34 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
             names = list(data.keys())
             if key is not None and key not in names:  # a typo must not fall back silently
                 raise CalibrationError(f"{path} has no array '{key}'; it holds {names}")
-            for cand in ([key] if key else []) + ["images", "x", "data"]:
-                if cand in names:
-                    return data[cand]
-            if len(names) == 1:
-                return data[names[0]]
+            pick = next((c for c in ([key] if key else []) + ["images", "x", "data"]
+                         if c in names), names[0] if len(names) == 1 else None)  # fmt: skip
+            if pick is not None:
+                member = data.zip.getinfo(f"{pick}.npy")
+                with data.zip.open(member) as fh:
+                    _check_npy_header(fh, member.file_size, f"{path}:{pick}")
+                return data[pick]
     except CalibrationError:
         raise
     except Exception as exc:  # numpy's readers raise many types on damaged files
         raise CalibrationError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
     raise CalibrationError(f"{path} holds arrays {names}; say which with PATH.npz:KEY")
+
+
+def _check_npy_header(fh, size: int, what: str) -> None:
+    """Refuse an ``.npy`` whose header promises other than the ``size`` bytes it has, or
+    more than :data:`MAX_DATA_BYTES`, before numpy allocates what the header says."""
+    fmt = np.lib.format
+    major, _ = fmt.read_magic(fh)
+    read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+    shape, _fortran, dtype = read(fh)
+    if dtype.hasobject:
+        raise CalibrationError(f"cannot read {what}: it holds Python objects (plutflow does "
+                               "not unpickle data)")  # fmt: skip
+    need, have = math.prod(int(d) for d in shape) * dtype.itemsize, size - fh.tell()
+    if need > MAX_DATA_BYTES or need != have:
+        raise CalibrationError(f"{what}: its header promises shape {shape} of {dtype} "
+                               f"({need:,} bytes); the file holds {have:,}")  # fmt: skip
 
 
 def read_labels(path: str | Path) -> np.ndarray | None:

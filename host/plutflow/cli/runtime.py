@@ -207,7 +207,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from plutflow.board.deploy import SshTarget, deploy
 
-    target = SshTarget(args.board, args.port, args.identity, args.known_hosts)
+    target = SshTarget(args.board, args.port, args.identity, args.known_hosts, args.timeout)
     code = deploy(
         target,
         Path(args.artifact),
@@ -325,4 +325,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         help="backend of the board-side self-test",
     )
     p.add_argument("--images", type=positive_int, default=16)
+    p.add_argument("--timeout", type=positive_int, default=600, metavar="SECONDS",
+                   help="limit of each ssh step; a self-test past it is stopped on the "
+                   "board (default 600)")  # fmt: skip
     p.set_defaults(func=cmd_deploy)

@@ -225,6 +225,8 @@ class IntModel:
                 raise ArtifactError(f"{path} is not a valid plutflow model: no checksums")
             arrays = {}
             for key, digest in digests.items():
+                if not zf.digest_matches(f"{key}.npy", str(digest), array=True):
+                    raise ArtifactError(f"{path}: checksum mismatch in array {key}")
                 arr = read_npy(zf.read(f"{key}.npy"), f"{path}:{key}")
                 if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
                     raise ArtifactError(f"{path}: checksum mismatch in array {key}")

@@ -124,6 +124,8 @@ class Artifact:
                 raise ArtifactError(f"{path} is not a valid plutflow artifact: no checksums")
             data = {}
             for member, digest in digests.items():
+                if not zf.digest_matches(member, str(digest)):
+                    raise ArtifactError(f"{path}: checksum mismatch in {member}")
                 raw = zf.read(member)
                 if _sha(raw) != digest:
                     raise ArtifactError(f"{path}: checksum mismatch in {member}")
