@@ -50,6 +50,7 @@ bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime
 	$(BIN)/python bench/byom.py
 	$(BIN)/python bench/fast_host.py
 	$(BIN)/python bench/hardening.py
+	$(BIN)/python bench/sweep.py
 	$(MAKE) -C overlay_src timing-board
 
 clean:

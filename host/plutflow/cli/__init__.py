@@ -1,7 +1,7 @@
 """The ``plutflow`` command line: one module per command group (:mod:`.model`: demo,
 quantize, eval, inspect, export; :mod:`.runtime`: compile, run, compare, report, selftest,
-deploy), shared option groups in :mod:`.options`. Every command is a thin wrapper over
-the library API (:mod:`plutflow.api`)."""
+deploy; :mod:`.sweep`: sweep), shared option groups in :mod:`.options`. Every command is
+a thin wrapper over the library API (:mod:`plutflow.api`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import numpy as np
 from plutflow import __version__
 from plutflow.cli.model import add_model_commands
 from plutflow.cli.runtime import add_runtime_commands
+from plutflow.cli.sweep import add_sweep_command
 from plutflow.errors import PlutflowError
 
 EXAMPLES = """examples:
@@ -29,6 +30,7 @@ EXAMPLES = """examples:
   plutflow run model.pfa --backend sim --data test.npz --limit 32
   plutflow compare model.pfa --backends golden sim --data test.npz --limit 8
   plutflow report model.pfa --data test.npz --limit 32 --out report/
+  plutflow sweep bench/sweep_demo.yaml -o sweep/
 """
 
 
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(sub)
     add_runtime_commands(sub)
+    add_sweep_command(sub)
     return ap
 
 
