@@ -209,6 +209,9 @@ class Case:
             self.snapshot()
 
         def limits() -> None:
+            # a user's Ctrl-C reaches the command even when this harness runs with
+            # SIGINT ignored (nohup, a background job of a non-interactive shell, some CI)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             if file_limit is not None:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG
                 resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
