@@ -20,12 +20,18 @@ class SshdError(RuntimeError):
     """sshd is missing and cannot be installed, or did not start."""
 
 
+class SshdUnavailable(SshdError):
+    """sshd is not installed and this user may not install it (not root): the deploy
+    tests skip, saying so (CI runs as root and installs it)."""
+
+
 def sshd_binary() -> str:
     path = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
     if path:
         return path
     if os.geteuid() != 0:
-        raise SshdError("sshd is missing and this user cannot install openssh-server (not root)")
+        raise SshdUnavailable("sshd is missing and this user cannot install openssh-server "
+                              "(not root); install it to run the deploy tests")  # fmt: skip
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
     subprocess.run(["apt-get", "install", "-y", "-qq", "openssh-server"], check=True, env=env,

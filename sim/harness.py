@@ -92,8 +92,10 @@ def run_cocotb(
     runner = _runner(public_all=control_file is None)
     extra = [str(control_file)] if control_file is not None else []
     build_dir.mkdir(parents=True, exist_ok=True)
+    stamp = {"toplevel": toplevel, "sources": [str(k) for k in keyed], "parameters": parameters}
     with open(build_dir.with_suffix(".lock"), "w") as lock:  # one build per key at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
+        (build_dir / "plutflow-build.json").write_text(json.dumps(stamp))  # for `plutflow cache`
         runner.build(
             sources=paths,
             includes=[RTL],
@@ -154,6 +156,15 @@ def run_accel(params: Mapping[str, int], testcase: str | None = None, **env: str
     )
 
 
+def sim_lib_key(params: Mapping[str, int]) -> str:
+    """The cache key of the simulator library for ``params`` with today's sources."""
+    from plutflow.overlay.contract import rtl_sources
+
+    cpp = Path(__file__).resolve().parent / "cpp" / "pf_sim.cpp"
+    paths = [ROOT / s for s in rtl_sources()]
+    return build_key([*paths, *sorted(RTL.glob("*.vh")), cpp], "pf_sim", dict(params))
+
+
 def build_sim_lib(params: Mapping[str, int], log: Path | None = None) -> Path:
     """Build the simulated overlay as a shared library (``sim/cpp/pf_sim.cpp`` around the
     Verilated ``pf_accel`` with ``params``), cached under ``build/sim`` by the RTL, the
@@ -166,7 +177,7 @@ def build_sim_lib(params: Mapping[str, int], log: Path | None = None) -> Path:
 
     cpp = Path(__file__).resolve().parent / "cpp" / "pf_sim.cpp"
     paths = [ROOT / s for s in rtl_sources()]
-    key = build_key([*paths, *sorted(RTL.glob("*.vh")), cpp], "pf_sim", dict(params))
+    key = sim_lib_key(params)
     out = BUILD / f"pf_sim-{key}"
     lib = out / "libpfsim.so"
     stamp = out / "ok.json"
@@ -212,3 +223,91 @@ def _stamp_ok(lib: Path, stamp: Path) -> bool:
         return lib.is_file() and json.loads(stamp.read_text())["sha256"] == _sha256(lib)
     except (OSError, ValueError, KeyError):
         return False
+
+
+# ---------------------------------------------------------------- the build cache
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _cocotb_state(build_dir: Path) -> tuple[str, str]:
+    """A cocotb build's state from its stamp: current (its key is today's), stale or
+    unstamped (from an older plutflow)."""
+    try:
+        stamp = json.loads((build_dir / "plutflow-build.json").read_text())
+        sources = [Path(s) for s in stamp["sources"]]
+        detail = f"{stamp['toplevel']} {stamp['parameters']}"
+        if not all(s.is_file() for s in sources):
+            return "stale", detail
+        key = build_key(sources, stamp["toplevel"], stamp["parameters"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unstamped", ""
+    return ("current" if build_dir.name.endswith(f"-{key}") else "stale"), detail
+
+
+def _sim_lib_state(build_dir: Path) -> tuple[str, str]:
+    """A simulator library's state: current, stale, or incomplete (no valid stamp)."""
+    lib, stamp = build_dir / "libpfsim.so", build_dir / "ok.json"
+    if not _stamp_ok(lib, stamp):
+        return "incomplete", ""
+    params = json.loads(stamp.read_text()).get("params", {})
+    detail = f"P={params.get('P')} PE_TYPE={params.get('PE_TYPE')}"
+    return ("current" if build_dir.name == f"pf_sim-{sim_lib_key(params)}" else "stale"), detail
+
+
+def cache_entries(root: Path | None = None) -> list[dict]:
+    """Everything under the build cache ``root`` (default ``BUILD``): simulator libraries
+    and cocotb builds (current, stale, incomplete or unstamped), test result folders and
+    orphaned locks."""
+    root = root or BUILD
+    out: list[dict] = []
+    if not root.is_dir():
+        return out
+    for path in sorted(root.iterdir()):
+        if path.suffix == ".lock":
+            if not path.with_suffix("").exists():
+                out.append({"path": path, "kind": "lock", "state": "orphaned", "detail": ""})
+            continue
+        if not path.is_dir():
+            kind, (state, detail) = "file", ("unknown", "")
+        elif path.name.startswith("pf_sim-"):
+            kind, (state, detail) = "simulator library", _sim_lib_state(path)
+        elif (
+            (path / "plutflow-build.json").exists()
+            or (path / "Makefile").exists()
+            or any(path.glob("*.mk"))
+        ):
+            kind, (state, detail) = "cocotb build", _cocotb_state(path)
+        else:
+            kind, state, detail = "test results", "leftover", ""
+        out.append({"path": path, "kind": kind, "state": state, "detail": detail})
+    for e in out:
+        e["bytes"] = _tree_bytes(e["path"])
+    return out
+
+
+def prune_cache(everything: bool = False, root: Path | None = None) -> list[dict]:
+    """Remove what is not current (or, with ``everything``, all) from the build cache;
+    returns the removed entries. A build another process holds the lock of is kept."""
+    import shutil
+
+    removed = []
+    for e in cache_entries(root):
+        if e["state"] == "current" and not everything:
+            continue
+        path: Path = e["path"]
+        lock_path = path.with_suffix(".lock")
+        try:
+            with open(lock_path, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)
+        except BlockingIOError:  # in use by a build or a run right now
+            continue
+        removed.append(e)
+    return removed

@@ -245,3 +245,29 @@ def test_sigterm_unwinds_like_ctrl_c(tmp_path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and (tmp_path / "cleaned").exists()
     assert err.strip() == "plutflow: interrupted"
+
+
+def test_every_option_has_help_text() -> None:
+    import argparse
+
+    from plutflow.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [
+        f"{name} {a.option_strings or a.dest}"
+        for name, p in sub.choices.items()
+        for a in p._actions
+        if not isinstance(a, argparse._HelpAction) and not a.help
+    ]
+    assert bare == []
+
+
+def test_plots_without_matplotlib_name_the_extra(monkeypatch) -> None:
+    import sys
+
+    from plutflow.errors import PlutflowError
+    from plutflow.report.plots import pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    with pytest.raises(PlutflowError, match=r"pip install 'plutflow\[report\]'"):
+        pyplot()

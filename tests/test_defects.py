@@ -23,5 +23,10 @@ def shared(tmp_path_factory):
 
 @pytest.mark.parametrize("key", list(defects.DEFECTS))
 def test_defect_is_fixed(key, shared, tmp_path) -> None:
-    out = defects.run(key, tmp_path, shared)
+    from sshd_loopback import SshdUnavailable
+
+    try:
+        out = defects.run(key, tmp_path, shared)
+    except SshdUnavailable as exc:  # a non-root user without sshd; CI (root) installs it
+        pytest.skip(str(exc))
     assert defects.DEFECTS[key].check(out) == [], out

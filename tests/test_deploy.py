@@ -16,7 +16,7 @@ from plutflow.board.selftest import bundled_artifact
 from plutflow.cli import main as cli_main
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from sshd_loopback import LoopbackSshd, SshdError
+from sshd_loopback import LoopbackSshd, SshdError, SshdUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,8 @@ def sshd(tmp_path_factory):
     try:
         with LoopbackSshd(tmp_path_factory.mktemp("ssh")) as (target, board):
             yield target, board
+    except SshdUnavailable as exc:  # a non-root user without sshd; CI (root) installs it
+        pytest.skip(str(exc))
     except SshdError as exc:
         pytest.fail(str(exc))
 
@@ -156,3 +158,13 @@ def test_a_self_test_past_the_timeout_is_stopped_on_the_board(sshd, artifact, tm
     left = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
     assert left.returncode == 1 and left.stdout == ""  # the self-test and its child are gone
     assert not (remote / ".plutflow-selftest.pid").exists()
+
+
+def test_a_user_without_sshd_who_cannot_install_it_gets_a_skip_reason(monkeypatch) -> None:
+    import sshd_loopback
+
+    monkeypatch.setattr(sshd_loopback.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sshd_loopback.Path, "exists", lambda self: False)
+    monkeypatch.setattr(sshd_loopback.os, "geteuid", lambda: 1000)
+    with pytest.raises(SshdUnavailable, match="not root"):
+        sshd_loopback.sshd_binary()

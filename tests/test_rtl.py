@@ -11,17 +11,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
 
-from harness import accel_test_configs, run_accel, run_cocotb
+from harness import BUILD, accel_test_configs, run_accel, run_cocotb
 
 
 def _passed(results: Path) -> None:
+    """The cocotb results all passed; the run's folder (waves, logs) is then removed, and
+    kept under build/sim for a look when a test failed."""
+    import shutil
     import xml.etree.ElementTree as ET
 
     root = ET.parse(results).getroot()
     cases = root.findall(".//testcase")
     assert cases, "no cocotb test ran"
     failures = [c.get("name") for c in cases if c.find("failure") is not None]
-    assert not failures, f"cocotb failures: {failures}"
+    assert not failures, f"cocotb failures: {failures} (logs in {results.parent})"
+    if results.parent.parent == BUILD:
+        shutil.rmtree(results.parent, ignore_errors=True)
 
 
 def test_requant_random_vectors() -> None:

@@ -1,7 +1,7 @@
 """The ``plutflow`` command line: one module per command group (:mod:`.model`: demo,
 quantize, eval, inspect, export; :mod:`.runtime`: compile, run, compare, report, selftest,
-deploy; :mod:`.sweep`: sweep), shared option groups in :mod:`.options`. Every command is
-a thin wrapper over the library API (:mod:`plutflow.api`)."""
+deploy; :mod:`.sweep`: sweep; :mod:`.cache`: cache), shared option groups in
+:mod:`.options`. Every command is a thin wrapper over the library API (:mod:`plutflow.api`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from plutflow import __version__
+from plutflow.cli.cache import add_cache_command
 from plutflow.cli.model import add_model_commands
 from plutflow.cli.runtime import add_runtime_commands
 from plutflow.cli.sweep import add_sweep_command
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub)
     add_runtime_commands(sub)
     add_sweep_command(sub)
+    add_cache_command(sub)
     return ap
 
 

@@ -272,7 +272,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preprocess", help=PREPROCESS_HELP)
     add_input_shape_option(p)
     p.add_argument("--limit", type=positive_int, help="use only the first LIMIT images")
-    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="images per batch (default 256)")  # fmt: skip
     add_engine_option(p)
     p.add_argument("--reference", help="float ONNX model to compare predictions with")
     p.add_argument("--json", help="also write the results as JSON here")

@@ -141,7 +141,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", help="labels file (idx or .npy) if not inside --data")
     p.add_argument("--preprocess", help="preprocessing config (default: the model's own)")
     p.add_argument("--limit", type=positive_int, help="use only the first LIMIT images")
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32,
+                   help="images per overlay run (default 32)")  # fmt: skip
     p.add_argument("--bitfile", help="pynq backend: the overlay bitstream (.bit with its .hwh)")
     add_engine_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

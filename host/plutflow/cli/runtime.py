@@ -39,6 +39,13 @@ def placement_table(art: Artifact) -> str:
     return "\n".join(markdown_table(head, rows))
 
 
+BACKEND_HELP = (
+    "where the overlay runs: sim (the Verilated RTL, default), emu (the Python emulator), "
+    "golden (the integer reference, no overlay), pynq (a board), pynq-sim (the PYNQ "
+    "driver path over the simulator)"
+)
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     refuse_overwrite(args.output, args.model)
     model = IntModel.load(args.model)
@@ -243,7 +250,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "modelled latency and per-layer cost.",
     )
     p.add_argument("artifact", help=".pfa artifact")
-    p.add_argument("--backend", default="sim", choices=list(BACKENDS))
+    p.add_argument("--backend", default="sim", choices=list(BACKENDS), help=BACKEND_HELP)
     add_data_options(p)
     p.add_argument("--json", help="also write results (and predictions) as JSON here")
     p.set_defaults(func=cmd_run)
@@ -262,6 +269,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         default=["golden", "sim"],
         metavar=("REF", "OTHER"),
         choices=list(BACKENDS),
+        help="the two backends to compare, the reference first (default: golden sim)",
     )
     add_data_options(p)
     p.set_defaults(func=cmd_compare)
@@ -273,7 +281,7 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "backend), memory, per-layer cycles and utilisation, resources.",
     )
     p.add_argument("artifact", help=".pfa artifact")
-    p.add_argument("--backend", default="sim", choices=list(BACKENDS))
+    p.add_argument("--backend", default="sim", choices=list(BACKENDS), help=BACKEND_HELP)
     p.add_argument("--reference", help="float ONNX model (default: the model's source)")
     p.add_argument(
         "--resources",
@@ -294,9 +302,11 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "host. Exit code 0 when everything matches.",
     )
     p.add_argument("--artifact", help=".pfa (default: the bundled model for the board overlay)")
-    p.add_argument("--backend", default="pynq", choices=list(BACKENDS))
+    p.add_argument("--backend", default="pynq", choices=list(BACKENDS),
+                   help="backend to test (default pynq: the board's overlay)")  # fmt: skip
     p.add_argument("--bitfile", help="pynq backend: the overlay bitstream")
-    p.add_argument("--images", type=positive_int, default=16)
+    p.add_argument("--images", type=positive_int, default=16,
+                   help="images to run and compare with golden (default 16)")  # fmt: skip
     p.set_defaults(func=cmd_selftest)
 
     p = sub.add_parser(
@@ -307,8 +317,9 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         "there, run 'plutflow selftest' on the board and print its report.",
     )
     p.add_argument("artifact", help=".pfa artifact")
-    p.add_argument("--board", required=True, metavar="USER@HOST")
-    p.add_argument("--port", type=int, default=22)
+    p.add_argument("--board", required=True, metavar="USER@HOST",
+                   help="the board's ssh login, e.g. ubuntu@kria")  # fmt: skip
+    p.add_argument("--port", type=int, default=22, help="ssh port (default 22)")
     p.add_argument("--identity", help="SSH private key")
     p.add_argument("--known-hosts", help="known_hosts file (default: ~/.ssh/known_hosts)")
     p.add_argument("--bitfile", help="overlay .bit to copy (its .hwh goes along)")
@@ -324,7 +335,8 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
         choices=list(BACKENDS),
         help="backend of the board-side self-test",
     )
-    p.add_argument("--images", type=positive_int, default=16)
+    p.add_argument("--images", type=positive_int, default=16,
+                   help="images the board-side self-test runs (default 16)")  # fmt: skip
     p.add_argument("--timeout", type=positive_int, default=600, metavar="SECONDS",
                    help="limit of each ssh step; a self-test past it is stopped on the "
                    "board (default 600)")  # fmt: skip

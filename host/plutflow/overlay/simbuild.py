@@ -49,6 +49,12 @@ def _harness():
     return mod
 
 
+def build_cache():
+    """The harness module that owns the build cache (``BUILD``, ``cache_entries``,
+    ``prune_cache``)."""
+    return _harness()
+
+
 def build_library(cfg: OverlayConfig, progress: bool = False) -> Path:
     """The shared library of the simulated overlay ``cfg`` (built on first use)."""
     from plutflow.errors import PlutflowError

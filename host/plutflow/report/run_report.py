@@ -68,10 +68,9 @@ def _layer_table(data: ReportData) -> list[list[Any]]:
 
 
 def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
-    import matplotlib
+    from plutflow.report.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     made = []
 

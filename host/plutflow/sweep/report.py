@@ -86,10 +86,9 @@ def pareto(rows: list[dict[str, Any]], quality: str, cost: str, more_is_better: 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> list[str]:
     """The Pareto plots (one panel per cost axis with data); returns the axes drawn."""
-    import matplotlib
+    from plutflow.report.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     axes = [a for a in AXES if any(r.get(a[0]) is not None for r in rows)]
     quality = "agreement"
