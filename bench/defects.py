@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -39,7 +40,8 @@ HERE = Path(__file__).parent
 @dataclass
 class Outcome:
     """What a user saw: the exit code (``None`` for a library call), the last line printed
-    (or the error raised), whether a traceback appeared, the new files left behind."""
+    (or the error raised), whether a traceback or a Python warning appeared, the new
+    files left behind."""
 
     code: int | None
     said: str
@@ -185,12 +187,21 @@ class Case:
         if self._before is None:
             self.snapshot()
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(record=True) as caught,  # what stderr would show
+        ):
+            warnings.simplefilter("always")  # then Python's defaults for a program:
+            for quiet in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                          ResourceWarning):  # fmt: skip
+                warnings.filterwarnings("ignore", category=quiet)
             try:
                 code = main([str(a) for a in argv])
             except SystemExit as exc:  # argparse
                 code = exc.code if isinstance(exc.code, int) else 2
-        return self._outcome(code, out.getvalue(), err.getvalue(), note)
+        shown = "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
+        return self._outcome(code, out.getvalue(), err.getvalue() + shown, note)
 
     def proc(
         self,
@@ -252,7 +263,8 @@ class Case:
         lines = [ln for ln in (out if code == 0 else err).splitlines() if ln.strip()]
         lines = lines or [ln for ln in (err + out).splitlines() if ln.strip()] or [""]
         said = lines[-1]
-        return Outcome(code, said, "Traceback" in err, self.left(), note)
+        noise = "Traceback" in err or "Warning: " in err  # one clear line, nothing else
+        return Outcome(code, said, noise, self.left(), note)
 
 
 def rezip(blob: bytes, change: Callable[[str, bytes], bytes | None]) -> bytes:

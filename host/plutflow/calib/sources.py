@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,14 +144,17 @@ def read_image_folder(
         raise CalibrationError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     out = []
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     for f in files:
         try:
-            with Image.open(f) as im:
-                im = im.convert("L" if channels == 1 else "RGB")
-                if size is not None:
-                    im = im.resize((size[1], size[0]), Image.BILINEAR)
-                arr = np.asarray(im)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            with warnings.catch_warnings():  # past the limit at all is an error, not a warning
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(f) as im:
+                    im = im.convert("L" if channels == 1 else "RGB")
+                    if size is not None:
+                        im = im.resize((size[1], size[0]), Image.BILINEAR)
+                    arr = np.asarray(im)
+        except (OSError, ValueError, *bomb) as exc:
             raise CalibrationError(f"cannot decode image {f}: {exc}") from exc
         out.append(arr.reshape(arr.shape[0], arr.shape[1], -1))
     shapes = {a.shape for a in out}
