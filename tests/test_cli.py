@@ -271,3 +271,10 @@ def test_plots_without_matplotlib_name_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
     with pytest.raises(PlutflowError, match=r"pip install 'plutflow\[report\]'"):
         pyplot()
+
+
+def test_modelled_throughput_says_which_side_dominates() -> None:
+    from plutflow.cli.runtime import dominant
+
+    assert dominant(1e-4, 3e-4) == "the host layers take 75 % of the time"
+    assert dominant(2e-3, 0.0) == "the overlay takes 100 % of the time"

@@ -62,6 +62,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def dominant(overlay_s: float, host_s: float) -> str:
+    """Which side bounds the modelled throughput, and by how much."""
+    total = overlay_s + host_s
+    if not total:
+        return "no time"
+    if host_s > overlay_s:
+        return f"the host layers take {100 * host_s / total:.0f} % of the time"
+    return f"the overlay takes {100 * overlay_s / total:.0f} % of the time"
+
+
 def summary_lines(ev: Evaluation, labels: np.ndarray | None, overlay: OverlayConfig) -> list[str]:
     lines = [f"backend {ev.backend}: {ev.images} images in {ev.wall_s:.1f} s"]
     if labels is not None:
@@ -74,8 +84,9 @@ def summary_lines(ev: Evaluation, labels: np.ndarray | None, overlay: OverlayCon
         lines += [
             f"overlay cycles per image: {cyc:,.0f} -> {1e3 * cyc / (CLOCK_MHZ * 1e6):.3f} ms at "
             f"{CLOCK_MHZ:.0f} MHz ({ev.modelled_images_per_s():,.0f} images/s modelled, host "
-            f"layers included); memory traffic {st.read_bytes / n / 1e6:.2f} MB read, "
-            f"{st.write_bytes / n / 1e6:.2f} MB written per image",
+            f"layers included: {dominant(cyc / (CLOCK_MHZ * 1e6), host)}); memory traffic "
+            f"{st.read_bytes / n / 1e6:.2f} MB read, {st.write_bytes / n / 1e6:.2f} MB written "
+            "per image",
             f"host per image: layers {1e3 * host:.2f} ms ({len(ev.host_layers)} layers), pack "
             f"{1e3 * ev.pack_s / n:.2f} ms, unpack {1e3 * ev.unpack_s / n:.2f} ms; simulation "
             "wall time is not device time",
