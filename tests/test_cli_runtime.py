@@ -134,3 +134,21 @@ def test_the_wrong_kind_of_file_says_what_it_is(pfq, pfa, capsys) -> None:
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1, err
+
+
+def test_report_layer_labels_are_unique_and_readable() -> None:
+    from plutflow.report.run_report import short_labels
+
+    torch_names = ["/features/features.0/features.0.0/Conv",
+                   "/features/features.1/conv/conv.0/conv.0.0/Conv",
+                   "/features/features.2/conv/conv.0/conv.0.0/Conv",
+                   "/classifier/classifier.1/Gemm"]  # fmt: skip
+    labels = short_labels(torch_names)
+    assert len(set(labels)) == 4 and all(len(label) <= 22 for label in labels)
+    assert labels[0] == "features.0.0/Conv" and labels[1].endswith("tures.1/conv.0.0/Conv")
+    assert short_labels(["/stem/stem.0/Conv", "/Add", "/fc/Gemm"]) == ["Conv", "Add", "Gemm"]
+    assert short_labels(["/stem/stem.0/Conv", "/down/down.0/Conv"]) == [
+        "stem.0/Conv",
+        "down.0/Conv",
+    ]
+    assert short_labels(["x", "x"]) == ["x#1", "x#2"]

@@ -17,6 +17,39 @@ from plutflow.runtime.evaluate import Evaluation
 CLOCK_MHZ = CONTRACT.clock_mhz
 
 
+def short_labels(names: list[str], width: int = 22) -> list[str]:
+    """Unique, readable labels for layer paths (``/features/features.3/conv/Conv``): a part
+    that only extends the one before it replaces it (``features/features.3`` ->
+    ``features.3``), then the fewest trailing parts that tell the layers apart, cut from
+    the left to ``width`` characters (a leading '…' says so); still-equal labels get
+    ``#k``."""
+
+    def collapse(path: str) -> list[str]:  # features/features.3 -> features.3
+        kept: list[str] = []
+        for part in path.strip("/").split("/"):
+            if kept and part.startswith(kept[-1] + "."):
+                kept[-1] = part
+            else:
+                kept.append(part)
+        return kept or [path]
+
+    parts = [collapse(n) for n in names]
+    depth = 1
+    while depth < max(len(p) for p in parts):
+        tails = ["/".join(p[-depth:]) for p in parts]
+        if len(set(tails)) == len(tails):
+            break
+        depth += 1
+    tails = ["/".join(p[-depth:]) for p in parts]
+    cut = [t if len(t) <= width else "…" + t[-(width - 1) :] for t in tails]
+    seen: dict[str, int] = {}
+    out = []
+    for c in cut:
+        seen[c] = seen.get(c, 0) + 1
+        out.append(c if cut.count(c) == 1 else f"{c}#{seen[c]}")
+    return out
+
+
 @dataclass
 class ReportData:
     title: str
@@ -85,9 +118,10 @@ def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
         stages = list(data.accuracy)
         vals = [data.accuracy[s] for s in stages]
         ax.bar(stages, vals, color="#4c72b0")
-        lo = min(vals)
-        ax.set_ylim(max(0.0, lo - 5), 100)
-        ax.set_ylabel("top-1 %")
+        ax.set_ylim(0, 105)  # from 0: a cut axis makes a point look like a collapse
+        images = data.evaluation.images if data.evaluation is not None else None
+        ax.set_ylabel("top-1 %" + (f" ({images:,} images)" if images else ""))
+        ax.tick_params(axis="x", labelsize=7)
         for i, v in enumerate(vals):
             ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
         save(fig, "accuracy.png", "Top-1 accuracy at each stage")
@@ -99,7 +133,7 @@ def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
     layers = [t for t in layer_rows(data) if t.cycles]
     if layers:
         fig, ax = plt.subplots(figsize=(7, 3.2))
-        names = [t.name.strip("/").split("/")[0] or t.name for t in layers]
+        names = short_labels([t.name for t in layers])
         ax.bar(names, [t.cycles for t in layers], color="#c44e52")
         ax.set_ylabel("cycles per image (model)")
         ax.tick_params(axis="x", rotation=30, labelsize=7)
