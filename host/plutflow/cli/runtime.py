@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def resources_file(given: str | None) -> Path:
+    """``given``, else the source tree's bench/results/timing.json (absolute, so a report
+    made outside the repository finds it)."""
+    if given:
+        return Path(given)
+    from plutflow.errors import PlutflowError
+    from plutflow.overlay.simbuild import repo_root
+
+    try:
+        return repo_root() / "bench" / "results" / "timing.json"
+    except PlutflowError:
+        return Path("bench/results/timing.json")
+
+
+def compiled_resources(path: Path, overlay: OverlayConfig) -> tuple[list[dict], str]:
+    """The resource estimate of exactly ``overlay`` from a timing/resources JSON (rows
+    with ``params`` and ``resources``), or why there is none."""
+    if not path.is_file():
+        return [], f"{path} not found (make -C overlay_src timing-board writes it)"
+    try:
+        rows = json.loads(path.read_text())
+        want = overlay.rtl_parameters()
+        match = [r for r in rows if isinstance(r, dict) and r.get("params") == want
+                 and "resources" in r]  # fmt: skip
+    except (OSError, ValueError, AttributeError) as exc:
+        return [], f"{path} is not a resource estimate ({type(exc).__name__})"
+    if not match:
+        return [], (f"{path} has no estimate for this configuration ({overlay.describe()}); "
+                    "a sweep with resources: true or make -C overlay_src timing-board makes "
+                    "one")  # fmt: skip
+    return [{"config": match[0]["config"], **match[0]["resources"]}], ""
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from plutflow.evaluation import predict_fake_quant, predict_float
     from plutflow.ir.importer import import_onnx
@@ -144,7 +178,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         "integer parameters (packed)": packed_param_bytes(model),
         "overlay parameter region": len(art.compiled.params),
     }
-    reference = args.reference or model.meta.get("source")
+    notes: list[str] = []
+    reference = args.reference or model.meta.get("source_path") or model.meta.get("source")
+    if not reference or not Path(reference).exists() or y is None:
+        why = ("no labels in the data" if y is None else
+               f"the float model {reference} is not found (give --reference)" if reference
+               else "the model does not name its float source (give --reference)")  # fmt: skip
+        notes.append(f"No float and fake-quant accuracy: {why}.")
     if reference and Path(reference).exists() and y is not None:
         graph = import_onnx(reference)
         accuracy["float"] = top1(predict_float(graph, x), y)
@@ -164,15 +204,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         accuracy["golden (integer)"] = top1(gev.logits, y)
         if ev is not None:
             accuracy[args.backend] = top1(ev.logits, y)
-    resources = []
-    res_file = Path(args.resources) if args.resources else None
-    if res_file and res_file.exists():  # the timing check's rows (timing.json)
-        resources = [{"config": r["config"], **r["resources"]}
-                     for r in json.loads(res_file.read_text()) if "resources" in r]  # fmt: skip
+    resources, why = compiled_resources(resources_file(args.resources), art.overlay)
+    if why:
+        notes.append(f"No resource estimate: {why}.")
     batch = max(1, min(args.batch_size, len(x)))
     est = program_estimate(art.compiled.program(batch), art.overlay)
     data = ReportData(
-        f"plutflow report: {model.name}",
+        f"plutflow report: {Path(args.artifact).name}, {time.strftime('%Y-%m-%d %H:%M')}",
         art.overlay.to_json(),
         accuracy,
         memory,
@@ -182,6 +220,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         art.placement,
         {k: v / batch for k, v in est.per_layer.items()},
         est.cycles / batch,
+        notes=notes,
     )
     path = write_report(data, args.out, "html" if args.html else "md")
     print(f"wrote {path}")
@@ -296,8 +335,8 @@ def add_runtime_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="float ONNX model (default: the model's source)")
     p.add_argument(
         "--resources",
-        default=str(Path(__file__).resolve().parents[2] / "bench" / "results" / "timing.json"),
-        help="resource estimate JSON to include",
+        help="resource estimate JSON to take this configuration's row from (default: "
+        "bench/results/timing.json of the source tree)",
     )
     p.add_argument("--out", default="report", help="output directory")
     p.add_argument("--html", action="store_true", help="HTML instead of markdown")

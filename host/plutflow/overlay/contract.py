@@ -74,6 +74,9 @@ class Contract:
         self.top: str = data["top"]
         self.ip_instance: str = data["ip_instance"]
         self.clock_mhz: float = float(data["clock_mhz"])
+        #: the target device's resources (the shares reports and the timing check give)
+        self.device_part: str = str(data["device"]["part"])
+        self.device: dict[str, int] = {k: int(v) for k, v in data["device"].items() if k != "part"}
         self.id: int = int(data["id"])
         self.version: int = int(data["version_major"]) << 16 | int(data["version_minor"])
         self.rtl: list[str] = list(data["rtl"])

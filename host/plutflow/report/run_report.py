@@ -146,7 +146,8 @@ def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
     if data.resources:
         fig, ax = plt.subplots(figsize=(7, 3))
         labels = [r["config"] for r in data.resources]
-        ax.barh(labels, [100 * r["LUT"] / 117_120 for r in data.resources], color="#8172b2")
+        lut = CONTRACT.device["LUT"]
+        ax.barh(labels, [100 * r["LUT"] / lut for r in data.resources], color="#8172b2")
         ax.set_xlabel("LUTs, % of the K26")
         ax.tick_params(axis="y", labelsize=7)
         save(fig, "resources.png", "Resource estimate (yosys, xcup)")
@@ -196,10 +197,15 @@ def _sections(data: ReportData) -> list[tuple[str, list[str], list[list[Any]]]]:
     if data.resources:
         out.append(
             (
-                "Resources (yosys estimate)",
-                ["config", "LUT", "FF", "DSP", "BRAM36"],
+                f"Resources of this configuration (yosys estimate, share of the "
+                f"{CONTRACT.device_part})",
+                ["config", "LUT", "FF", "DSP", "BRAM36", "URAM"],
                 [
-                    [r["config"], r["LUT"], r["FF"], r["DSP"], r.get("BRAM36", "-")]
+                    [r["config"]]
+                    + [
+                        f"{r[k]:,.0f} ({100 * r[k] / CONTRACT.device[k]:.1f} %)" if k in r else "-"
+                        for k in ("LUT", "FF", "DSP", "BRAM36", "URAM")
+                    ]
                     for r in data.resources
                 ],
             )

@@ -141,7 +141,7 @@ def overlay_resources(overlay: dict[str, Any]) -> dict[str, Any]:
     import sys
 
     from plutflow.overlay.config import OverlayConfig
-    from plutflow.overlay.contract import rtl_sources
+    from plutflow.overlay.contract import CONTRACT, rtl_sources
     from plutflow.overlay.simbuild import repo_root
 
     cfg = OverlayConfig(**overlay)
@@ -157,5 +157,5 @@ def overlay_resources(overlay: dict[str, Any]) -> dict[str, Any]:
     net = timing.synthesize("pf_accel", cfg.rtl_parameters(), tag, rtl_sources())
     nl = timing.Netlist(json.loads(net.read_text()), "pf_accel")
     res = timing.resources(nl)
-    share = {k: round(res[k] / v, 4) for k, v in timing.K26.items()}
+    share = {k: round(res[k] / v, 4) for k, v in CONTRACT.device.items()}
     return {"resources": res, "k26_share": share, "seconds": time.perf_counter() - t}
