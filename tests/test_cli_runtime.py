@@ -103,7 +103,8 @@ def test_report_writes_tables_and_plots(pfa, tmp_path, capsys, fmt) -> None:
     ]
     assert main(args + (["--html"] if fmt == "html" else [])) == 0
     page = (out / f"report.{fmt}").read_text()
-    for text in ("float", "fake-quant", "golden (integer)", "Memory"):
+    for text in ("float", "fake-quant", "golden (integer)", "Memory", "weight SQNR dB",
+                 "W8A8 int8", f"plutflow report: {pfa.name}, "):  # fmt: skip
         assert text in page
     assert (out / "accuracy.png").stat().st_size > 1000
     assert (out / "memory.png").exists()

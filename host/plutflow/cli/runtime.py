@@ -167,6 +167,7 @@ def compiled_resources(path: Path, overlay: OverlayConfig) -> tuple[list[dict], 
 def cmd_report(args: argparse.Namespace) -> int:
     from plutflow.evaluation import predict_fake_quant, predict_float
     from plutflow.ir.importer import import_onnx
+    from plutflow.report.layers import layer_rows
     from plutflow.report.memory import packed_param_bytes
     from plutflow.report.run_report import ReportData, write_report
 
@@ -221,6 +222,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         {k: v / batch for k, v in est.per_layer.items()},
         est.cycles / batch,
         notes=notes,
+        schemes={r["layer"]: (r["scheme"], r["sqnr_db"]) for r in layer_rows(model)},
     )
     path = write_report(data, args.out, "html" if args.html else "md")
     print(f"wrote {path}")

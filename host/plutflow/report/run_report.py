@@ -63,6 +63,7 @@ class ReportData:
     layer_cycles: dict[str, float] = field(default_factory=dict)  # modelled, per image
     model_cycles: float = 0.0  # the cycle model's total per image
     notes: list[str] = field(default_factory=list)
+    schemes: dict[str, tuple[str, str]] = field(default_factory=dict)  # layer -> scheme, SQNR
 
 
 @dataclass
@@ -91,8 +92,9 @@ def _layer_table(data: ReportData) -> list[list[Any]]:
     out = []
     for t in layer_rows(data):
         util = t.macs / (t.cycles * mpc) if t.cycles else 0.0
+        scheme, sqnr = data.schemes.get(t.name, ("", ""))
         out.append([
-            t.name, t.target,
+            t.name, t.target, scheme or "-", sqnr or "-",
             f"{t.cycles:,.0f}" if t.cycles else "-",
             f"{100 * util:.1f}" if t.cycles and t.macs else "-",
             f"{t.host_ms:.2f}" if t.target == "host" else "-",
@@ -190,7 +192,15 @@ def _sections(data: ReportData) -> list[tuple[str, list[str], list[list[Any]]]]:
         out.append(
             (
                 "Layers",
-                ["layer", "runs on", "cycles/image (model)", "utilisation %", "host ms/image"],
+                [
+                    "layer",
+                    "runs on",
+                    "scheme",
+                    "weight SQNR dB",
+                    "cycles/image (model)",
+                    "utilisation %",
+                    "host ms/image",
+                ],
                 _layer_table(data),
             )
         )
