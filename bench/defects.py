@@ -37,6 +37,14 @@ import numpy as np
 HERE = Path(__file__).parent
 
 
+def _tests_on_path() -> None:
+    """tests/ importable: some reproducers reuse the tests' builders (graphs, the PYNQ
+    stand-in's artifact)."""
+    tests = str(HERE.parent / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+
+
 @dataclass
 class Outcome:
     """What a user saw: the exit code (``None`` for a library call), the last line printed
@@ -130,8 +138,7 @@ class Shared:
 
     @cached_property
     def sshd(self):
-        sys.path.insert(0, str(HERE))
-        from sshd_loopback import LoopbackSshd
+        from sshd_loopback import LoopbackSshd  # beside this module
 
         d = self.work / "ssh"
         d.mkdir()
@@ -267,18 +274,23 @@ class Case:
         return Outcome(code, said, noise, self.left(), note)
 
 
-def rezip(blob: bytes, change: Callable[[str, bytes], bytes | None]) -> bytes:
-    """The zip ``blob`` with every member passed through ``change`` (None drops it)."""
+def rezip(
+    blob: bytes, change: Callable[[str, bytes], bytes | None], deflate: bool = False
+) -> bytes:
+    """The zip ``blob`` with every member passed through ``change`` (None drops it),
+    compressed as before or, with ``deflate``, deflated."""
     out = io.BytesIO()
+    how = zipfile.ZIP_DEFLATED if deflate else None
     with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             raw = change(info.filename, src.read(info))
             if raw is not None:
-                dst.writestr(info, raw)
+                dst.writestr(info, raw, compress_type=how)
     return out.getvalue()
 
 
 def npy_header(shape: tuple, dtype: str = "<i1") -> bytes:
+    """The bytes of an ``.npy`` version 1.0 header for ``shape`` and ``dtype``."""
     header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
     header += b" " * (-(len(header) + 11) % 64) + b"\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
@@ -519,11 +531,7 @@ def _central(blob: bytes, patch: Callable[[bytearray, int], None]) -> bytes:
 
 
 def _deflate_damage(blob: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
-    b = bytearray(out.getvalue())
+    b = bytearray(rezip(blob, lambda m, raw: raw, deflate=True))
     at = b.find(b"PK\x03\x04")
     start = at + 30 + struct.unpack_from("<H", b, at + 26)[0]
     b[start : start + 8] = b"\xff" * 8  # an invalid deflate block
@@ -617,7 +625,7 @@ ONNX = "traceback: ONNX import"
 
 def _onnx_case(build_key: str) -> Callable[[Case], Outcome]:
     def run(c: Case) -> Outcome:
-        sys.path.insert(0, str(HERE.parent / "tests"))
+        _tests_on_path()
         import onnx
 
         from test_import_structure import CASES
@@ -1361,10 +1369,10 @@ def _(c: Case) -> Outcome:
 def _(c: Case) -> Outcome:
     import shutil
 
-    sys.path.insert(0, str(HERE.parent / "sim"))
-    import harness
-
     from plutflow.overlay.config import OverlayConfig
+    from plutflow.overlay.simbuild import build_cache
+
+    harness = build_cache()
 
     lib = harness.build_sim_lib(OverlayConfig.named("small").rtl_parameters())
     copy_dir = c.path("cache")
@@ -1445,7 +1453,7 @@ def _pynq_accel(pynq, **kw):
     from plutflow.overlay.pynq_port import open_board
     from plutflow.runtime import Accelerator, Artifact
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    _tests_on_path()
     from test_pynq_port import artifact
 
     art: Artifact = artifact()
@@ -1466,7 +1474,7 @@ def _pynq_accel(pynq, **kw):
 def _(c: Case) -> Outcome:
     from plutflow.overlay.pynq_sim import make_pynq
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    _tests_on_path()
     from test_pynq_port import OVERLAY, _images
 
     pynq = make_pynq(OVERLAY, 8 << 20, interrupt=False)
@@ -1496,7 +1504,7 @@ def _(c: Case) -> Outcome:
 def _(c: Case) -> Outcome:
     from plutflow.overlay.pynq_sim import make_pynq
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    _tests_on_path()
     from test_pynq_port import OVERLAY, _images
 
     pynq = make_pynq(OVERLAY, 8 << 20, interrupt=False, latency=1_000_000)
@@ -1523,7 +1531,7 @@ def _(c: Case) -> Outcome:
     from plutflow.overlay.pynq_port import PynqPort
     from plutflow.overlay.pynq_sim import make_pynq
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    _tests_on_path()
     from test_pynq_port import OVERLAY
 
     pynq = make_pynq(OVERLAY, 1 << 20)
@@ -1547,7 +1555,7 @@ def _(c: Case) -> Outcome:
     from plutflow.overlay.pynq_port import open_board
     from plutflow.overlay.pynq_sim import make_pynq
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    _tests_on_path()
     from test_pynq_port import OVERLAY
 
     pynq = make_pynq(OVERLAY, 1 << 20)
@@ -1571,7 +1579,7 @@ def _(c: Case) -> Outcome:
     from plutflow.overlay.contract import CONTRACT
     from plutflow.overlay.pynq_sim import make_pynq
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    _tests_on_path()
     from test_pynq_port import OVERLAY, _images
 
     pynq = make_pynq(OVERLAY, 8 << 20, interrupt=False)

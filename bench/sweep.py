@@ -23,10 +23,12 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 WORK = HERE.parent / "build" / "sweep-bench"
 ROUNDS = 2
+#: fields that depend on the machine's load, not on the computation
 TIMING = {"seconds", "quantize_seconds", "host_seconds_per_image"}
 
 
 def cached_results(out: Path) -> dict[str, dict]:
+    """Each point's cached result without its timings (comparable across runs)."""
     rows = {}
     for p in json.loads((out / "sweep.json").read_text())["points"]:
         r = json.loads((out / "cache" / "points" / f"{p['key']}.json").read_text())

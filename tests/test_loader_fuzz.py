@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import struct
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +20,10 @@ from plutflow.errors import PlutflowError
 from plutflow.intmodel import IntModel
 from plutflow.intmodel import archive as arc
 from plutflow.runtime import Artifact
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+import defects
+from defects import npy_header
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +83,8 @@ def test_byte_mutations(pfq, pfa, tmp_path, kind, data) -> None:
 
 
 def rezip(blob: bytes, change) -> bytes:
-    """The zip with each member's bytes passed through ``change(name, raw)``."""
-    src = zipfile.ZipFile(io.BytesIO(blob))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for info in src.infolist():
-            raw = change(info.filename, src.read(info))
-            if raw is not None:
-                zf.writestr(info.filename, raw)
-    return out.getvalue()
+    """The zip with each member's bytes passed through ``change(name, raw)``, deflated."""
+    return defects.rezip(blob, change, deflate=True)
 
 
 JSON_VALUES = st.recursive(
@@ -130,12 +129,6 @@ def test_description_mutations(pfq, pfa, tmp_path, kind, data) -> None:
     must_be_clean(kind, rezip(blob, change), tmp_path)
 
 
-def npy_with_header(shape, dtype="<i1", body=b"") -> bytes:
-    header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
-    header += b" " * (-(len(header) + 11) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
-
-
 @pytest.mark.parametrize(
     "attack",
     ["huge_shape", "object_dtype", "float_dtype", "deep_json", "json_list", "bomb",
@@ -144,10 +137,10 @@ def npy_with_header(shape, dtype="<i1", body=b"") -> bytes:
 def test_structural_attacks(pfq, tmp_path, monkeypatch, attack) -> None:
     first_array = next(n for n in zipfile.ZipFile(io.BytesIO(pfq)).namelist() if n.endswith(".npy"))
     if attack == "huge_shape":
-        blob = rezip(pfq, lambda m, raw: npy_with_header((1 << 40,)) if m == first_array else raw)
+        blob = rezip(pfq, lambda m, raw: npy_header((1 << 40,)) if m == first_array else raw)
     elif attack in ("object_dtype", "float_dtype"):
         dtype = "|O" if attack == "object_dtype" else "<f8"
-        blob = rezip(pfq, lambda m, raw: npy_with_header((1,), dtype, b"\0" * 8)
+        blob = rezip(pfq, lambda m, raw: npy_header((1,), dtype) + b"\0" * 8
                      if m == first_array else raw)  # fmt: skip
     elif attack == "deep_json":
         blob = rezip(pfq, lambda m, raw: b"[" * 100_000 + b"]" * 100_000
@@ -188,7 +181,7 @@ def test_structural_attacks(pfq, tmp_path, monkeypatch, attack) -> None:
 
 def test_read_npy_checks_before_allocating() -> None:
     with pytest.raises(PlutflowError, match="does not match"):
-        arc.read_npy(npy_with_header((1 << 40,), "<i8"), "x")
+        arc.read_npy(npy_header((1 << 40,), "<i8"), "x")
     good = io.BytesIO()
     np.save(good, np.arange(6, dtype=np.int16).reshape(2, 3))
     assert arc.read_npy(good.getvalue(), "x").shape == (2, 3)

@@ -21,8 +21,8 @@ from plutflow.assets import DATA_DIR
 from plutflow.cli import main
 from plutflow.sweep import SweepError, SweepSpec, run_sweep
 
-#: fields that depend on the machine's load, not on the computation
-TIMING = {"seconds", "quantize_seconds", "host_seconds_per_image"}
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from sweep import cached_results as results
 
 
 def spec_dict(**extra) -> dict:
@@ -36,16 +36,6 @@ def spec_dict(**extra) -> dict:
         "run_images": 2,
         **extra,
     }
-
-
-def results(out: Path) -> dict[str, dict]:
-    """Each point's cached result without its timings."""
-    man = json.loads((out / "sweep.json").read_text())
-    rows = {}
-    for p in man["points"]:
-        r = json.loads((out / "cache" / "points" / f"{p['key']}.json").read_text())
-        rows[p["key"]] = {k: v for k, v in r.items() if k not in TIMING}
-    return rows
 
 
 def recorded(out: Path) -> list[str]:

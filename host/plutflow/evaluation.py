@@ -50,12 +50,16 @@ def predict_golden(
     return np.concatenate(outs)
 
 
+def classes(scores: np.ndarray) -> np.ndarray:
+    """The class each output picks: argmax over axis 1, per image for (N, C) and per
+    spatial position for dense (N, C, H, W) outputs; shape (N, positions)."""
+    a = np.asarray(scores)
+    return a.reshape(len(a), a.shape[1] if a.ndim > 1 else 1, -1).argmax(axis=1)
+
+
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Percent of positions where two outputs pick the same class (argmax over axis 1,
-    per image for (N, C) and per spatial position for dense (N, C, H, W) outputs)."""
-    a = np.asarray(a).reshape(len(a), a.shape[1] if a.ndim > 1 else 1, -1)
-    b = np.asarray(b).reshape(a.shape)
-    return float((a.argmax(axis=1) == b.argmax(axis=1)).mean() * 100.0)
+    """Percent of positions where two outputs pick the same class (see :func:`classes`)."""
+    return float((classes(a) == classes(b)).mean() * 100.0)
 
 
 def top1(scores: np.ndarray, labels: np.ndarray) -> float:

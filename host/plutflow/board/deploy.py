@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from plutflow.errors import PlutflowError
@@ -84,9 +84,8 @@ def stop_selftest(target: SshTarget, rdir: str) -> str:
         'kill -KILL -- "-$p" 2>/dev/null; '
         f'rm -f -- {SELFTEST_PID}; echo "$p"'
     )
-    quick = SshTarget(target.board, target.port, target.identity, target.known_hosts, 30.0)
     try:
-        out = quick.ssh(script, check=False).stdout.strip()
+        out = replace(target, timeout_s=30.0).ssh(script, check=False).stdout.strip()
     except DeployError as exc:
         return f"could not stop it: {exc}"
     return f"stopped it on the board (process group {out})" if out else "it had ended"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from plutflow.errors import CalibrationError
+from plutflow.intmodel.archive import npy_data_bytes, read_npy_header
 
 #: The most bytes a data file may hold once decompressed.
 MAX_DATA_BYTES = 1 << 30
@@ -58,9 +59,8 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            is_npy = fh.read(6) == b"\x93NUMPY"
-        if is_npy:
-            with open(path, "rb") as fh:
+            if fh.read(6) == b"\x93NUMPY":
+                fh.seek(0)
                 _check_npy_header(fh, path.stat().st_size, str(path))
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
@@ -86,14 +86,11 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
 def _check_npy_header(fh, size: int, what: str) -> None:
     """Refuse an ``.npy`` whose header promises other than the ``size`` bytes it has, or
     more than :data:`MAX_DATA_BYTES`, before numpy allocates what the header says."""
-    fmt = np.lib.format
-    major, _ = fmt.read_magic(fh)
-    read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
-    shape, _fortran, dtype = read(fh)
+    shape, _fortran, dtype = read_npy_header(fh)
     if dtype.hasobject:
         raise CalibrationError(f"cannot read {what}: it holds Python objects (plutflow does "
                                "not unpickle data)")  # fmt: skip
-    need, have = math.prod(int(d) for d in shape) * dtype.itemsize, size - fh.tell()
+    need, have = npy_data_bytes(shape, dtype), size - fh.tell()
     if need > MAX_DATA_BYTES or need != have:
         raise CalibrationError(f"{what}: its header promises shape {shape} of {dtype} "
                                f"({need:,} bytes); the file holds {have:,}")  # fmt: skip

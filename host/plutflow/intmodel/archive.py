@@ -80,20 +80,16 @@ class Archive:
                                 f"more than the {MAX_MEMBER_BYTES} a member may hold")  # fmt: skip
         return self.zf.open(info)
 
-    def digest_matches(self, member: str, digest: str, array: bool = False) -> bool:
+    def digest_matches(self, member: str, digest: str, array: bool = False) -> bool | None:
         """Whether ``member``'s SHA-256 is ``digest``, streamed through a 1 MiB buffer.
         With ``array``, the hash covers an ``.npy`` member's data after its header (the
-        bytes of the C-order array); a Fortran-order array cannot be checked this way
-        and passes here (the caller checks the loaded array)."""
+        bytes of the C-order array); for a Fortran-order array that is not the digest's
+        byte order, so it returns None and the caller hashes the loaded array."""
         h = hashlib.sha256()
         try:
             with self._open(member) as fh:
-                if array:
-                    major, _ = np.lib.format.read_magic(fh)
-                    read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                                   else np.lib.format.read_array_header_2_0)  # fmt: skip
-                    if read_header(fh)[1]:
-                        return True
+                if array and read_npy_header(fh)[1]:
+                    return None
                 size = 0
                 while chunk := fh.read(1 << 20):
                     size += len(chunk)
@@ -127,31 +123,39 @@ class Archive:
         self.close()
 
 
+def read_npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of the ``.npy`` stream ``fh``, left at its data;
+    ValueError for a version numpy's format does not define."""
+    major, _minor = np.lib.format.read_magic(fh)
+    if major == 1:
+        return np.lib.format.read_array_header_1_0(fh)
+    if major in (2, 3):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f"npy format version {major}")
+
+
+def npy_data_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """The bytes of data an ``.npy`` header with ``shape`` and ``dtype`` promises."""
+    count = 1
+    for d in shape:
+        count *= int(d)
+    return count * dtype.itemsize
+
+
 def read_npy(raw: bytes, what: str, integer: bool = True) -> np.ndarray:
     """An ``.npy`` array (no pickles), after checking that its header describes exactly
     the bytes that follow and, with ``integer``, an integer or bool dtype."""
     fh = io.BytesIO(raw)
     try:
-        major, _minor = np.lib.format.read_magic(fh)
-        if major == 1:
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif major in (2, 3):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise ValueError(f"npy format version {major}")
+        shape, _fortran, dtype = read_npy_header(fh)
         if dtype.hasobject:
             raise ValueError("object arrays are not read")
         if integer and dtype.kind not in "iub":
             raise ValueError(f"dtype {dtype} is not an integer type")
-        count = 1
-        for d in shape:
-            count *= int(d)
-        if count * dtype.itemsize != len(raw) - fh.tell():
+        if npy_data_bytes(shape, dtype) != len(raw) - fh.tell():
             raise ValueError(f"header shape {shape} does not match {len(raw) - fh.tell()} "
                              "bytes of data")  # fmt: skip
         fh.seek(0)
-        arr = np.lib.format.read_array(fh, allow_pickle=False)
+        return np.lib.format.read_array(fh, allow_pickle=False)
     except DAMAGE as exc:
         raise ArtifactError(f"{what} is not a valid array: {type(exc).__name__}: {exc}") from exc
-    del fortran
-    return arr

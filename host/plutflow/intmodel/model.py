@@ -27,6 +27,11 @@ FORMAT_VERSION = 1
 _INT_KINDS = "iub"  # signed, unsigned, bool
 
 
+def _array_sha(arr: np.ndarray) -> str:
+    """The SHA-256 a model stores for an array: of its C-order bytes."""
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
 @dataclass
 class TensorSpec:
     """An activation tensor: integer codes ``q`` stand for ``scale * (q - zero_point)``.
@@ -176,10 +181,7 @@ class IntModel:
                 for lay in self.layers
             ],
             "meta": self.meta,
-            "sha256": {
-                k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
-                for k, v in arrays.items()
-            },
+            "sha256": {k: _array_sha(v) for k, v in arrays.items()},
         }
 
     def to_bytes(self) -> bytes:
@@ -225,10 +227,11 @@ class IntModel:
                 raise ArtifactError(f"{path} is not a valid plutflow model: no checksums")
             arrays = {}
             for key, digest in digests.items():
-                if not zf.digest_matches(f"{key}.npy", str(digest), array=True):
+                streamed = zf.digest_matches(f"{key}.npy", str(digest), array=True)
+                if streamed is False:
                     raise ArtifactError(f"{path}: checksum mismatch in array {key}")
                 arr = read_npy(zf.read(f"{key}.npy"), f"{path}:{key}")
-                if hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
+                if streamed is None and _array_sha(arr) != digest:  # a Fortran-order array
                     raise ArtifactError(f"{path}: checksum mismatch in array {key}")
                 arrays[key] = arr
         try:

@@ -38,15 +38,18 @@ def repo_root() -> Path:
     )
 
 
-def _harness():
-    root = repo_root()
-    spec = importlib.util.spec_from_file_location(
-        "plutflow_sim_harness", root / "sim" / "harness.py"
-    )
+def tree_module(relpath: str, name: str):
+    """A Python file of the source tree (``sim/harness.py``, ``overlay_src/timing.py``)
+    loaded as module ``name``, afresh from today's ``repo_root()``."""
+    spec = importlib.util.spec_from_file_location(name, repo_root() / relpath)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("plutflow_sim_harness", mod)
+    sys.modules.setdefault(name, mod)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _harness():
+    return tree_module("sim/harness.py", "plutflow_sim_harness")
 
 
 def build_cache():

@@ -37,8 +37,17 @@ class Evaluation:
     def modelled_images_per_s(self, clock_mhz: float = CLOCK_MHZ) -> float:
         """Throughput at ``clock_mhz``: the overlay's cycles (memory traffic included, as
         simulated) plus the measured time of the layers on the host."""
-        t = self.cycles_per_image / (clock_mhz * 1e6) + self.host_seconds_per_image()
-        return 1.0 / t if t else float("inf")
+        return modelled_images_per_s(self.cycles_per_image, self.host_seconds_per_image(),
+                                     clock_mhz)  # fmt: skip
+
+
+def modelled_images_per_s(
+    cycles_per_image: float, host_s_per_image: float, clock_mhz: float = CLOCK_MHZ
+) -> float:
+    """Images per second when each image takes ``cycles_per_image`` overlay cycles at
+    ``clock_mhz`` plus ``host_s_per_image`` seconds of host layers (inf for no time)."""
+    t = cycles_per_image / (clock_mhz * 1e6) + host_s_per_image
+    return 1.0 / t if t else float("inf")
 
 
 def evaluate(

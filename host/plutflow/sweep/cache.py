@@ -41,6 +41,3 @@ class ResultCache:
         write_atomic(self.path(kind, key), json.dumps(value, sort_keys=True).encode())
         with open(self.root / "completed.jsonl", "a") as fh:
             fh.write(json.dumps({"kind": kind, "key": key, "time": time.time()}) + "\n")
-
-    def drop(self, kind: str, key: str) -> None:
-        self.path(kind, key).unlink(missing_ok=True)

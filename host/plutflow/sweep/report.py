@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from plutflow.outputs import write_atomic
+from plutflow.report.markdown import markdown_table
 from plutflow.runtime.accelerator import CLOCK_MHZ
+from plutflow.runtime.evaluate import modelled_images_per_s
 from plutflow.sweep.runner import SweepRun
 
 #: (column, label, True when more is better)
@@ -19,15 +21,6 @@ AXES = [
     ("images_per_s", f"modelled images/s at {CLOCK_MHZ:.0f} MHz (host layers included)", True),
     ("lut", "LUTs (yosys xcup, whole accelerator)", False),
 ]
-
-
-def images_per_s(result: dict[str, Any]) -> float | None:
-    """Modelled throughput: the overlay's cycles at the clock plus the host layers'
-    measured time (on the worker that ran the point)."""
-    t = result.get("cycles_per_image", 0) / (CLOCK_MHZ * 1e6) + result.get(
-        "host_seconds_per_image", 0
-    )
-    return 1.0 / t if t else None
 
 
 def table_rows(run: SweepRun) -> list[dict[str, Any]]:
@@ -60,7 +53,8 @@ def table_rows(run: SweepRun) -> list[dict[str, Any]]:
                     )
                 }
             )
-            row["images_per_s"] = images_per_s(res)
+            rate = modelled_images_per_s(res["cycles_per_image"], res["host_seconds_per_image"])
+            row["images_per_s"] = None if rate == float("inf") else rate
             est = run.resources.get(r["overlay_key"], {})
             if est.get("status") == "ok":
                 row["lut"] = est["resources"]["LUT"]
@@ -214,8 +208,7 @@ def write_report(run: SweepRun, out_dir: str | Path, title: str = "plutflow swee
         "MHz plus the host layers' measured time (on the worker that ran the point).",
         "",
     ]
-    md += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+    md += markdown_table(head, ([c.replace("|", "\\|") for c in row] for row in body))
     if drawn:
         md += ["", "![Pareto plots](pareto.png)"]
     write_atomic(out / "sweep.md", ("\n".join(md) + "\n").encode())

@@ -75,10 +75,10 @@ def collect(out_dir: Path, man: dict[str, Any]) -> SweepRun:
         result = cache.get("points", p["key"]) or {"status": "missing"}
         run.rows.append({**p, "result": result})
         run.failed += result.get("status") != "ok"
-    for p in man["points"]:
-        res = cache.get("resources", _res_key(p["overlay_key"]))
-        if res is not None:
-            run.resources[p["overlay_key"]] = res
+        if p["overlay_key"] not in run.resources:
+            res = cache.get("resources", _res_key(p["overlay_key"]))
+            if res is not None:
+                run.resources[p["overlay_key"]] = res
     return run
 
 
@@ -177,7 +177,7 @@ def _run_serial(spec, cache, digest, todo, res_todo, log) -> None:
 
 def _resources_or_error(overlay: dict[str, Any]) -> dict[str, Any]:
     try:
-        return {"status": "ok", **tasks.overlay_resources(tasks.overlay_config(overlay).to_json())}
+        return {"status": "ok", **tasks.overlay_resources(overlay)}
     except Exception as exc:  # recorded; the sweep goes on
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]}
 
@@ -208,7 +208,9 @@ def _client(scheduler: str | None, workers: int | None):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
         )
-    return Client(cluster), f"Dask LocalCluster of {n} worker processes"
+    client = Client(cluster)
+    client.wait_for_workers(n)
+    return client, f"Dask LocalCluster of {n} worker processes"
 
 
 def _run_dask(spec, cache, digest, todo, res_todo, scheduler, workers, log) -> str:
@@ -216,8 +218,6 @@ def _run_dask(spec, cache, digest, todo, res_todo, scheduler, workers, log) -> s
 
     t0 = time.perf_counter()
     client, executor = _client(scheduler, workers)
-    if scheduler is None:
-        client.wait_for_workers(workers or os.cpu_count() or 1)
     log(f"sweep: running on the {executor} (ready in {time.perf_counter() - t0:.1f} s)")
     try:
         ref = cache.get("float", digest)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,6 @@ class SweepSpec:
     points: list[Point]
     resources: bool = False
     source: str = ""
-    errors: list[str] = field(default_factory=list)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SweepSpec:
@@ -248,21 +247,26 @@ def _name(kind: type | tuple[type, ...]) -> str:
     )
 
 
+def _axis(key: str, values: Any) -> list[Any]:
+    """A grid option's values: a list of them, or one value (a ``rules`` value is itself
+    a list of patterns, so its axis is a list of lists)."""
+    if not isinstance(values, list):
+        return [values]
+    if key == "rules" and not (values and isinstance(values[0], list)):
+        return [values]
+    return values
+
+
 def expand(grid: Any, listed: Any, where: str) -> list[Point]:
     """The cartesian product of ``grid`` (option -> value or list of values), then the
-    ``listed`` points (each an option mapping, on top of the grid's first values)."""
+    ``listed`` points (each its own option mapping); duplicates removed."""
     points: list[Point] = []
     if grid is not None:
         if not isinstance(grid, dict) or not grid:
             raise SweepError(f"{where}: 'grid' must map options to lists of values")
         axes = []
         for key, values in grid.items():
-            values = (
-                values
-                if (isinstance(values, list) and key != "rules")
-                or (key == "rules" and values and isinstance(values[0], list))
-                else [values]
-            )
+            values = _axis(str(key), values)
             if not values:
                 raise SweepError(f"{where}: grid option '{key}' has no values")
             for v in values:

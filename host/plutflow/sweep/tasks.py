@@ -32,13 +32,12 @@ def loaded(inputs: SweepInputs):
 
 def float_reference(inputs: SweepInputs) -> dict[str, Any]:
     """The float model's classes on the evaluation images (and its top-1 with labels)."""
-    from plutflow.evaluation import predict_float, top1
+    from plutflow.evaluation import classes, predict_float, top1
 
     graph, _pre, _calib, _cl, x, y = loaded(inputs)
     logits = predict_float(graph, x)
-    classes = logits.reshape(len(logits), logits.shape[1], -1).argmax(axis=1)
     return {
-        "classes": classes.tolist(),
+        "classes": classes(logits).tolist(),
         "top1": None if y is None else top1(logits, y),
         "images": len(x),
     }
@@ -88,7 +87,7 @@ def agreement(result: dict[str, Any], reference: dict[str, Any]) -> dict[str, An
 def _run_point(inputs: SweepInputs, options: dict[str, Any]) -> dict:
     from plutflow.api import QuantOptions, quantize_model
     from plutflow.calib.calibrate import collect_stats
-    from plutflow.evaluation import predict_golden, top1
+    from plutflow.evaluation import classes, predict_golden, top1
     from plutflow.overlay.cycles import KV260, program_estimate
     from plutflow.report.layers import layer_rows
     from plutflow.report.memory import packed_param_bytes
@@ -105,7 +104,6 @@ def _run_point(inputs: SweepInputs, options: dict[str, Any]) -> dict:
     model = quantize_model(graph, calib, config, pre, False, inputs.model, stats)
     quantize_s = time.perf_counter() - t
     codes = predict_golden(model, x)
-    classes = codes.reshape(len(codes), codes.shape[1], -1).argmax(axis=1)
     art = Artifact.compile(model, overlay_config(options))
     places = art.compiled.placement()
     on = {p["layer"] for p in places if p["target"] == "overlay"}
@@ -121,7 +119,7 @@ def _run_point(inputs: SweepInputs, options: dict[str, Any]) -> dict:
     return {
         "status": "ok",
         "top1": None if y is None else top1(codes, y),
-        "classes": classes.tolist(),
+        "classes": classes(codes).tolist(),
         "param_bytes": int(packed_param_bytes(model)),
         "schemes": schemes,
         "layers": len(places),
@@ -134,24 +132,14 @@ def _run_point(inputs: SweepInputs, options: dict[str, Any]) -> dict:
     }
 
 
-def overlay_resources(overlay: dict[str, Any]) -> dict[str, Any]:
-    """Whole-accelerator resources of one overlay configuration from yosys
+def overlay_resources(options: dict[str, Any]) -> dict[str, Any]:
+    """Whole-accelerator resources of a point's overlay configuration from yosys
     ``synth_xilinx -family xcup`` (needs the source tree, like the sim backend)."""
-    import importlib.util
-    import sys
-
-    from plutflow.overlay.config import OverlayConfig
     from plutflow.overlay.contract import CONTRACT, rtl_sources
-    from plutflow.overlay.simbuild import repo_root
+    from plutflow.overlay.simbuild import tree_module
 
-    cfg = OverlayConfig(**overlay)
-    root = repo_root()
-    script = root / "overlay_src" / "timing.py"
-    spec = importlib.util.spec_from_file_location("plutflow_timing", script)
-    timing = sys.modules.get("plutflow_timing") or importlib.util.module_from_spec(spec)
-    if "plutflow_timing" not in sys.modules:
-        sys.modules["plutflow_timing"] = timing
-        spec.loader.exec_module(timing)
+    cfg = overlay_config(options)
+    timing = tree_module("overlay_src/timing.py", "plutflow_timing")
     tag = cfg.pe_type  # netlists shared with overlay_src/timing.py (cached by parameters)
     t = time.perf_counter()
     net = timing.synthesize("pf_accel", cfg.rtl_parameters(), tag, rtl_sources())
