@@ -8,6 +8,7 @@ import io
 import json
 import struct
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from plutflow.calib.sources import read_array
 from plutflow.errors import PlutflowError
 from plutflow.intmodel import IntModel
 from plutflow.intmodel import archive as arc
@@ -185,6 +187,22 @@ def test_read_npy_checks_before_allocating() -> None:
     good = io.BytesIO()
     np.save(good, np.arange(6, dtype=np.int16).reshape(2, 3))
     assert arc.read_npy(good.getvalue(), "x").shape == (2, 3)
+
+
+def test_odd_escapes_in_an_npy_header_print_no_warning(tmp_path) -> None:
+    # numpy parses the header as a Python literal; '\\O' makes Python warn (a
+    # SyntaxWarning on stderr from 3.12) unless the loaders silence it
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (2,), '\\O': 1}"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    blob = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\x00\x01"
+    (tmp_path / "odd.npy").write_bytes(blob)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(PlutflowError):
+            arc.read_npy(blob, "x")
+        with pytest.raises(PlutflowError):
+            read_array(tmp_path / "odd.npy")
+    assert [str(w.message) for w in caught] == []
 
 
 def test_output_never_overwrites_an_input(tmp_path, pfq, demo, capsys) -> None:

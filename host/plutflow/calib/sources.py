@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from plutflow.errors import CalibrationError
-from plutflow.intmodel.archive import npy_data_bytes, read_npy_header
+from plutflow.intmodel.archive import npy_data_bytes, quiet_literal_parse, read_npy_header
 
 #: The most bytes a data file may hold once decompressed.
 MAX_DATA_BYTES = 1 << 30
@@ -58,28 +58,34 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     or the only array). Files holding Python objects are refused (no unpickling)."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            if fh.read(6) == b"\x93NUMPY":
-                fh.seek(0)
-                _check_npy_header(fh, path.stat().st_size, str(path))
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):
-            return data
-        with data:
-            names = list(data.keys())
-            if key is not None and key not in names:  # a typo must not fall back silently
-                raise CalibrationError(f"{path} has no array '{key}'; it holds {names}")
-            pick = next((c for c in ([key] if key else []) + ["images", "x", "data"]
-                         if c in names), names[0] if len(names) == 1 else None)  # fmt: skip
-            if pick is not None:
-                member = data.zip.getinfo(f"{pick}.npy")
-                with data.zip.open(member) as fh:
-                    _check_npy_header(fh, member.file_size, f"{path}:{pick}")
-                return data[pick]
+        with quiet_literal_parse():
+            return _read_array(path, key)
     except CalibrationError:
         raise
     except Exception as exc:  # numpy's readers raise many types on damaged files
         raise CalibrationError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def _read_array(path: Path, key: str | None) -> np.ndarray:
+    """:func:`read_array` without its error wrapping."""
+    with open(path, "rb") as fh:
+        if fh.read(6) == b"\x93NUMPY":
+            fh.seek(0)
+            _check_npy_header(fh, path.stat().st_size, str(path))
+    data = np.load(path, allow_pickle=False)
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        names = list(data.keys())
+        if key is not None and key not in names:  # a typo must not fall back silently
+            raise CalibrationError(f"{path} has no array '{key}'; it holds {names}")
+        pick = next((c for c in ([key] if key else []) + ["images", "x", "data"]
+                     if c in names), names[0] if len(names) == 1 else None)  # fmt: skip
+        if pick is not None:
+            member = data.zip.getinfo(f"{pick}.npy")
+            with data.zip.open(member) as fh:
+                _check_npy_header(fh, member.file_size, f"{path}:{pick}")
+            return data[pick]
     raise CalibrationError(f"{path} holds arrays {names}; say which with PATH.npz:KEY")
 
 

@@ -13,13 +13,16 @@ of a 1 MiB buffer, not the member's size in memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import struct
 import tokenize
+import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -125,13 +128,26 @@ class Archive:
 
 def read_npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
     """(shape, fortran_order, dtype) of the ``.npy`` stream ``fh``, left at its data;
-    ValueError for a version numpy's format does not define."""
+    ValueError for a version numpy's format does not define. numpy parses the header as a
+    Python literal; a hostile header's escape sequences would make Python warn on stderr
+    (SyntaxWarning from 3.12), so those warnings are silenced here."""
     major, _minor = np.lib.format.read_magic(fh)
-    if major == 1:
-        return np.lib.format.read_array_header_1_0(fh)
-    if major in (2, 3):
+    if major not in (1, 2, 3):
+        raise ValueError(f"npy format version {major}")
+    with quiet_literal_parse():
+        if major == 1:
+            return np.lib.format.read_array_header_1_0(fh)
         return np.lib.format.read_array_header_2_0(fh)
-    raise ValueError(f"npy format version {major}")
+
+
+@contextlib.contextmanager
+def quiet_literal_parse() -> Iterator[None]:
+    """Silence the warnings Python's parser gives for odd escapes in a literal (numpy
+    reads ``.npy`` headers with ``ast.literal_eval``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        yield
 
 
 def npy_data_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
