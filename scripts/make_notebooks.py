@@ -41,7 +41,7 @@ def quickstart() -> nbformat.NotebookNode:
             new_code_cell(
                 "assets = DemoAssets()\n"
                 "model = plutflow.quantize(str(assets.model), assets.calib_set(),\n"
-                "                          preprocess=assets.preprocess(), progress=False)\n"
+                "                          preprocess=assets.preprocess())\n"
                 "artifact = plutflow.compile(model, overlay='board')\n"
                 "for r in artifact.placement:\n"
                 "    print(f\"{r['layer']:28s} {r['op']:15s} {r['target']}\")"
@@ -89,12 +89,12 @@ def benchmark() -> nbformat.NotebookNode:
                 "from plutflow.runtime.evaluate import evaluate\n"
                 "assets = DemoAssets()\n"
                 "model = plutflow.quantize(str(assets.model), assets.calib_set(),\n"
-                "                          preprocess=assets.preprocess(), progress=False)\n"
+                "                          preprocess=assets.preprocess())\n"
                 "artifact = plutflow.compile(model, overlay='board')\n"
                 "x, y = assets.test_set()\n"
                 "N = int(os.environ.get('PLUTFLOW_BENCH_IMAGES', '64'))\n"
                 "with Accelerator(artifact, BACKEND, **OPTIONS) as acc:\n"
-                "    ev = evaluate(acc, x[:N], batch_size=32, progress=False)\n"
+                "    ev = evaluate(acc, x[:N], batch_size=32)\n"
                 "print(f'{N} images in {ev.wall_s:.2f} s wall '\n"
                 "      f'({N / ev.wall_s:,.0f} images/s measured)')\n"
                 "print(f'overlay: {ev.cycles_per_image:,.0f} cycles/image -> '\n"
@@ -162,7 +162,7 @@ def byom() -> nbformat.NotebookNode:
             ),
             new_code_cell(
                 "options = plutflow.QuantOptions(scheme='int8', rounding='nearest')\n"
-                "model = plutflow.quantize(ONNX, calib, options, preprocess=pre, progress=False)\n"
+                "model = plutflow.quantize(ONNX, calib, options, preprocess=pre)\n"
                 "artifact = plutflow.compile(model, overlay='board')\n"
                 "artifact.save('my_model.pfa')\n"
                 "for r in artifact.placement:\n"

@@ -26,6 +26,23 @@ def test_notebook_runs_on_the_simulator(name: str, tmp_path, monkeypatch) -> Non
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
     assert "backend: sim" in outputs
+    # progress is tqdm's notebook widget, with no IProgress (missing ipywidgets) warning
+    stderr = "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("name") == "stderr"
+    )
+    assert "Warning" not in stderr, stderr
+    widgets = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert widgets, "no progress widget"
     if name != "benchmark":
         assert "bit-exact" in outputs
     assert os.environ["PLUTFLOW_BACKEND"] == "sim"

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from plutflow.notes import note
 from plutflow.overlay.config import OverlayConfig
 
 
@@ -66,22 +67,31 @@ def build_library(cfg: OverlayConfig, progress: bool = False) -> Path:
     params = cfg.rtl_parameters()
     label = f"{cfg.pe_type} P={cfg.p}"
     stop = threading.Event()
+    announced = threading.Event()
+    t0 = time.monotonic()
+    ticking = None
     if progress:
 
         def ticker() -> None:
-            t0 = time.monotonic()
             if stop.wait(1.0):  # cached: no message
                 return
-            print(f"building the simulator for {label} (first time, a minute or two)...",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            announced.set()
+            note(f"building the simulator for {label} (first time for this RTL and "
+                 "configuration, about a minute or two; cached under build/sim)")  # fmt: skip
             while not stop.wait(15.0):
-                print(f"  still building ({time.monotonic() - t0:.0f} s)", file=sys.stderr,
-                      flush=True)  # fmt: skip
+                note(f"still building the simulator for {label}: "
+                     f"{time.monotonic() - t0:.0f} s so far")  # fmt: skip
 
-        t = threading.Thread(target=ticker, daemon=True)
-        t.start()
+        ticking = threading.Thread(target=ticker, daemon=True)
+        ticking.start()
     try:
-        return h.build_sim_lib(params)
+        lib = h.build_sim_lib(params)
+        stop.set()
+        if ticking is not None:
+            ticking.join()
+        if announced.is_set():
+            note(f"built the simulator for {label} in {time.monotonic() - t0:.0f} s")
+        return lib
     except RuntimeError as exc:
         raise PlutflowError(str(exc)) from None
     except FileNotFoundError as exc:
