@@ -9,10 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import plutflow
+from plutflow.api import QuantOptions
 from plutflow.arith import decode_sign_magnitude
 from plutflow.calib import collect_stats
 from plutflow.errors import PlutflowError
 from plutflow.evaluation import predict_float, predict_golden, top1
+from plutflow.formats.layers import pack_model
 from plutflow.golden import GoldenExecutor
 from plutflow.golden.ops import INT_OPS
 from plutflow.intmodel import IntLayer, TensorSpec
@@ -21,6 +24,7 @@ from plutflow.quant import LayerScheme, QuantConfig, SchemeConfig, quantize, qua
 from plutflow.quant.autobits import auto_scheme_config
 from plutflow.quant.tables import product_table
 from plutflow.quant.weights import upot_candidates
+from plutflow.report.memory import packed_param_bytes
 
 
 def _is_pow2(v: np.ndarray) -> np.ndarray:
@@ -184,16 +188,34 @@ def test_auto_bits_meets_the_budget(demo) -> None:
     assert sens and all(s.error >= 0 for s in sens)
     stats = collect_stats(graph, calib, progress=False)
     model = quantize(graph, stats, QuantConfig(schemes=cfg))
-    weight_bytes = sum(
-        -(
-            -lay.params.get("weight", lay.params.get("weight_codes")).size
-            * lay.attrs["weight_bits"]
-            // 8
-        )
-        for lay in model.layers
-        if lay.op in ("conv", "gemm")
-    )
-    assert weight_bytes <= 20000
+    packed = {p.name: p.total_bytes for p in pack_model(model)}
+    assert sum(packed.values()) <= 20000
+    # each candidate's bytes are exactly what its layer packs to
+    for lay in model.layers:
+        if lay.op in ("conv", "gemm"):
+            scheme = cfg.for_layer(lay.name, 0, 3)
+            same = [s for s in sens if s.layer == lay.name and s.scheme == scheme]
+            assert same and same[0].packed_bytes == packed[lay.name], lay.name
+
+
+@pytest.mark.parametrize("scheme, budget", [("upot:4:8", 20000), ("plut:4:4", 26000),
+                                            ("pot:3:8", 18000)])  # fmt: skip
+def test_auto_bits_budget_counts_the_reported_bytes(demo, scheme, budget) -> None:
+    # the budget holds every byte quantize reports: streams, tables, other layers
+    graph = import_onnx(demo.model)
+    calib = demo.calib_set()[:64]
+    opts = QuantOptions(scheme=scheme, auto_bits=budget)
+    model = plutflow.quantize(graph, calib, opts, progress=False)
+    size = packed_param_bytes(model)
+    assert size <= budget
+    # ... and it is tight: 8 % more than the model's size would not fit a smaller one
+    assert size > 0.85 * budget
+    rules = QuantOptions(scheme=scheme, auto_bits=budget, rules=["*down1*=int8"])
+    pinned = plutflow.quantize(graph, calib, rules, progress=False)
+    assert packed_param_bytes(pinned) <= budget
+    assert all(lay.attrs.get("weight_bits", 8) == 8 for lay in pinned.layers
+               if "down1" in lay.name and lay.op == "conv")  # fmt: skip
+
     with pytest.raises(PlutflowError, match="no choice of bit-widths"):
         auto_scheme_config(graph, calib, 1000, weights="pot", bits=(8, 4))
 

@@ -70,7 +70,6 @@ class QuantOptions:
     ) -> QuantConfig:
         """The quantizer configuration for ``graph`` (auto-bits and the task-loss search
         run here, on ``calib``)."""
-        from plutflow.quant.autobits import auto_scheme_config
         from plutflow.quant.tasktune import tune_ranges
 
         schemes = SchemeConfig.from_file(self.scheme_config) if self.scheme_config else (
@@ -79,14 +78,11 @@ class QuantOptions:
             schemes = replace(schemes, default=LayerScheme.parse(self.scheme))
         if self.all_layers:
             schemes = replace(schemes, ends_at_8bit=False)
-        if self.auto_bits:
-            # the family of the budget search: the scheme's, or UPoT below int8
-            family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
-            schemes, _ = auto_scheme_config(
-                graph, calib, self.auto_bits, weights=family, abits=schemes.default.abits,
-                ends_at_8bit=schemes.ends_at_8bit,
-            )  # fmt: skip
         schemes = schemes.with_rules(list(self.rules))
+        if self.auto_bits:
+            if stats is None:
+                stats = collect_stats(graph, calib, progress=False)
+            schemes = self._budget_schemes(graph, calib, stats, schemes)
         _check_rules(graph, [r.rsplit("=", 1)[0] for r in self.rules])
         config = QuantConfig(observer=self.observer, percentile=self.percentile,
                              lowbit_observer=self.lowbit_observer, schemes=schemes,
@@ -101,6 +97,33 @@ class QuantOptions:
                 stats = collect_stats(graph, calib, progress=False)
             config, _ = tune_ranges(graph, stats, config, calib, labels)
         return config
+
+    def _budget_schemes(
+        self, graph: Graph, calib: np.ndarray, stats: dict[str, TensorStats], schemes: SchemeConfig
+    ) -> SchemeConfig:
+        """Per-layer schemes whose packed parameters fit ``auto_bits``: the bytes that
+        plutflow reports for the model, the other layers' parameters and constants
+        included. Those do not depend on weight widths, so one build with 8-bit weights
+        (at the chosen activation widths) measures them."""
+        from plutflow.formats.layers import pack_layer
+        from plutflow.quant.autobits import auto_scheme_config
+        from plutflow.report.memory import packed_param_bytes
+
+        # the family of the budget search: the scheme's, or UPoT below int8
+        family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
+        search = dict(weights=family, abits=schemes.default.abits,
+                      ends_at_8bit=schemes.ends_at_8bit, rules=schemes.rules)  # fmt: skip
+        chosen, sens = auto_scheme_config(graph, calib, self.auto_bits, **search)
+        probe = SchemeConfig(LayerScheme(), tuple(
+            (name, LayerScheme("int8", 8, s.abits)) for name, s in chosen.rules
+        ), ends_at_8bit=False)  # fmt: skip
+        model = quantize(graph, stats, QuantConfig(schemes=probe))
+        layers = sum(pack_layer(lay).total_bytes for lay in model.layers
+                     if lay.op in ("conv", "gemm"))  # fmt: skip
+        other = packed_param_bytes(model) - layers
+        chosen, _ = auto_scheme_config(graph, calib, self.auto_bits, other_bytes=other,
+                                       sens=sens, **search)  # fmt: skip
+        return chosen
 
 
 def _check_rules(graph: Graph, patterns: list[str]) -> None:

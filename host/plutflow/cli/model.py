@@ -110,10 +110,12 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     calib, labels = load_data(args.calib, pre, args.num_calib, args.calib_labels)
     model = _quantize(args, graph, calib, labels, pre, source=args.model)
     model.save(args.output)
+    size = packed_param_bytes(model)
+    budget = f"; budget {args.auto_bits:,} bytes" if args.auto_bits else ""
     print(
         f"quantized {args.model} with {len(calib)} calibration images -> {args.output} "
-        f"({len(model.layers)} integer layers, {kib(packed_param_bytes(model))} of packed "
-        "parameters)"
+        f"({len(model.layers)} integer layers, {kib(size)} of packed parameters: "
+        f"{size:,} bytes{budget})"
     )
     return 0
 

@@ -122,7 +122,9 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         metavar="BYTES",
         help="choose per-layer weight bits (8/4/3/2, of --scheme's family, upot "
-        "by default) so the packed weights fit BYTES, from measured sensitivity",
+        "by default) from measured sensitivity, so the packed parameters fit BYTES: the "
+        "size quantize reports (weights, requant records, product tables, other layers' "
+        "parameters); layers named by --rule and the 8-bit ends count but keep their scheme",
     )
 
 

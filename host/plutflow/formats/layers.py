@@ -58,6 +58,32 @@ class PackedLayer:
         return self.weight_bytes + self.table_bytes + int(self.requant.nbytes) + terms
 
 
+def field_bytes(count: int, bits: int, word_bits: int = 64) -> int:
+    """Bytes of ``count`` fields of ``bits`` packed by :func:`pack_fields` (whole words)."""
+    word_bytes = word_bits // 8
+    used = -(-count * bits // 8)
+    return -(-used // word_bytes) * word_bytes
+
+
+def packed_layer_bytes(
+    weight_count: int,
+    out_channels: int,
+    scheme: str,
+    wbits: int,
+    abits: int,
+    term_count: int = 0,
+    word_bits: int = 64,
+) -> int:
+    """:attr:`PackedLayer.total_bytes` of a layer before it is packed: its weight
+    stream, its requant records, a P-LUT layer's product table (``2**wbits`` rows of
+    ``2**abits`` entries) and a shift layer's ``term_count`` exponents."""
+    total = field_bytes(weight_count, wbits, word_bits)
+    total += field_bytes(out_channels, REQUANT_BITS, word_bits)
+    if scheme == "plut":
+        total += field_bytes((1 << wbits) << abits, TABLE_BITS, word_bits)
+    return total + term_count
+
+
 def _stream_order(a: np.ndarray) -> np.ndarray:
     """(M, C, *k) -> (M, *k, C), the stream order."""
     return np.moveaxis(a, 1, -1) if a.ndim > 2 else a

@@ -1,12 +1,20 @@
-"""Automatic per-layer bit-widths under a memory budget, from measured sensitivity."""
+"""Automatic per-layer bit-widths under a memory budget, from measured sensitivity.
+
+The budget counts the bytes ``plutflow quantize`` reports as packed parameters
+(:func:`plutflow.report.memory.packed_param_bytes`): each Conv/Gemm's packed streams
+(weights in whole words, requant records, P-LUT product tables, shift exponents) and the
+other layers' parameters and constants (``other_bytes``), which no weight width changes.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 import numpy as np
 
 from plutflow.errors import PlutflowError
+from plutflow.formats.layers import packed_layer_bytes
 from plutflow.ir.graph import Graph
 from plutflow.quant.scheme import LayerScheme, SchemeConfig
 from plutflow.quant.weights import quantize_weights
@@ -19,12 +27,15 @@ class Sensitivity:
 
     layer: str
     scheme: LayerScheme
-    weight_bytes: int
+    packed_bytes: int  # the layer's packed streams with this scheme
     error: float  # mean squared output error, relative to the output's mean square
+    weight_count: int = 0
+    out_channels: int = 0
 
-
-def packed_weight_bytes(w: np.ndarray, bits: int) -> int:
-    return -(-w.size * bits // 8)
+    def bytes_with(self, scheme: LayerScheme) -> int:
+        """The layer's packed bytes with another (8-bit or uniform) ``scheme``."""
+        return packed_layer_bytes(self.weight_count, self.out_channels, scheme.weights,
+                                  scheme.wbits, scheme.abits)  # fmt: skip
 
 
 def measure_sensitivity(
@@ -50,29 +61,39 @@ def measure_sensitivity(
             finally:
                 graph.constants[name] = w
             err = float(np.mean((y.astype(np.float64) - ref) ** 2)) / power
-            out.append(Sensitivity(node.name, cand, packed_weight_bytes(w, cand.wbits), err))
+            packed = packed_layer_bytes(w.size, w.shape[0], cand.weights, cand.wbits, cand.abits,
+                                        sum(len(t) for t in q.terms))  # fmt: skip
+            out.append(Sensitivity(node.name, cand, packed, err, int(w.size), int(w.shape[0])))
     return out
 
 
+def _fixed_bytes(options: list[Sensitivity], scheme: LayerScheme) -> int:
+    """A fixed layer's packed bytes: as measured for that scheme, else computed."""
+    same = [o.packed_bytes for o in options if o.scheme == scheme]
+    return same[0] if same else options[0].bytes_with(scheme)
+
+
 def choose_bits(
-    sens: list[Sensitivity], budget_bytes: int, fixed: dict[str, LayerScheme] | None = None
+    sens: list[Sensitivity],
+    budget_bytes: int,
+    fixed: dict[str, LayerScheme] | None = None,
+    other_bytes: int = 0,
 ) -> dict[str, LayerScheme]:
     """Greedy descent: start every layer at its widest candidate and repeatedly take the
     step to a narrower one with the least added error per byte saved, until the packed
-    weights fit ``budget_bytes``. Layers in ``fixed`` keep their scheme."""
+    parameters (the layers' streams and ``other_bytes``) fit ``budget_bytes``. Layers in
+    ``fixed`` keep their scheme."""
     fixed = fixed or {}
     by_layer: dict[str, list[Sensitivity]] = {}
     for s in sens:
         by_layer.setdefault(s.layer, []).append(s)
-    options = {k: sorted(v, key=lambda s: -s.weight_bytes) for k, v in by_layer.items()}
+    options = {k: sorted(v, key=lambda s: -s.packed_bytes) for k, v in by_layer.items()}
     pos = {k: 0 for k in options}
-    # a fixed layer's bytes: its weight count (the 8-bit candidate's bytes) at its width
-    fixed_bytes = sum(
-        -(-options[k][0].weight_bytes * fixed[k].wbits // 8) for k in options if k in fixed
-    )
+    fixed_bytes = other_bytes + sum(_fixed_bytes(options[k], fixed[k]) for k in options
+                                    if k in fixed)  # fmt: skip
 
-    def total() -> float:
-        return fixed_bytes + sum(options[k][pos[k]].weight_bytes for k in options if k not in fixed)
+    def total() -> int:
+        return fixed_bytes + sum(options[k][pos[k]].packed_bytes for k in options if k not in fixed)
 
     while total() > budget_bytes:
         steps = []
@@ -80,13 +101,14 @@ def choose_bits(
             if k in fixed or pos[k] + 1 >= len(opts):
                 continue
             cur, nxt = opts[pos[k]], opts[pos[k] + 1]
-            saved = cur.weight_bytes - nxt.weight_bytes
+            saved = cur.packed_bytes - nxt.packed_bytes
             if saved > 0:
                 steps.append((max(nxt.error - cur.error, 0.0) / saved, k))
         if not steps:
             raise PlutflowError(
-                f"no choice of bit-widths fits {budget_bytes} bytes of "
-                f"weights (smallest: {int(total())} bytes)"
+                f"no choice of bit-widths fits {budget_bytes:,} bytes of packed parameters "
+                f"(the smallest is {total():,} bytes, {fixed_bytes:,} of them in layers "
+                "that keep 8 bits and in other layers' parameters)"
             )
         _, k = min(steps)
         pos[k] += 1
@@ -103,18 +125,27 @@ def auto_scheme_config(
     bits: tuple[int, ...] = (8, 4, 3, 2),
     abits: int = 8,
     ends_at_8bit: bool = True,
+    other_bytes: int = 0,
+    sens: list[Sensitivity] | None = None,
+    rules: tuple[tuple[str, LayerScheme], ...] = (),
 ) -> tuple[SchemeConfig, list[Sensitivity]]:
-    """A :class:`SchemeConfig` with per-layer weight bits chosen under ``budget_bytes``."""
+    """A :class:`SchemeConfig` with per-layer weight bits chosen so the packed parameters
+    (with ``other_bytes`` of non-Conv/Gemm parameters) fit ``budget_bytes``; ``sens``
+    reuses sensitivities measured before. Layers that ``rules`` (``(glob, scheme)``, the
+    last match wins) or the 8-bit ends name keep that scheme and count in the budget."""
     cands = [
         LayerScheme("int8", 8, abits) if b == 8 else LayerScheme(weights, b, abits) for b in bits
     ]
-    sens = measure_sensitivity(graph, calib, cands)
+    if sens is None:
+        sens = measure_sensitivity(graph, calib, cands)
     layers = [n.name for n in graph.nodes if n.op in ("Conv", "Gemm")]
-    fixed = (
-        {layers[0]: LayerScheme("int8", 8, 8), layers[-1]: LayerScheme("int8", 8, 8)}
-        if ends_at_8bit and layers
-        else {}
-    )
-    chosen = choose_bits(sens, budget_bytes, fixed)
+    pinned = SchemeConfig(LayerScheme(), rules, ends_at_8bit)
+    fixed = {}
+    for i, name in enumerate(layers):
+        if (ends_at_8bit and i in (0, len(layers) - 1)) or any(
+            fnmatch.fnmatchcase(name, pattern) for pattern, _ in rules
+        ):
+            fixed[name] = pinned.for_layer(name, i, len(layers))
+    chosen = choose_bits(sens, budget_bytes, fixed, other_bytes)
     rules = tuple((name, chosen[name]) for name in layers)
     return SchemeConfig(LayerScheme(), rules, ends_at_8bit=False), sens
