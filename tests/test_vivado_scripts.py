@@ -44,12 +44,49 @@ def test_tcl_holds_the_contract(tcl) -> None:
     assert tcl.eval("dict get $pf_contract rtl").split() == c.rtl
     for name, reg in c.registers.items():
         assert int(tcl.eval(f"dict get $pf_contract registers {name}")) == reg.offset
-    pairs = tcl.eval("dict get $pf_contract board_params").split()
-    params = {k: int(v) for k, v in zip(pairs[::2], pairs[1::2], strict=True)}
-    assert params == OverlayConfig.named("board").rtl_parameters()
+    assert tcl.eval("dict get $pf_contract board_overlay") == c.data["board_overlay"]
     declared = set(re.findall(r"parameter integer (\w+)", (RTL / "pf_accel.v").read_text()))
-    assert set(params) <= declared, set(params) - declared
-    assert int(tcl.eval("dict get $pf_contract data_bits")) == 8 * params["P"]
+    assert tcl.eval("dict keys [dict get $pf_contract overlays]").split() == c.overlay_names
+    for name in c.overlay_names:
+        pairs = tcl.eval(f"dict get $pf_contract overlays {name} params").split()
+        params = {k: int(v) for k, v in zip(pairs[::2], pairs[1::2], strict=True)}
+        assert params == OverlayConfig.named(name).rtl_parameters()
+        assert set(params) <= declared, set(params) - declared
+        bits = int(tcl.eval(f"dict get $pf_contract overlays {name} data_bits"))
+        assert bits == 8 * params["P"]
+
+
+def _package_ip(overlay: str | None):
+    """package_ip.tcl sourced as build.tcl does, for ``overlay`` (None: the default)."""
+    import tkinter
+
+    interp = tkinter.Tcl()
+    interp.eval("set pf_library_mode 1")
+    if overlay is not None:
+        interp.eval(f"set pf_overlay {{{overlay}}}")
+    interp.eval(f"source {{{VIVADO / 'package_ip.tcl'}}}")
+    return interp
+
+
+@pytest.mark.parametrize("overlay", [None, "", *C.CONTRACT.overlay_names])
+def test_a_build_picks_its_overlay(overlay) -> None:
+    """`make bitstream OVERLAY=name` builds that configuration (build.tcl's third
+    argument); no name builds the board overlay."""
+    interp = _package_ip(overlay)
+    name = overlay or C.CONTRACT.data["board_overlay"]
+    assert interp.eval("pf_overlay_name") == name
+    pairs = interp.eval("pf_rtl_parameters").split()
+    params = {k: int(v) for k, v in zip(pairs[::2], pairs[1::2], strict=True)}
+    assert params == OverlayConfig.named(name).rtl_parameters()
+    assert int(interp.eval("pf_data_bits")) == 8 * OverlayConfig.named(name).p
+
+
+def test_an_unknown_overlay_is_refused() -> None:
+    import tkinter
+
+    interp = _package_ip("int9")
+    with pytest.raises(tkinter.TclError, match="unknown overlay 'int9': one of int8 shift"):
+        interp.eval("pf_rtl_parameters")
 
 
 def test_every_rtl_file_of_the_contract_exists_and_covers_the_top() -> None:
@@ -101,4 +138,5 @@ def test_register_map_in_rtl_and_contract_agree() -> None:
 def test_makefile_targets() -> None:
     mk = (ROOT / "overlay_src" / "Makefile").read_text()
     assert "bitstream:" in mk and "vivado/build.tcl" in mk
+    assert "-tclargs $(BUILD_OUT) $(JOBS) $(OVERLAY)" in mk
     assert "timing:" in mk and "timing.py" in mk

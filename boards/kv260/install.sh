@@ -5,7 +5,8 @@
 #   git clone <plutflow> && cd plutflow && sudo boards/kv260/install.sh
 #
 # Needs: the overlay files boards/kv260/overlay/plutflow.bit and plutflow.hwh (built with
-# 'make -C overlay_src bitstream' on a machine with Vivado, or copied from a release).
+# 'make -C overlay_src bitstream' on a machine with Vivado, or copied from a release);
+# variants built with OVERLAY=<name> (plutflow_<name>.bit + .hwh) are installed too.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -20,9 +21,20 @@ fi
 
 mkdir -p "$NOTEBOOKS/plutflow/notebooks" "$NOTEBOOKS/plutflow/overlay"
 cp "$HERE"/notebooks/*.ipynb "$NOTEBOOKS/plutflow/notebooks/"
-if [ -f "$HERE/overlay/plutflow.bit" ] && [ -f "$HERE/overlay/plutflow.hwh" ]; then
-    cp "$HERE/overlay/plutflow.bit" "$HERE/overlay/plutflow.hwh" "$NOTEBOOKS/plutflow/overlay/"
-else
+# the board overlay (plutflow.bit) and any variant (plutflow_<name>.bit, built with
+# 'make -C overlay_src bitstream OVERLAY=<name>'), each with its .hwh
+found=0
+for bit in "$HERE"/overlay/plutflow.bit "$HERE"/overlay/plutflow_*.bit; do
+    [ -f "$bit" ] || continue
+    hwh="${bit%.bit}.hwh"
+    if [ -f "$hwh" ]; then
+        cp "$bit" "$hwh" "$NOTEBOOKS/plutflow/overlay/"
+        found=1
+    else
+        echo "note: $bit has no $(basename "$hwh") beside it; not installed" >&2
+    fi
+done
+if [ "$found" = 0 ]; then
     echo "note: no overlay in $HERE/overlay yet (plutflow.bit + plutflow.hwh)" >&2
 fi
 echo "installed: $("$PYNQ_VENV/bin/python" -m plutflow --version)"

@@ -1,7 +1,8 @@
 # plutflow KV260 bitstream: package the IP, create the block design, synthesise,
 # implement and export <name>.bit and <name>.hwh (same base name, as PYNQ expects).
-#   make -C overlay_src bitstream        (Vivado 2022.2 or newer on PATH)
-#   vivado -mode batch -source overlay_src/vivado/build.tcl -tclargs <out_dir> [jobs]
+#   make -C overlay_src bitstream [OVERLAY=int8|shift|plut|plut-lutram]
+#   vivado -mode batch -source overlay_src/vivado/build.tcl -tclargs <out_dir> [jobs] [overlay]
+# The overlay is a named configuration of the contract (default: the board overlay).
 
 set pf_library_mode 1
 source [file join [file dirname [info script]] package_ip.tcl]
@@ -13,6 +14,8 @@ if {[package vcompare [lindex [split $version .] 0].[lindex [split $version .] 1
 }
 set out_dir [expr {[llength $argv] > 0 ? [file normalize [lindex $argv 0]] : [file join $pf_root overlay_src build]}]
 set jobs [expr {[llength $argv] > 1 ? [lindex $argv 1] : 4}]
+set pf_overlay [expr {[llength $argv] > 2 ? [lindex $argv 2] : ""}]
+puts "plutflow: building the '[pf_overlay_name]' overlay ([pf_rtl_parameters])"
 file mkdir $out_dir
 
 set ip_dir [pf_package_ip $out_dir]

@@ -20,7 +20,7 @@ proc pf_create_project {out_dir ip_dir} {
 
 proc pf_create_bd {} {
     global pf_contract
-    set width [dict get $pf_contract data_bits]
+    set width [pf_data_bits]
     set mhz [dict get $pf_contract clock_mhz]
     create_bd_design plutflow
 

@@ -7,10 +7,28 @@
 source [file join [file dirname [info script]] pf_contract.tcl]
 set pf_root [file normalize [file join [file dirname [info script]] .. ..]]
 
-# the Verilog parameters of pf_accel for the board build, as "NAME VALUE" pairs
+# the overlay configuration this build is for: $pf_overlay (build.tcl's third argument,
+# `make bitstream OVERLAY=shift`), else the contract's board overlay
+proc pf_overlay_name {} {
+    global pf_contract pf_overlay
+    set name [expr {[info exists pf_overlay] && $pf_overlay ne "" ? $pf_overlay \
+                    : [dict get $pf_contract board_overlay]}]
+    if {![dict exists $pf_contract overlays $name]} {
+        error "unknown overlay '$name': one of [dict keys [dict get $pf_contract overlays]]"
+    }
+    return $name
+}
+
+# the Verilog parameters of pf_accel for this build, as "NAME VALUE" pairs
 proc pf_rtl_parameters {} {
     global pf_contract
-    return [dict get $pf_contract board_params]
+    return [dict get $pf_contract overlays [pf_overlay_name] params]
+}
+
+# the width of the overlay's memory port (and of the HP port it is wired to)
+proc pf_data_bits {} {
+    global pf_contract
+    return [dict get $pf_contract overlays [pf_overlay_name] data_bits]
 }
 
 proc pf_package_ip {out_dir} {
@@ -60,9 +78,9 @@ proc pf_package_ip {out_dir} {
     set_property master_address_space_ref m_axi_gmem \
         [ipx::get_bus_interfaces m_axi_gmem -of_objects $core]
     set_property range [expr {1 << [dict get $pf_contract addr_bits]}] $as
-    set_property width [dict get $pf_contract data_bits] $as
+    set_property width [pf_data_bits] $as
 
-    # build parameters: defaults of the board overlay
+    # build parameters: defaults of the chosen overlay configuration
     foreach {param value} [pf_rtl_parameters] {
         set p [ipx::get_user_parameters $param -of_objects $core]
         if {$p ne ""} { set_property value $value $p }

@@ -207,15 +207,20 @@ def verilog_header(c: Contract = CONTRACT) -> str:
 
 def tcl_header(c: Contract = CONTRACT) -> str:
     """The contract as Tcl for the Vivado scripts: ``pf_contract`` (a dict) with the
-    VLNV, instance name, clock, top, RTL files, register offsets and the board
-    overlay's build parameters."""
+    VLNV, instance name, clock, top, RTL files, register offsets, the name of the board
+    overlay and every named overlay configuration (its build parameters and memory
+    port width), one of which a bitstream build picks (``OVERLAY=`` of the make target)."""
     from plutflow.overlay.config import OverlayConfig
 
     def braces(items: list[str]) -> str:
         return "{" + " ".join(items) + "}"
 
     regs = [f"{n} {r.offset}" for n, r in c.registers.items()]
-    params = [f"{k} {v}" for k, v in OverlayConfig.named("board").rtl_parameters().items()]
+    overlays = []
+    for name in c.overlay_names:
+        cfg = OverlayConfig.named(name)
+        params = [f"{k} {v}" for k, v in cfg.rtl_parameters().items()]
+        overlays.append(f"        {name} {{params {braces(params)} data_bits {8 * cfg.p}}} \\")
     mhz = int(c.clock_mhz) if c.clock_mhz == int(c.clock_mhz) else c.clock_mhz
     return "\n".join([
         "# Generated from host/plutflow/data/overlay.json by plutflow.overlay.contract;",
@@ -225,11 +230,13 @@ def tcl_header(c: Contract = CONTRACT) -> str:
         f"    ip_instance {c.ip_instance} \\",
         f"    top {c.top} \\",
         f"    clock_mhz {mhz} \\",
-        f"    data_bits {8 * OverlayConfig.named('board').p} \\",
         f"    addr_bits {int(c.memory['addr_bits'])} \\",
         f"    rtl {braces(c.rtl)} \\",
         f"    registers {braces(regs)} \\",
-        f"    board_params {braces(params)}]",
+        f"    board_overlay {c.data['board_overlay']} \\",
+        "    overlays [dict create \\",
+        *overlays,
+        "    ]]",
         "",
     ])  # fmt: skip
 
