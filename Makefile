@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 FMNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 QEMU   := /usr/bin/qemu-x86_64
+CHROMIUM := /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test bench lint install clean conformance-data
@@ -40,7 +41,10 @@ $(QEMU): # runs the fast engine's tests on an emulated CPU without AVX-512
 $(FMNIST):
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
 
-bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime, slow tests
+$(CHROMIUM): # renders the HTML report for bench/first_hour.py's screenshot
+	apt-get update -qq && apt-get install -y -qq chromium
+
+bench: $(STAMP) $(FMNIST) $(CHROMIUM) ## accuracy on the full test set, speed vs onnxruntime, slow tests
 	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python bench/foundation.py
 	$(BIN)/python bench/lowbit.py
@@ -51,6 +55,7 @@ bench: $(STAMP) $(FMNIST) ## accuracy on the full test set, speed vs onnxruntime
 	$(BIN)/python bench/fast_host.py
 	$(BIN)/python bench/hardening.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/first_hour.py
 	$(MAKE) -C overlay_src timing-board
 
 clean:
