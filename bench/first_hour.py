@@ -181,7 +181,7 @@ def items(t: Path) -> list[Item]:
     ]  # fmt: skip
 
 
-def quote(run: Run, pattern: str, limit: int = 4, width: int = 160) -> str:
+def quote(run: Run, pattern: str, limit: int = 4, width: int = 240) -> str:
     """The lines of ``run`` that show the finding (at most ``limit``, each cut to
     ``width``; carriage returns shown as ``\\r``)."""
     text = run.output.replace("\r", "\\r")
@@ -219,7 +219,7 @@ def screenshot(html: Path, png: Path) -> str:
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-             "--window-size=1200,2600", f"--screenshot={png}", html.as_uri()],
+             "--window-size=1200,3300", f"--screenshot={png}", html.as_uri()],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     if proc.returncode != 0 or not png.exists():
@@ -310,7 +310,7 @@ def markdown(r: dict) -> str:
         "",
         "Each row is a command run on both checkouts after their sessions (so the session's "
         "files exist); 'before' and 'after' quote the lines of its output that show the "
-        "finding (cut at 160 characters, `\\r` for a carriage return), with the exit code.",
+        "finding (cut at 240 characters, `\\r` for a carriage return), with the exit code.",
         "",
         "| area | finding | command | before (exit) | after (exit) |",
         "|---|---|---|---|---|",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ from plutflow.data import (
     load_data,
     preprocess_for,
 )
-from plutflow.evaluation import agreement, predict_float, predict_golden, top1
+from plutflow.evaluation import agreement, predict_float, timed_predict_golden, top1
 from plutflow.fast.engine import resolve
 from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
@@ -61,9 +60,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = _quantize(args, graph, calib, assets.calib_labels(), assets.preprocess())
     logits = predict_float(graph, x)
     float_acc = top1(logits, y)
-    t0 = time.perf_counter()
-    codes = predict_golden(model, x)
-    dt = time.perf_counter() - t0
+    codes, rate = timed_predict_golden(model, x)
     int_acc = top1(codes, y)
     agree = agreement(logits, codes)
     mem = memory_report(graph, model)
@@ -76,7 +73,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"integer (golden) top-1: {int_acc:6.2f} %   ({int_acc - float_acc:+.2f} points; "
         f"{agree:.2f} % same class as float)"
     )
-    print(f"integer throughput:   {len(x) / dt:8.0f} images/s ({resolve()} engine, "
+    print(f"integer throughput:   {rate:8.0f} images/s ({resolve()} engine, "
           "same integers as golden)")  # fmt: skip
     print(
         f"parameters:           {kib(mem.float_param_bytes)} float32 -> "
@@ -135,9 +132,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             note(inferred_note(pre))
         x, y = load_data(args.data, pre, args.limit, args.labels)
         note(drift_warning(model.meta.get("calibration_input"), x))
-        t0 = time.perf_counter()
-        scores = predict_golden(model, x, args.batch_size, args.engine)
-        rate = len(x) / (time.perf_counter() - t0)
+        scores, rate = timed_predict_golden(model, x, args.batch_size, args.engine)
         print(f"integer model ({resolve(args.engine)} engine): {rate:.0f} images/s")
         kind = "integer (golden)"
     result = {"model": str(path), "kind": kind, "images": len(x)}

@@ -141,18 +141,25 @@ def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
         ax.tick_params(axis="x", rotation=30, labelsize=7)
         ax2 = ax.twinx()
         p = data.overlay["p"]
-        ax2.plot(names, [100 * t.macs / (t.cycles * p * p) for t in layers], "ko-")
+        # utilisation where the array multiplies (no marker for pooling, add, copies)
+        util = [100 * t.macs / (t.cycles * p * p) if t.macs else float("nan") for t in layers]
+        ax2.plot(names, util, "ko", linestyle="none")
         ax2.set_ylabel("utilisation %")
         ax2.set_ylim(0, 105)
         save(fig, "layers.png", "Overlay cycles (cycle model) and array utilisation per layer")
     if data.resources:
-        fig, ax = plt.subplots(figsize=(7, 3))
-        labels = [r["config"] for r in data.resources]
-        lut = CONTRACT.device["LUT"]
-        ax.barh(labels, [100 * r["LUT"] / lut for r in data.resources], color="#8172b2")
-        ax.set_xlabel("LUTs, % of the K26")
-        ax.tick_params(axis="y", labelsize=7)
-        save(fig, "resources.png", "Resource estimate (yosys, xcup)")
+        fig, ax = plt.subplots(figsize=(7, 2.6))
+        kinds = ["LUT", "FF", "DSP", "BRAM36", "URAM"]
+        row = data.resources[0]  # the compiled configuration's
+        shares = [100 * row[k] / CONTRACT.device[k] for k in kinds]
+        ax.barh(kinds, shares, color="#8172b2")
+        for i, v in enumerate(shares):
+            ax.text(v, i, f" {v:.1f} %", va="center", fontsize=8)
+        ax.set_xlim(0, 100)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"% of the {CONTRACT.device['part']}")
+        save(fig, "resources.png", f"Resource estimate of the {row['config']} configuration "
+             "(yosys synth_xilinx -family xcup)")  # fmt: skip
     return made
 
 
