@@ -110,6 +110,22 @@ def test_report_writes_tables_and_plots(pfa, tmp_path, capsys, fmt) -> None:
     assert (out / "memory.png").exists()
 
 
+def test_report_plots_the_compiled_configurations_resources(tmp_path) -> None:
+    from plutflow.report.run_report import ReportData, write_report
+
+    data = ReportData(
+        title="t", overlay={"pe_type": "int8", "p": 16}, accuracy={"golden": 90.0},
+        memory={"integer": 1000}, evaluation=None,
+        resources=[{"config": "int8", "LUT": 22570, "FF": 52476, "DSP": 321,
+                    "BRAM36": 59.0, "URAM": 45}],
+    )  # fmt: skip
+    path = write_report(data, tmp_path, "html")
+    page = path.read_text()
+    assert "resources.png" in page and "Resource estimate of the int8 configuration" in page
+    assert (tmp_path / "resources.png").stat().st_size > 1000
+    assert "22,570 (19.3 %)" in page
+
+
 def test_selftest_golden(capsys) -> None:
     assert main(["selftest", "--backend", "golden", "--images", "4"]) == 0
     out = capsys.readouterr().out

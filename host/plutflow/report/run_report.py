@@ -151,13 +151,13 @@ def _plots(data: ReportData, out: Path) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(7, 2.6))
         kinds = ["LUT", "FF", "DSP", "BRAM36", "URAM"]
         row = data.resources[0]  # the compiled configuration's
-        shares = [100 * row[k] / CONTRACT.device[k] for k in kinds]
+        shares = [100 * row.get(k, 0) / CONTRACT.device[k] for k in kinds]
         ax.barh(kinds, shares, color="#8172b2")
         for i, v in enumerate(shares):
             ax.text(v, i, f" {v:.1f} %", va="center", fontsize=8)
         ax.set_xlim(0, 100)
         ax.invert_yaxis()
-        ax.set_xlabel(f"% of the {CONTRACT.device['part']}")
+        ax.set_xlabel(f"% of the {CONTRACT.device_part}")
         save(fig, "resources.png", f"Resource estimate of the {row['config']} configuration "
              "(yosys synth_xilinx -family xcup)")  # fmt: skip
     return made
