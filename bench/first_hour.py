@@ -178,6 +178,20 @@ def items(t: Path) -> list[Item]:
                                                 "images.npy", "--limit", "8"]),
         Item("setup", "help text of every option", ["plutflow", "compile", "--help"],
              r"--array|--overlay"),
+        Item("numbers", "the demo's simulator top-1: 32 images, printed without the count",
+             ["<session>", "demo"], r"top-1"),
+        Item("report", "title, sections and notes of the HTML report made outside the "
+             "repository (the float accuracy and resources vanished silently)",
+             [sys.executable, "-c", "import re; t = open('report/report.html').read(); "
+              "print(*re.findall(r'<h[12]>(.*?)</h[12]>', t), sep=' | '); "
+              "print(*re.findall(r'<p>(.*?)</p>', t)[:4], sep=' | ')"]),
+        Item("setup", "notebooks show TqdmWarning: IProgress not found",
+             ["<session>", "jupyter-execute"], r"IProgress|Warning|rror"),
+        Item("setup", "README: running the notebooks on a host, building other bitstreams",
+             ["grep", "-n", "-E", "jupyter-execute|OVERLAY=", f"{t}/README.md"]),
+        Item("setup", "install prints setuptools' deprecation box for the license table",
+             [sys.executable, "-c", "import tomllib; print('license =', tomllib.load(open("
+              f"'{t}/pyproject.toml', 'rb'))['project']['license'])"]),
     ]  # fmt: skip
 
 
