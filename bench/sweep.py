@@ -148,7 +148,7 @@ def main() -> int:
         "`overlay_src/timing.py`; from scratch each takes 2-5 min).",
         f"- The worker-kill test (`{KILL_TEST}`: a real `dask scheduler` and two `dask "
         "worker` processes on 127.0.0.1, one killed with SIGKILL while it runs a point): "
-        f"**{kill['outcome']}** in {kill['seconds']:.0f} s — {kill['checks']}",
+        f"**{kill['outcome']}** in {kill['seconds']:.0f} s — {kill['checks']}.",
         "",
         "![Pareto plots](sweep_pareto.png)",
         "",
