@@ -52,6 +52,7 @@ bench: $(STAMP) $(FMNIST) $(CHROMIUM) ## accuracy on the full test set, speed vs
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/overlay_v2.py
 	$(BIN)/python bench/byom.py
+	$(BIN)/python bench/mobilenet.py
 	$(BIN)/python bench/fast_host.py
 	$(BIN)/python bench/hardening.py
 	$(BIN)/python bench/sweep.py
