@@ -198,6 +198,15 @@ def test_auto_bits_meets_the_budget(demo) -> None:
             assert same and same[0].packed_bytes == packed[lay.name], lay.name
 
 
+def test_auto_bits_rules_match_layer_names_literally() -> None:
+    import glob
+
+    s = LayerScheme("upot", 3, 8)
+    cfg = SchemeConfig(LayerScheme(), ((glob.escape("/f[1]/Conv*"), s),), ends_at_8bit=False)
+    assert cfg.for_layer("/f[1]/Conv*", 1, 3) == s
+    assert cfg.for_layer("/f1/Conv_2", 1, 3) == LayerScheme()
+
+
 @pytest.mark.parametrize("scheme, budget", [("upot:4:8", 20000), ("plut:4:4", 26000),
                                             ("pot:3:8", 18000)])  # fmt: skip
 def test_auto_bits_budget_counts_the_reported_bytes(demo, scheme, budget) -> None:

@@ -9,6 +9,7 @@ other layers' parameters and constants (``other_bytes``), which no weight width 
 from __future__ import annotations
 
 import fnmatch
+import glob
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,5 +148,6 @@ def auto_scheme_config(
         ):
             fixed[name] = pinned.for_layer(name, i, len(layers))
     chosen = choose_bits(sens, budget_bytes, fixed, other_bytes)
-    rules = tuple((name, chosen[name]) for name in layers)
+    # one rule per layer, its name escaped so that '[', '*' or '?' in it match literally
+    rules = tuple((glob.escape(name), chosen[name]) for name in layers)
     return SchemeConfig(LayerScheme(), rules, ends_at_8bit=False), sens
