@@ -274,6 +274,7 @@ def test_bad_data_and_configs_are_one_line(tmp_path, pfq, capsys, case, message)
     assert all(line.startswith("plutflow: ") for line in err)  # no traceback
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_overflowing_float_model_is_refused_by_name(demo) -> None:
     """A float model that overflows to inf on the calibration data names the tensor."""
     from plutflow.api import quantize_model
