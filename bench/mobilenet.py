@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from plutflow.calib.preprocess import Preprocess
 from plutflow.calib.sources import read_idx
 from plutflow.evaluation import agreement, predict_float, predict_golden, top1
 from plutflow.ir import import_onnx
+from plutflow.quant.actsens import activation_sensitivity
 from plutflow.report.markdown import markdown_table, write_results
 from plutflow.report.memory import packed_param_bytes
 
@@ -34,6 +36,7 @@ MODEL = HERE / "data" / "mobilenet_fmnist64.onnx"
 PRE = HERE / "data" / "mobilenet_fmnist64.json"
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 CALIB = 512
+SENS_IMAGES = 128
 
 #: (label, scheme): float, INT8, the issue's low-bit recipes, and 8-bit weights with 4-bit
 #: activations (which isolates what the activation width alone costs)
@@ -77,12 +80,13 @@ def main() -> int:
     stats = collect_stats(graph, calib, progress=False)
     calib_s = time.process_time() - t0
     rows = [{"label": "float32", "scheme": "-", "top1": float_top1, "agreement": 100.0}]
-    placement = None
+    placement, models = None, {}
     for label, scheme in RUNS:
         t0 = time.process_time()
         model = plutflow.quantize(graph, calib, QuantOptions(scheme=scheme), progress=False,
                                   stats=stats, preprocess=pre)  # fmt: skip
         q_s = time.process_time() - t0
+        models[scheme] = model
         codes = predict_golden(model, x, 500)
         placement = placement or layer_placement(model)
         act_bytes = sum(-(-int(np.prod(s.shape[1:])) * s.bits // 8)
@@ -95,12 +99,18 @@ def main() -> int:
         })  # fmt: skip
         print(f"{label}: top-1 {rows[-1]['top1']:.2f} %, agreement {rows[-1]['agreement']:.2f} %",
               flush=True)  # fmt: skip
+    t0 = time.process_time()
+    sens = activation_sensitivity(graph, models["plut:4:4"], calib[:SENS_IMAGES])
+    sens_s = time.process_time() - t0
     int8 = next(r for r in rows if r["scheme"] == "int8")
     params = sum(int(np.prod(v.shape)) for v in graph.constants.values()
                  if np.issubdtype(v.dtype, np.floating))  # fmt: skip
     result = {"model": str(MODEL.relative_to(HERE.parent)), "float_parameters": params,
               "test_images": len(x), "calibration_images": CALIB, "placement": placement,
-              "calibration_cpu_s": round(calib_s, 1), "runs": rows}  # fmt: skip
+              "calibration_cpu_s": round(calib_s, 1), "runs": rows,
+              "sensitivity": {"model": "plut:4:4", "images": SENS_IMAGES,
+                              "cpu_s": round(sens_s, 1),
+                              "tensors": [asdict(r) for r in sens]}}  # fmt: skip
     table = [[r["label"], f"{r['top1']:.2f}", f"{r['agreement']:.2f}",
               f"{r['agreement'] - int8['agreement']:+.2f}" if r["scheme"] != "-" else "",
               f"{r.get('param_bytes', 0):,}" if "param_bytes" in r else "",
@@ -127,6 +137,24 @@ def main() -> int:
         f"Calibration statistics: {calib_s:.1f} CPU s. Issue 16's targets: W4A8 within 1 point "
         "and W4A4 with sensitivity-chosen activation widths within 3 points of INT8's "
         "agreement; the sensitivity search is not built yet, so its row is missing.",
+        "",
+        "## Which 4-bit activations cost the most",
+        "",
+        f"Each of the W4A4 P-LUT model's {len(sens)} 4-bit activations rounded to its codes "
+        f"alone in the float network ({SENS_IMAGES} calibration images, "
+        f"`plutflow.quant.actsens`, {sens_s:.0f} CPU s); error: mean squared change of the "
+        "logits relative to their mean square. The ten costliest:",
+        "",
+        *markdown_table(
+            ["tensor", "written by", "relative error", "agreement with float %"],
+            [
+                [f"`{r.tensor}`", r.producer, f"{r.error:.4f}", f"{r.agreement:.1f}"]
+                for r in sens[:10]
+            ],
+        ),
+        "",
+        f"Sum of all {len(sens)} errors: {sum(r.error for r in sens):.3f}; the ten above: "
+        f"{sum(r.error for r in sens[:10]):.3f}.",
     ]
     write_results(HERE / "results", "mobilenet", json.loads(json.dumps(result)), lines)
     return 0

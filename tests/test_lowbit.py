@@ -336,3 +336,27 @@ def test_reconstructed_rounding_recovers_low_bit_accuracy(demo_setup, demo) -> N
             assert rec < 10 < near, (scheme, near, rec)
         else:
             assert rec <= near / 2 and near > 1, (scheme, near, rec)
+
+
+def test_activation_sensitivity_ranks_each_low_bit_tensor_alone(demo) -> None:
+    import dataclasses
+
+    from plutflow.quant.actsens import activation_sensitivity
+
+    graph = import_onnx(demo.model)
+    calib = demo.calib_set()[:64]
+    low = plutflow.quantize(graph, calib, QuantOptions(scheme="plut:4:4"), progress=False)
+    sens = activation_sensitivity(graph, low, calib)
+    assert sens and all(s.bits == 4 and s.tensor not in low.constants for s in sens)
+    assert [s.error for s in sens] == sorted((s.error for s in sens), reverse=True)
+    assert all(s.error >= 0 and 0 <= s.agreement <= 100 for s in sens)
+    # the same tensor at 2 bits over the same range costs more than at 4
+    name = sens[-1].tensor
+    spec = low.tensors[name]
+    two = dataclasses.replace(spec, bits=2, scale=spec.scale * 5)
+    narrower = dataclasses.replace(low, tensors={**low.tensors, name: two})
+    again = {s.tensor: s for s in activation_sensitivity(graph, narrower, calib)}
+    assert again[name].error > 4 * sens[-1].error
+    # 8-bit activations are not low-bit: an int8 model has none to rank
+    int8 = plutflow.quantize(graph, calib, QuantOptions(), progress=False)
+    assert activation_sensitivity(graph, int8, calib) == []
