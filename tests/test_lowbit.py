@@ -360,3 +360,31 @@ def test_activation_sensitivity_ranks_each_low_bit_tensor_alone(demo) -> None:
     # 8-bit activations are not low-bit: an int8 model has none to rank
     int8 = plutflow.quantize(graph, calib, QuantOptions(), progress=False)
     assert activation_sensitivity(graph, int8, calib) == []
+
+
+def test_keep_8bit_activations_reads_the_costliest_at_8_bits(demo, capsys, tmp_path) -> None:
+    from plutflow.cli import main
+    from plutflow.quant.actsens import activation_sensitivity
+
+    graph = import_onnx(demo.model)
+    calib = demo.calib_set()[:128]
+    plain = plutflow.quantize(graph, calib, QuantOptions(scheme="plut:4:4"), progress=False)
+    costliest = activation_sensitivity(graph, plain, calib)[0].tensor
+    opts = QuantOptions(scheme="plut:4:4", keep_8bit_activations=1)
+    model = plutflow.quantize(graph, calib, opts, progress=False)
+    assert [k["tensor"] for k in model.meta["kept_8bit_activations"]] == [costliest]
+    assert plain.tensors[costliest].bits == 4 and model.tensors[costliest].bits == 8
+    readers = [n.name for n in graph.nodes if n.op in ("Conv", "Gemm")
+               and n.inputs[0] == costliest]  # fmt: skip
+    layers = model.meta["quantizer"]["layers"]
+    assert readers and all(layers[r] == "W4A8 upot" for r in readers)
+    changed = {t for t, s in model.tensors.items() if s.bits != plain.tensors[t].bits}
+    assert changed == {costliest}
+    # the CLI says which it kept
+    args = ["quantize", str(demo.model), "--calib", f"{demo.data}:calib_images", "--preprocess",
+            str(demo.meta), "--num-calib", "128", "--scheme", "plut:4:4",
+            "--keep-8bit-activations", "1", "-q", "-o", str(tmp_path / "k.pfq")]  # fmt: skip
+    assert main(args) == 0
+    assert f"read at 8 bits, the costliest alone (relative output error): {costliest}" in (
+        capsys.readouterr().err
+    )

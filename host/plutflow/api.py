@@ -32,6 +32,8 @@ from plutflow.quant.scheme import LayerScheme, SchemeConfig
 SAMPLE_IMAGES = 8
 #: Calibration images whose layer inputs drive rounding reconstruction.
 ROUNDING_IMAGES = 256
+#: Calibration images on which each low-bit activation's cost is measured.
+SENSITIVITY_IMAGES = 128
 
 
 @dataclass
@@ -48,6 +50,8 @@ class QuantOptions:
         task_loss: low-bit activation ranges by cross-entropy (needs labels).
         observer, percentile, lowbit_observer: activation range observers.
         rounding: ``nearest`` or ``reconstruct`` (weights below 8 bits).
+        keep_8bit_activations: how many low-bit activations, the costliest alone on the
+            calibration images (``quant.actsens``), are read at 8 bits instead.
     """
 
     scheme: str | None = None
@@ -60,6 +64,7 @@ class QuantOptions:
     percentile: float = 99.99
     lowbit_observer: str = "adaptive"
     rounding: str = "nearest"
+    keep_8bit_activations: int = 0
 
     def config(
         self,
@@ -87,6 +92,10 @@ class QuantOptions:
         config = QuantConfig(observer=self.observer, percentile=self.percentile,
                              lowbit_observer=self.lowbit_observer, schemes=schemes,
                              rounding=self.rounding)  # fmt: skip
+        if self.keep_8bit_activations:
+            if stats is None:
+                stats = collect_stats(graph, calib, progress=False)
+            config = self._keep_activations(graph, calib, stats, config)
         if self.task_loss:
             if labels is None:
                 raise PlutflowError(
@@ -124,6 +133,20 @@ class QuantOptions:
         chosen, _ = auto_scheme_config(graph, calib, self.auto_bits, other_bytes=other,
                                        sens=sens, **search)  # fmt: skip
         return chosen
+
+    def _keep_activations(
+        self, graph: Graph, calib: np.ndarray, stats: dict[str, TensorStats], config: QuantConfig
+    ) -> QuantConfig:
+        """``config`` with the costliest low-bit activations read at 8 bits; the model's
+        metadata lists them with what each cost alone."""
+        from plutflow.quant.actsens import activation_sensitivity, keep_at_8_bits
+
+        low = quantize(graph, stats, config)
+        sens = activation_sensitivity(graph, low, calib[:SENSITIVITY_IMAGES])
+        schemes, kept = keep_at_8_bits(graph, config.schemes, sens, self.keep_8bit_activations)
+        meta = {**config.meta, "kept_8bit_activations": [
+            {"tensor": k.tensor, "error": round(k.error, 6)} for k in kept]}  # fmt: skip
+        return replace(config, schemes=schemes, meta=meta)
 
 
 def _check_rules(graph: Graph, patterns: list[str]) -> None:

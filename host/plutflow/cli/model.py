@@ -46,6 +46,11 @@ def _quantize(args: argparse.Namespace, graph, calib, labels, preprocess, source
     """Calibrate once, then quantize with the QUANT OPTIONS (through the library API)."""
     stats = collect_stats(graph, calib, progress=not args.quiet)
     config = quant_options(args).config(graph, calib, labels, stats)
+    kept = config.meta.get("kept_8bit_activations")
+    if kept:
+        note(f"{len(kept)} low-bit activation(s) read at 8 bits, the costliest alone "
+             "(relative output error): "
+             + ", ".join(f"{k['tensor']} ({k['error']:.4f})" for k in kept))  # fmt: skip
     return quantize_model(graph, calib, config, preprocess, not args.quiet, source, stats)
 
 

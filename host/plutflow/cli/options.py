@@ -118,6 +118,15 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         "rounds up or down for the least layer-output error on the calibration images)",
     )
     p.add_argument(
+        "--keep-8bit-activations",
+        type=count_int,
+        default=0,
+        metavar="N",
+        help="read the N low-bit activations that cost the most on their own (each rounded "
+        "alone in the float model on the calibration images) at 8 bits: the layers reading "
+        "them get 8-bit activations (P-LUT ones become UPoT at the same weight width)",
+    )
+    p.add_argument(
         "--auto-bits",
         type=positive_int,
         metavar="BYTES",
@@ -135,6 +144,7 @@ def quant_options(args: argparse.Namespace) -> QuantOptions:
         all_layers=args.all_layers, auto_bits=args.auto_bits, task_loss=args.task_loss,
         observer=args.observer, percentile=args.percentile,
         lowbit_observer=args.lowbit_observer, rounding=args.rounding,
+        keep_8bit_activations=args.keep_8bit_activations,
     )  # fmt: skip
 
 

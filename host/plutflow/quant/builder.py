@@ -33,6 +33,15 @@ from plutflow.reference.executor import PRE_SUFFIX
 PASS_THROUGH = ("MaxPool", "Reshape", "Flatten", "Transpose", "Slice", "Pad", "Resize")
 
 
+def root_tensor(graph: Graph, tensor: str) -> str:
+    """The tensor whose quantization ``tensor`` shares (through layout/max-pool ops)."""
+    prod = graph.producer(tensor)
+    while prod is not None and prod.op in PASS_THROUGH:
+        tensor = prod.inputs[0]
+        prod = graph.producer(tensor)
+    return tensor
+
+
 @dataclass
 class QuantConfig:
     """Options of the quantizer.
@@ -101,12 +110,7 @@ class IntBuilder:
         return out
 
     def _root(self, tensor: str) -> str:
-        """The tensor whose quantization ``tensor`` shares (through layout/max-pool ops)."""
-        prod = self.g.producer(tensor)
-        while prod is not None and prod.op in PASS_THROUGH:
-            tensor = prod.inputs[0]
-            prod = self.g.producer(tensor)
-        return tensor
+        return root_tensor(self.g, tensor)
 
     def _tensor_bits(self) -> dict[str, int]:
         """Activation width of each tensor: the widest request of the layers reading it."""

@@ -31,6 +31,7 @@ QUANT_KEYS: dict[str, type | tuple[type, ...]] = {
     "percentile": (int, float),
     "lowbit_observer": str,
     "rounding": str,
+    "keep_8bit_activations": int,
     "num_calib": int,
 }
 #: overlay options a point may set: the PE type, the array size P (also the memory beat
