@@ -13,7 +13,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -163,7 +162,7 @@ def main() -> int:
         f"Sum of all {len(sens)} errors: {sum(r.error for r in sens):.3f}; the ten above: "
         f"{sum(r.error for r in sens[:10]):.3f}.",
     ]
-    write_results(HERE / "results", "mobilenet", json.loads(json.dumps(result)), lines)
+    write_results(HERE / "results", "mobilenet", result, lines)
     return 0
 
 

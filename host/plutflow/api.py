@@ -84,17 +84,15 @@ class QuantOptions:
         if self.all_layers:
             schemes = replace(schemes, ends_at_8bit=False)
         schemes = schemes.with_rules(list(self.rules))
+        if stats is None and (self.auto_bits or self.keep_8bit_activations or self.task_loss):
+            stats = collect_stats(graph, calib, progress=False)
         if self.auto_bits:
-            if stats is None:
-                stats = collect_stats(graph, calib, progress=False)
             schemes = self._budget_schemes(graph, calib, stats, schemes)
         _check_rules(graph, [r.rsplit("=", 1)[0] for r in self.rules])
         config = QuantConfig(observer=self.observer, percentile=self.percentile,
                              lowbit_observer=self.lowbit_observer, schemes=schemes,
                              rounding=self.rounding)  # fmt: skip
         if self.keep_8bit_activations:
-            if stats is None:
-                stats = collect_stats(graph, calib, progress=False)
             config = self._keep_activations(graph, calib, stats, config)
         if self.task_loss:
             if labels is None:
@@ -102,8 +100,6 @@ class QuantOptions:
                     "--task-loss needs labelled calibration images (an .npz with labels, "
                     "or --calib-labels)"
                 )
-            if stats is None:
-                stats = collect_stats(graph, calib, progress=False)
             config, _ = tune_ranges(graph, stats, config, calib, labels)
         return config
 
@@ -114,9 +110,8 @@ class QuantOptions:
         plutflow reports for the model, the other layers' parameters and constants
         included. Those do not depend on weight widths, so one build with 8-bit weights
         (at the chosen activation widths) measures them."""
-        from plutflow.formats.layers import pack_layer
         from plutflow.quant.autobits import auto_scheme_config
-        from plutflow.report.memory import packed_param_bytes
+        from plutflow.report.memory import other_param_bytes
 
         # the family of the budget search: the scheme's, or UPoT below int8
         family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
@@ -126,10 +121,7 @@ class QuantOptions:
         probe = SchemeConfig(LayerScheme(), tuple(
             (name, LayerScheme("int8", 8, s.abits)) for name, s in chosen.rules
         ), ends_at_8bit=False)  # fmt: skip
-        model = quantize(graph, stats, QuantConfig(schemes=probe))
-        layers = sum(pack_layer(lay).total_bytes for lay in model.layers
-                     if lay.op in ("conv", "gemm"))  # fmt: skip
-        other = packed_param_bytes(model) - layers
+        other = other_param_bytes(quantize(graph, stats, QuantConfig(schemes=probe)))
         chosen, _ = auto_scheme_config(graph, calib, self.auto_bits, other_bytes=other,
                                        sens=sens, **search)  # fmt: skip
         return chosen

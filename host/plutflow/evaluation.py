@@ -42,11 +42,13 @@ def predict_golden(
 ) -> np.ndarray:
     """Golden's integer output codes of the first output for float inputs ``x``, batched;
     computed by the fast engine when available (``engine``: auto, fast or golden)."""
-    ex = executor(model, engine)
-    outs = []
-    for i in range(0, len(x), batch_size):
-        codes = ex.quantize_inputs(x[i : i + batch_size])
-        outs.append(ex.run(codes)[model.outputs[0]])
+    return _first_output(executor(model, engine), model, x, batch_size)
+
+
+def _first_output(ex, model: IntModel, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """The first output's codes of executor ``ex`` for float inputs ``x``, batched."""
+    outs = [ex.run(ex.quantize_inputs(x[i : i + batch_size]))[model.outputs[0]]
+            for i in range(0, len(x), batch_size)]  # fmt: skip
     return np.concatenate(outs)
 
 
@@ -61,11 +63,8 @@ def timed_predict_golden(
     ex = executor(model, engine)
     ex.run(ex.quantize_inputs(x[:1]))
     t0 = time.perf_counter()
-    outs = []
-    for i in range(0, len(x), batch_size):
-        codes = ex.quantize_inputs(x[i : i + batch_size])
-        outs.append(ex.run(codes)[model.outputs[0]])
-    return np.concatenate(outs), len(x) / max(time.perf_counter() - t0, 1e-9)
+    codes = _first_output(ex, model, x, batch_size)
+    return codes, len(x) / max(time.perf_counter() - t0, 1e-9)
 
 
 def classes(scores: np.ndarray) -> np.ndarray:

@@ -89,6 +89,13 @@ def _bytes_generic(f: np.ndarray, bits: int) -> np.ndarray:
     return np.packbits(bit_matrix.reshape(-1), bitorder="little")
 
 
+def packed_bytes(count: int, bits: int, word_bits: int = 64) -> int:
+    """Bytes that :func:`pack_fields` makes of ``count`` fields of ``bits`` (whole words)."""
+    word_bytes = word_bits // 8
+    used = -(-count * bits // 8)
+    return -(-used // word_bytes) * word_bytes
+
+
 def pack_fields(values: np.ndarray, bits: int, word_bits: int = 64) -> np.ndarray:
     """Pack integer ``values`` into ``bits``-wide fields; returns uint64 words (a 128-bit
     word is two consecutive uint64, low half first)."""
@@ -101,8 +108,7 @@ def pack_fields(values: np.ndarray, bits: int, word_bits: int = 64) -> np.ndarra
     else:
         stream = _bytes_generic(f, bits)
     used = -(-f.size * bits // 8)
-    word_bytes = word_bits // 8
-    total = -(-used // word_bytes) * word_bytes
+    total = packed_bytes(f.size, bits, word_bits)
     if stream.size == total:
         return stream.view("<u8")
     out = np.zeros(total, dtype=np.uint8)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from plutflow.formats.bitpack import pack_fields, unpack_fields
+from plutflow.formats.bitpack import pack_fields, packed_bytes, unpack_fields
 from plutflow.intmodel.model import IntLayer, IntModel
 from plutflow.intmodel.schema import stored_weights, weight_bits, weight_scheme
 
@@ -58,13 +58,6 @@ class PackedLayer:
         return self.weight_bytes + self.table_bytes + int(self.requant.nbytes) + terms
 
 
-def field_bytes(count: int, bits: int, word_bits: int = 64) -> int:
-    """Bytes of ``count`` fields of ``bits`` packed by :func:`pack_fields` (whole words)."""
-    word_bytes = word_bits // 8
-    used = -(-count * bits // 8)
-    return -(-used // word_bytes) * word_bytes
-
-
 def packed_layer_bytes(
     weight_count: int,
     out_channels: int,
@@ -77,10 +70,10 @@ def packed_layer_bytes(
     """:attr:`PackedLayer.total_bytes` of a layer before it is packed: its weight
     stream, its requant records, a P-LUT layer's product table (``2**wbits`` rows of
     ``2**abits`` entries) and a shift layer's ``term_count`` exponents."""
-    total = field_bytes(weight_count, wbits, word_bits)
-    total += field_bytes(out_channels, REQUANT_BITS, word_bits)
+    total = packed_bytes(weight_count, wbits, word_bits)
+    total += packed_bytes(out_channels, REQUANT_BITS, word_bits)
     if scheme == "plut":
-        total += field_bytes((1 << wbits) << abits, TABLE_BITS, word_bits)
+        total += packed_bytes((1 << wbits) << abits, TABLE_BITS, word_bits)
     return total + term_count
 
 

@@ -63,8 +63,13 @@ def packed_param_bytes(model: IntModel) -> int:
     """Parameter bytes as the accelerator receives them: packed conv/gemm streams (weights
     at their bit-width, product tables, requant records) plus every other layer's tables
     and constants at their storage width."""
-    total = sum(p.total_bytes for p in pack_model(model))
-    total += sum(a.nbytes for a in model.constants.values())
+    return sum(p.total_bytes for p in pack_model(model)) + other_param_bytes(model)
+
+
+def other_param_bytes(model: IntModel) -> int:
+    """The part of :func:`packed_param_bytes` outside the conv/gemm streams: the other
+    layers' tables and constants at their storage width."""
+    total = sum(a.nbytes for a in model.constants.values())
     for lay in model.layers:
         if lay.op not in ("conv", "gemm"):
             total += sum(a.nbytes for a in lay.params.values())
