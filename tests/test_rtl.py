@@ -35,8 +35,8 @@ def test_requant_random_vectors() -> None:
             "pf_requant",
             ["pf_requant.v"],
             "test_pf_requant",
-            parameters={"OUT_W": 9},
-            extra_env={"PLUTFLOW_VECTORS": "1500", "PLUTFLOW_SEED": "7"},
+            parameters={"OUT_W": 9, "LANES": 3},
+            extra_env={"PLUTFLOW_VECTORS": "1500", "PLUTFLOW_SEED": "7", "PLUTFLOW_LANES": "3"},
         )
     )
 

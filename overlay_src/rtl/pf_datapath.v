@@ -106,6 +106,14 @@ module pf_datapath #(
     wire f_int8 = flags[`PF_F_INT8_PATH] || PE_TYPE == 0;
     wire f_rqch = flags[`PF_F_RQ_PER_CH];
     wire conv = kind == `PF_K_CONV;
+    // the same, registered for the array's and the vector lanes' operand enables and resets
+    // (thousands of loads): the kind and flags are stable while a tile runs and set cycles
+    // before its first beat
+    reg conv_r, int8_r;
+    always @(posedge clk) begin
+        conv_r <= conv;
+        int8_r <= f_int8;
+    end
 
     // ------------------------------------------------------------------ buffers
     reg [8*P-1:0]   abuf [0:2*ADEPTH-1];
@@ -190,7 +198,7 @@ module pf_datapath #(
         .TREE_LPS(TREE_LPS), .TREE_SPLIT(TREE_SPLIT),
         .ABITS(ABITS), .TBW(16), .INT8_PATH(INT8_PATH), .SUM_W(32)
     ) pe (
-        .clk(clk), .rst(rst), .in_valid(v2 && conv), .int8_mode(f_int8), .act(act9),
+        .clk(clk), .rst(rst), .in_valid(v2 && conv_r), .int8_mode(int8_r), .act(act9),
         .wgt(w_rd2), .aqmin(aqmin), .exps(exps), .levels(levels), .tab_we(p_we),
         .tab_addr(p_addr[WBITS-1+ABITS-1:0]), .tab_data(p_data), .out_valid(arr_v),
         .sums(sums)
@@ -228,7 +236,7 @@ module pf_datapath #(
     reg [16*P-1:0] w16;
     always @(*) w16 = w_rd2[16*P-1:0];
     pf_vector #(.P(P)) vec (
-        .clk(clk), .rst(rst), .in_valid(v2 && !conv), .kind(kind), .first(first2),
+        .clk(clk), .rst(rst), .in_valid(v2 && !conv_r), .kind(kind), .first(first2),
         .last(last2), .a(act9), .b(b9), .w(w16), .za(za), .zb(zb), .mult_a(mult_a),
         .mult_b(mult_b), .out_valid(vec_v), .acc(vec_acc)
     );
@@ -290,25 +298,28 @@ module pf_datapath #(
     end
 
     // ------------------------------------------------------------------ requantization
-    wire [P-1:0] y_v;
+    wire y_v;
     wire [P*9-1:0] y;
     reg [4:0] bs_t;               // the tile's bias shift (registered: constant in a tile)
     always @(posedge clk) bs_t <= f_rqch ? fshift : 5'd0;
     wire rq_in = tot_v && f_last;
+    wire [P*32-1:0] rq_bias;
+    wire [P*16-1:0] rq_mult;
+    wire [P*6-1:0] rq_shift;
     generate
-        for (l = 0; l < P; l = l + 1) begin : rq
+        for (l = 0; l < P; l = l + 1) begin : rq_rec
             wire [53:0] rec = tot_rq[l*64 +: 54];
-            pf_requant #(.ACC_W(32), .MULT_W(16), .OUT_W(9)) u (
-                .clk(clk), .rst(rst), .en(1'b1), .in_valid(rq_in), .acc(tot[l*32 +: 32]),
-                .bias_shift(bs_t),
-                .bias(f_rqch ? rec[31:0] : 32'd0),
-                .mult(f_rqch ? rec[47:32] : (kind == `PF_K_ADD ? 16'd1 : mult_a)),
-                .shift(f_rqch ? rec[53:48] : shift),
-                .zero_point(zp), .lo(lo), .hi(hi),
-                .out_valid(y_v[l]), .y(y[l*9 +: 9])
-            );
+            assign rq_bias[l*32 +: 32] = f_rqch ? rec[31:0] : 32'd0;
+            assign rq_mult[l*16 +: 16] = f_rqch ? rec[47:32]
+                                       : (kind == `PF_K_ADD ? 16'd1 : mult_a);
+            assign rq_shift[l*6 +: 6] = f_rqch ? rec[53:48] : shift;
         end
     endgenerate
+    pf_requant #(.ACC_W(32), .MULT_W(16), .OUT_W(9), .LANES(P)) rq (
+        .clk(clk), .rst(rst), .en(1'b1), .in_valid(rq_in), .acc(tot), .bias_shift(bs_t),
+        .bias(rq_bias), .mult(rq_mult), .shift(rq_shift), .zero_point(zp), .lo(lo), .hi(hi),
+        .out_valid(y_v), .y(y)
+    );
     // the group's slot and end flag beside the requantization
     reg [15:0] rg [0:LRQ-1];
     reg [LRQ-1:0] re;
@@ -326,8 +337,8 @@ module pf_datapath #(
     reg [8*P-1:0] yb1, yb2;
     always @(posedge clk) begin
         if (rst) {tv1, tv2} <= 2'b00;
-        else {tv1, tv2} <= {y_v[0], tv1};
-        if (y_v[0]) te1 <= re[LRQ-1];
+        else {tv1, tv2} <= {y_v, tv1};
+        if (y_v) te1 <= re[LRQ-1];
         if (tv1) te2 <= te1;
     end
     wire [LT-1:0] slot_base = f_tpc ? {rg[LRQ-1][LT-9:0], 8'd0} : {LT{1'b0}};
@@ -340,7 +351,7 @@ module pf_datapath #(
             wire [7:0] idx = y[l*9 +: 8] ^ 8'h80;  // y + 128 for y in -128..127
             reg [7:0] t1;
             always @(posedge clk) begin
-                if (y_v[0]) begin
+                if (y_v) begin
                     t1 <= tmem[{f_wbank, slot_base | {{(LT-8){1'b0}}, idx}}];
                     yb1[l*8 +: 8] <= y[l*9 +: 8];
                 end
@@ -364,7 +375,7 @@ module pf_datapath #(
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, y_v[P-1:1], y[P*9-1:0], s_grp[23:LP], s_g, res_meta,
+    wire unused_ok = &{1'b0, y[P*9-1:0], s_grp[23:LP], s_g, res_meta,
                        pre_meta, meta[LRES], mv, ml[LRES+1], vd[LARR-LVEC], vdv[LARR-LVEC],
                        af, al, tot_grp, flags, tot_rq};
     /* verilator lint_on UNUSEDSIGNAL */

@@ -187,6 +187,9 @@ module pf_loader #(
     reg f_req;                    // pulse: request the descriptor's burst
     reg k_start, k_go, g_go;      // pulses: start the consumer (a fetch or a load), start a
                                   // load (the consumer's positions), start the generator
+                                  // (a cycle after k_go: its own register, so that the
+                                  // consumer's wide start net does not also drive the
+                                  // generator)
     reg k_fetch;                  // the consumer's start is a descriptor fetch
     reg desc_in, load_done;       // from the mover
     reg [`PF_DESC_BITS-1:0] d_asm;  // the descriptor being fetched (the mover fills it)
@@ -195,6 +198,7 @@ module pf_loader #(
     reg halt;                     // an error: the load parts stop, the FIFO drains
     reg drain_to;                 // the drain has lasted TIMEOUT cycles (registered)
     always @(posedge clk) drain_to <= st[L_DRAIN] && drain_cnt == timeout;
+    always @(posedge clk) g_go <= k_go && !rst;
 
     // ------------------------------------------------------------------ products
     // one product per cycle through a pipelined multiplier (4 cycles to the result)
@@ -363,7 +367,6 @@ module pf_loader #(
         f_req <= 1'b0;
         k_start <= 1'b0;
         k_go <= 1'b0;
-        g_go <= 1'b0;
         done <= 1'b0;
         if (rst) begin
             st <= 16'd1 << L_IDLE;
@@ -623,7 +626,6 @@ module pf_loader #(
                         k_start <= 1'b1;
                         k_fetch <= 1'b0;
                         k_go <= 1'b1;
-                        g_go <= 1'b1;
                         st <= 16'd1 << L_LOAD;
                     end
                 end
@@ -993,7 +995,11 @@ module pf_loader #(
         end
     end
 
-    // operand A: group within the pixel, column phase, row phase
+    // operand A: group within the pixel, column phase, row phase. a_rowend = k_jz && c_lz
+    // && c_wr (the step ends the row), kept as a register beside them so that the row
+    // registers' enable is one LUT of registers (the wide k_go net feeds no LUT chain)
+    reg a_rowend;
+    wire a_step = kA && (a_pad || fq_has);
     always @(posedge clk) begin
         if (k_go) begin
             k_j <= icg_m1;
@@ -1002,40 +1008,48 @@ module pf_loader #(
             c_wr <= c_wrap[c_first];
             c_left <= c_lm1[c_first];
             c_lz <= c_one[c_first];
-            r_nph <= r_nx[r_first];
-            r_left <= r_lm1[r_first];
-            r_lz <= r_one[r_first];
-            r_real <= r_first == 2'd1;
+            a_rowend <= icg_m1 == 16'd0 && c_one[c_first] && c_wrap[c_first];
             a_pad <= !(c_first == 2'd1 && r_first == 2'd1);
-        end else if (kA && (a_pad || fq_has)) begin
+        end else if (a_step) begin
             if (!k_jz) begin
                 k_j <= k_j - 16'd1;
                 k_jz <= k_j == 16'd1;
+                a_rowend <= k_j == 16'd1 && c_lz && c_wr;
             end else begin
                 k_j <= icg_m1;
                 k_jz <= icg_m1 == 16'd0;
                 if (!c_lz) begin
                     c_left <= c_left - 16'd1;
                     c_lz <= c_left == 16'd1;
+                    a_rowend <= icg_m1 == 16'd0 && c_left == 16'd1 && c_wr;
                 end else begin
                     c_nph <= c_nx[c_nph];
                     c_wr <= c_wrap[c_nph];
                     c_left <= c_lm1[c_nph];
                     c_lz <= c_one[c_nph];
+                    a_rowend <= icg_m1 == 16'd0 && c_one[c_nph] && c_wrap[c_nph];
                     a_pad <= !(c_nph == 2'd1 && (c_wr ? r_lz ? r_nph == 2'd1 : r_real
                                                        : r_real));
-                    if (c_wr) begin  // the row's last column: the next row
-                        if (!r_lz) begin
-                            r_left <= r_left - 16'd1;
-                            r_lz <= r_left == 16'd1;
-                        end else begin
-                            r_nph <= r_nx[r_nph];
-                            r_left <= r_lm1[r_nph];
-                            r_lz <= r_one[r_nph];
-                            r_real <= r_nph == 2'd1;
-                        end
-                    end
                 end
+            end
+        end
+    end
+    // the row phase: the next row after the row's last column
+    always @(posedge clk) begin
+        if (k_go) begin
+            r_nph <= r_nx[r_first];
+            r_left <= r_lm1[r_first];
+            r_lz <= r_one[r_first];
+            r_real <= r_first == 2'd1;
+        end else if (a_step && a_rowend) begin
+            if (!r_lz) begin
+                r_left <= r_left - 16'd1;
+                r_lz <= r_left == 16'd1;
+            end else begin
+                r_nph <= r_nx[r_nph];
+                r_left <= r_lm1[r_nph];
+                r_lz <= r_one[r_nph];
+                r_real <= r_nph == 2'd1;
             end
         end
     end

@@ -108,15 +108,20 @@ module pf_pe_array #(
     end
 
     // stage 3 products (magnitudes with their sign apart for the low-bit PEs), per (o, i) at
-    // [(o*P_IN + i)*PW +: PW]; stage 4 applies the sign and registers them
+    // [(o*P_IN + i)*PW +: PW]; stage 4 applies the sign and registers them in slots of PS
+    // bits: whole words, so that a Verilated model stores each in place (the bits above PW
+    // are never driven: no registers)
+    localparam integer PS = PW <= 32 ? 32 : 64;
     wire [P_OUT*P_IN*PW-1:0] prod;
     wire [P_OUT*P_IN-1:0] neg;
-    reg [P_OUT*P_IN*PW-1:0] prod4;
+    /* verilator lint_off UNDRIVEN */
+    reg [P_OUT*P_IN*PS-1:0] prod4;
+    /* verilator lint_on UNDRIVEN */
     genvar n4;
     generate  // (a generate loop: Verilator unrolls it whatever the array size)
         for (n4 = 0; n4 < P_OUT * P_IN; n4 = n4 + 1) begin : sign4
             always @(posedge clk)
-                if (v3) prod4[n4*PW +: PW] <= neg[n4] ? -prod[n4*PW +: PW] : prod[n4*PW +: PW];
+                if (v3) prod4[n4*PS +: PW] <= neg[n4] ? -prod[n4*PW +: PW] : prod[n4*PW +: PW];
         end
     endgenerate
 
@@ -264,8 +269,8 @@ module pf_pe_array #(
         for (o = 0; o < P_OUT; o = o + 1) begin : tree
             wire [TW-1:0] s;
             pf_addtree #(.N(P_IN), .W(PW), .LEVELS_PER_STAGE(TREE_LPS),
-                         .SPLIT_LAST(TREE_SPLIT)) add (
-                .clk(clk), .rst(rst), .in_valid(v4), .in(prod4[o*P_IN*PW +: P_IN*PW]),
+                         .SPLIT_LAST(TREE_SPLIT), .STRIDE(PS)) add (
+                .clk(clk), .rst(rst), .in_valid(v4), .in(prod4[o*P_IN*PS +: P_IN*PS]),
                 .out_valid(tv[o]), .sum(s)
             );
             assign sums[o*SUM_W +: SUM_W] = {{(SUM_W-TW){s[TW-1]}}, s};

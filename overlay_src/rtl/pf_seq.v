@@ -144,14 +144,21 @@ module pf_seq #(
     // the next step's level, and up[] after this step
     // next(a) for each a, and its mask; the OR over a is in two kept halves (three terms
     // each) so that synthesis does not chain the six
-    reg [6:0] nx [0:5];
-    reg [5:0] nxt_m [0:5];
-    always @(*) begin
-        for (k = 0; k < 6; k = k + 1) begin
-            nx[k] = {7{adv[k]}} & (flt[k] ? f : !at_one[k] ? 7'd1 << k : up[k]);
-            nxt_m[k] = {6{adv[k]}} & (flt[k] ? ft : !at_one[k] ? (6'd1 << k) - 6'd1 : upt[k]);
+    // (each term kept: one LUT of five registers per bit, which synthesis would otherwise
+    // merge with the similar terms of up_next into deeper shared logic)
+    wire [6:0] nx [0:5];
+    wire [5:0] nxt_m [0:5];
+    genvar kk;
+    generate
+        for (kk = 0; kk < 6; kk = kk + 1) begin : next_of
+            (* keep *) wire [6:0] t = {7{adv[kk]}} & (flt[kk] ? f
+                                      : !at_one[kk] ? 7'd1 << kk : up[kk]);
+            (* keep *) wire [5:0] tm = {6{adv[kk]}} & (flt[kk] ? ft
+                                       : !at_one[kk] ? (6'd1 << kk) - 6'd1 : upt[kk]);
+            assign nx[kk] = t;
+            assign nxt_m[kk] = tm;
         end
-    end
+    endgenerate
     (* keep *) wire [6:0] adv_lo = nx[0] | nx[1] | nx[2];
     (* keep *) wire [6:0] adv_hi = nx[3] | nx[4] | nx[5];
     (* keep *) wire [5:0] abv_lo = nxt_m[0] | nxt_m[1] | nxt_m[2];

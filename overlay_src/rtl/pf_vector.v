@@ -47,9 +47,16 @@ module pf_vector #(
         if (v2) {f3, l3} <= {f2, l2};
     end
 
-    wire is_dw = kind == `PF_K_DW, is_add = kind == `PF_K_ADD, is_mul = kind == `PF_K_MUL;
-    wire is_max = kind == `PF_K_MAXPOOL;
-    wire mult_op = is_dw || is_add || is_mul;
+    // the tile's kind, decoded into registers: the kind is stable while a tile runs and set
+    // cycles before its first beat, and the operand registers' resets (272 of them at
+    // P = 16) then hang off two registers instead of the descriptor's decode
+    reg is_dw, is_add, is_max, mult_op;
+    always @(posedge clk) begin
+        is_dw <= kind == `PF_K_DW;
+        is_add <= kind == `PF_K_ADD;
+        is_max <= kind == `PF_K_MAXPOOL;
+        mult_op <= kind == `PF_K_DW || kind == `PF_K_ADD || kind == `PF_K_MUL;
+    end
 
     genvar l;
     generate

@@ -28,7 +28,7 @@ ENGINE: dict[str, int] = {
     "fetch": 2,  # request, FIFO and hand-over around the descriptor's read burst
     "check": 43,  # decode, 18 products through the multiplier, the checks, the hazard wait
     "burst": 4,  # cycles per read burst the splitter needs to issue it
-    "load": 6,  # generator, FIFO and mover around a load
+    "load": 7,  # generator (started a cycle after the consumer), FIFO and mover around a load
     "hand": 12,  # loader to compute stage, sequencer setup
     "pipe": 44,  # a tile's last step to its last output, with a two-stage adder tree
     "done": 1,  # the last write response to ap_done
