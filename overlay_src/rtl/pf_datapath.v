@@ -5,7 +5,7 @@
 //        -> CONV: PE array (pf_pe_array) and the accumulation over the group's steps
 //           other kinds: vector lanes (pf_vector)
 //        -> group result -> + partial sum (unless PSUM_FIRST) -> partial-sum buffer
-//           (unless PSUM_LAST) or requantization (pf_requant per lane) -> activation
+//           (unless PSUM_LAST) or requantization (pf_requant, P lanes) -> activation
 //           table -> P output codes
 //
 // The loader fills the buffers through the write ports: two activation banks, two weight
