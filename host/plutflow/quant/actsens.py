@@ -15,7 +15,7 @@ import numpy as np
 
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
-from plutflow.quant.scheme import LayerScheme, SchemeConfig
+from plutflow.quant.scheme import UPOT_MAX_BITS, LayerScheme, SchemeConfig
 from plutflow.reference.executor import run_float
 
 
@@ -75,6 +75,6 @@ def keep_at_8_bits(
             continue
         s = schemes.for_layer(node.name, i, len(layers))
         weights = "upot" if s.weights == "plut" else s.weights
-        wbits = min(s.wbits, 5) if weights == "upot" else s.wbits
+        wbits = min(s.wbits, UPOT_MAX_BITS) if weights == "upot" else s.wbits
         rules.append((glob.escape(node.name), LayerScheme(weights, wbits, 8)))
     return replace(schemes, rules=schemes.rules + tuple(rules)), kept

@@ -101,7 +101,7 @@ class IntBuilder:
         if fixed:  # a pre-quantized model's widths replace the recipe's
             for n in mac_nodes:
                 w = fixed.weights.get(n.name)
-                a = fixed.activations.get(self._root(n.inputs[0]))
+                a = fixed.activations.get(root_tensor(self.g, n.inputs[0]))
                 wbits = w.bits if w else out[n.name].wbits
                 abits = a.bits if a else out[n.name].abits
                 if w or a:
@@ -109,15 +109,12 @@ class IntBuilder:
                     out[n.name] = LayerScheme(kind, wbits, max(abits, 2))
         return out
 
-    def _root(self, tensor: str) -> str:
-        return root_tensor(self.g, tensor)
-
     def _tensor_bits(self) -> dict[str, int]:
         """Activation width of each tensor: the widest request of the layers reading it."""
         bits: dict[str, int] = {}
         for node in self.g.nodes:
             if node.name in self.layer_schemes:
-                root = self._root(node.inputs[0])
+                root = root_tensor(self.g, node.inputs[0])
                 bits[root] = max(bits.get(root, 2), self.layer_schemes[node.name].abits)
         return bits
 

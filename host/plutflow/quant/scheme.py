@@ -10,6 +10,9 @@ from typing import Any
 from plutflow.errors import PlutflowError
 from plutflow.quant.weights import WEIGHT_SCHEMES
 
+#: The widest UPoT weights (sums of power-of-two terms) the quantizer builds.
+UPOT_MAX_BITS = 5
+
 
 @dataclass(frozen=True)
 class LayerScheme:
@@ -40,8 +43,8 @@ class LayerScheme:
             )
         if self.weights == "pot" and self.wbits > 4:
             raise PlutflowError("pot supports 2 to 4 weight bits")
-        if self.weights == "upot" and self.wbits > 5:
-            raise PlutflowError("upot supports 2 to 5 weight bits")
+        if self.weights == "upot" and self.wbits > UPOT_MAX_BITS:
+            raise PlutflowError(f"upot supports 2 to {UPOT_MAX_BITS} weight bits")
 
     @property
     def label(self) -> str:
