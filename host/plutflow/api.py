@@ -18,7 +18,7 @@ import numpy as np
 
 from plutflow.calib.calibrate import collect_stats
 from plutflow.calib.drift import input_summary
-from plutflow.calib.observers import TensorStats
+from plutflow.calib.observers import OBSERVERS, TensorStats
 from plutflow.calib.preprocess import Preprocess
 from plutflow.errors import PlutflowError
 from plutflow.intmodel.model import IntModel
@@ -32,6 +32,8 @@ from plutflow.quant.scheme import LayerScheme, SchemeConfig
 SAMPLE_IMAGES = 8
 #: Calibration images whose layer inputs drive rounding reconstruction.
 ROUNDING_IMAGES = 256
+#: Observers of activations below 8 bits: the range observers, and ``consumer``.
+LOWBIT_OBSERVERS = (*OBSERVERS, "consumer")
 #: Calibration images on which each low-bit activation's cost is measured.
 SENSITIVITY_IMAGES = 128
 
@@ -48,10 +50,22 @@ class QuantOptions:
         all_layers: apply the scheme to the first and last Conv/Gemm too.
         auto_bits: packed weight budget in bytes; per-layer bits chosen by sensitivity.
         task_loss: low-bit activation ranges by cross-entropy (needs labels).
-        observer, percentile, lowbit_observer: activation range observers.
+        observer, percentile, lowbit_observer: activation range observers; the low-bit
+            one may also be ``consumer`` (``quant.consumer``: the range whose rounding
+            gives the reading layers the least output error).
         rounding: ``nearest`` or ``reconstruct`` (weights below 8 bits).
         keep_8bit_activations: how many low-bit activations, the costliest alone on the
             calibration images (``quant.actsens``), are read at 8 bits instead.
+        activation_budget: activation bytes per image (every tensor at its width); the
+            low-bit activations that cost the most per byte on the calibration images
+            are read at 8 bits while the total fits.
+        equalize: cross-layer equalisation before calibration (``ir.equalize``: scales
+            moved between consecutive layers, exact in float); ``quantize_model`` applies
+            it to a copy of the graph and collects statistics on that.
+        fragile_low_bits: let the tensors known to be fragile at low bits (squeeze-and-
+            excitation paths, HardSwish outputs read by depthwise convs, residual-add
+            inputs: ``quant.fragile``) go below 8 bits too; by default a low-bit request
+            keeps them at 8 bits, and the model lists them.
     """
 
     scheme: str | None = None
@@ -65,6 +79,9 @@ class QuantOptions:
     lowbit_observer: str = "adaptive"
     rounding: str = "nearest"
     keep_8bit_activations: int = 0
+    activation_budget: int | None = None
+    fragile_low_bits: bool = False
+    equalize: bool = False
 
     def config(
         self,
@@ -84,16 +101,35 @@ class QuantOptions:
         if self.all_layers:
             schemes = replace(schemes, ends_at_8bit=False)
         schemes = schemes.with_rules(list(self.rules))
-        if stats is None and (self.auto_bits or self.keep_8bit_activations or self.task_loss):
+        told = tuple(pattern for pattern, _ in schemes.rules)  # layers the user set
+        if self.keep_8bit_activations and self.activation_budget:
+            raise PlutflowError(
+                "--keep-8bit-activations and --activation-budget both choose which "
+                "activations stay at 8 bits: give one"
+            )
+        if self.lowbit_observer not in LOWBIT_OBSERVERS:
+            raise PlutflowError(f"unknown low-bit observer '{self.lowbit_observer}'; choose "
+                                f"one of {', '.join(LOWBIT_OBSERVERS)}")  # fmt: skip
+        needs_stats = (self.auto_bits or self.keep_8bit_activations or self.task_loss
+                       or self.activation_budget or self.lowbit_observer == "consumer")  # fmt: skip
+        if stats is None and needs_stats:
             stats = collect_stats(graph, calib, progress=False)
         if self.auto_bits:
             schemes = self._budget_schemes(graph, calib, stats, schemes)
         _check_rules(graph, [r.rsplit("=", 1)[0] for r in self.rules])
+        by_consumer = self.lowbit_observer == "consumer"
+        lowbit = "adaptive" if by_consumer else self.lowbit_observer
         config = QuantConfig(observer=self.observer, percentile=self.percentile,
-                             lowbit_observer=self.lowbit_observer, schemes=schemes,
+                             lowbit_observer=lowbit, schemes=schemes,
                              rounding=self.rounding)  # fmt: skip
+        if not self.fragile_low_bits:
+            config = _protect_fragile(graph, config, told)
         if self.keep_8bit_activations:
             config = self._keep_activations(graph, calib, stats, config)
+        if self.activation_budget:
+            config = self._budget_activations(graph, calib, stats, config)
+        if by_consumer:
+            config = _consumer_ranges(graph, calib, stats, config)
         if self.task_loss:
             if labels is None:
                 raise PlutflowError(
@@ -140,6 +176,87 @@ class QuantOptions:
             {"tensor": k.tensor, "error": round(k.error, 6)} for k in kept]}  # fmt: skip
         return replace(config, schemes=schemes, meta=meta)
 
+    def _budget_activations(
+        self, graph: Graph, calib: np.ndarray, stats: dict[str, TensorStats], config: QuantConfig
+    ) -> QuantConfig:
+        """``config`` with the low-bit activations that cost the most per byte (each
+        rounded alone on the calibration images, ``quant.actsens``) read at 8 bits, as
+        many as fit ``activation_budget`` bytes per image; the model's metadata lists
+        them."""
+        from plutflow.quant.actsens import activation_sensitivity
+        from plutflow.quant.fragile import read_at_8_bits
+        from plutflow.report.memory import activation_bytes, tensor_bytes
+
+        budget = int(self.activation_budget or 0)
+        low = quantize(graph, stats, config)
+        base = activation_bytes(low)
+        if base > budget:
+            raise PlutflowError(
+                f"--activation-budget {budget:,} bytes is below the {base:,} bytes per image "
+                "the activations take at the requested widths"
+            )
+        sens = activation_sensitivity(graph, low, calib[:SENSITIVITY_IMAGES])
+
+        def extra(tensor: str) -> int:
+            spec = low.tensors[tensor]
+            return tensor_bytes(spec.shape, 8) - tensor_bytes(spec.shape, spec.bits)
+
+        chosen, spent = [], base
+        for s in sorted(sens, key=lambda s: -s.error / max(extra(s.tensor), 1)):
+            if s.error > 0 and spent + extra(s.tensor) <= budget:
+                chosen.append(s)
+                spent += extra(s.tensor)
+        while True:  # the exact bytes of the model built (a narrowed copy may differ)
+            schemes, _ = read_at_8_bits(graph, config.schemes, {c.tensor for c in chosen})
+            trial = replace(config, schemes=schemes)
+            spent = activation_bytes(quantize(graph, stats, trial))
+            if spent <= budget or not chosen:
+                break
+            chosen.pop()  # the least error per byte goes first
+        meta = {**config.meta, "kept_8bit_activations": [
+            {"tensor": k.tensor, "error": round(k.error, 6)} for k in chosen],
+            "activation_budget": {"budget": budget, "bytes": spent, "lowest": base}}  # fmt: skip
+        return replace(trial, meta=meta)
+
+
+def _consumer_ranges(
+    graph: Graph, calib: np.ndarray, stats: dict[str, TensorStats], config: QuantConfig
+) -> QuantConfig:
+    """``config`` with every low-bit activation's range chosen by its readers' output
+    error on the calibration images (``quant.consumer``)."""
+    from plutflow.quant.consumer import consumer_ranges
+
+    chosen = consumer_ranges(graph, stats, config, calib[:SENSITIVITY_IMAGES])
+    overrides = {**{c.tensor: (c.lo, c.hi) for c in chosen}, **config.range_overrides}
+    return replace(config, range_overrides=overrides)
+
+
+def _protect_fragile(graph: Graph, config: QuantConfig, told: tuple[str, ...]) -> QuantConfig:
+    """``config`` with the activations known to be fragile at low bits
+    (``quant.fragile``) read at 8 bits, except by layers the user's rules name; the
+    model's metadata lists each with its kind."""
+    from plutflow.quant.fragile import fragile_activations, read_at_8_bits
+
+    kinds = {f.tensor: f.kind for f in fragile_activations(graph)}
+    schemes, changed = read_at_8_bits(graph, config.schemes, set(kinds), leave=told)
+    if not changed:
+        return config
+    order = list(kinds)
+    meta = {**config.meta, "fragile_8bit_activations": [
+        {"tensor": t, "kind": kinds[t]} for t in sorted(changed, key=order.index)]}  # fmt: skip
+    return replace(config, schemes=schemes, meta=meta)
+
+
+def equalized(graph: Graph) -> Graph:
+    """A copy of ``graph`` with cross-layer equalisation applied (``ir.equalize``)."""
+    import copy
+
+    from plutflow.ir.equalize import equalize
+
+    out = copy.deepcopy(graph)
+    equalize(out)
+    return out
+
 
 def _check_rules(graph: Graph, patterns: list[str]) -> None:
     """Refuse a per-layer rule that matches no Conv/Gemm (a typo would otherwise be
@@ -178,6 +295,8 @@ def quantize_model(
     """
     graph = model if isinstance(model, Graph) else import_onnx(model)
     source = source if isinstance(model, Graph) else model
+    if isinstance(config, QuantOptions) and config.equalize:
+        graph, stats = equalized(graph), None  # statistics of the equalised graph
     if stats is None:
         stats = collect_stats(graph, calib, progress=progress)
     if isinstance(config, QuantOptions):

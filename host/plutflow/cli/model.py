@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from plutflow import __version__
-from plutflow.api import quantize_model
+from plutflow.api import equalized, quantize_model
 from plutflow.assets import DemoAssets
 from plutflow.calib.calibrate import collect_stats
 from plutflow.calib.drift import drift_warning
@@ -44,13 +44,25 @@ from plutflow.report.memory import memory_report, packed_param_bytes
 
 def _quantize(args: argparse.Namespace, graph, calib, labels, preprocess, source=None):
     """Calibrate once, then quantize with the QUANT OPTIONS (through the library API)."""
+    if args.equalize:
+        graph = equalized(graph)
+        pairs = [f for f in graph.fusions if f.startswith("cross-layer equalisation")]
+        note(f"cross-layer equalisation: {len(pairs)} layer pair(s)")
     stats = collect_stats(graph, calib, progress=not args.quiet)
     config = quant_options(args).config(graph, calib, labels, stats)
+    fragile = config.meta.get("fragile_8bit_activations")
+    if fragile:
+        note(f"{len(fragile)} activation(s) fragile at low bits kept at 8 bits "
+             "(--fragile-low-bits to lower them too): "
+             + ", ".join(f"{f['tensor']} ({f['kind']})" for f in fragile))  # fmt: skip
     kept = config.meta.get("kept_8bit_activations")
-    if kept:
-        note(f"{len(kept)} low-bit activation(s) read at 8 bits, the costliest alone "
-             "(relative output error): "
-             + ", ".join(f"{k['tensor']} ({k['error']:.4f})" for k in kept))  # fmt: skip
+    budget = config.meta.get("activation_budget")
+    if kept is not None and (kept or budget):
+        note(f"{len(kept)} low-bit activation(s) read at 8 bits, the costliest "
+             + ("per byte " if budget else "") + "alone (relative output error): "
+             + (", ".join(f"{k['tensor']} ({k['error']:.4f})" for k in kept) or "none")
+             + (f"; activations {budget['bytes']:,} bytes per image, budget "
+                f"{budget['budget']:,}" if budget else ""))  # fmt: skip
     return quantize_model(graph, calib, config, preprocess, not args.quiet, source, stats)
 
 

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from plutflow.api import QuantOptions
+from plutflow.api import LOWBIT_OBSERVERS, QuantOptions
 from plutflow.calib.drift import drift_warning
 from plutflow.calib.observers import OBSERVERS
 from plutflow.data import inferred_note, load_data, preprocess_for
@@ -74,10 +74,11 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--lowbit-observer",
-        choices=OBSERVERS,
+        choices=LOWBIT_OBSERVERS,
         default="adaptive",
         help="range observer of activations below 8 bits (default adaptive: "
-        "scale and zero point searched together)",
+        "scale and zero point searched together for the tensor's own error; consumer: "
+        "for the least output error of the layers reading it)",
     )
     p.add_argument("--percentile", type=float, default=99.99, help="for the percentile observer")
     p.add_argument(
@@ -127,6 +128,28 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         "them get 8-bit activations (P-LUT ones become UPoT at the same weight width)",
     )
     p.add_argument(
+        "--activation-budget",
+        type=positive_int,
+        metavar="BYTES",
+        help="activation bytes per image (every tensor at its width, packed): the low-bit "
+        "activations that cost the most per byte on the calibration images are read at 8 "
+        "bits while the total fits",
+    )
+    p.add_argument(
+        "--equalize",
+        action="store_true",
+        help="cross-layer equalisation before calibration: per-channel scales moved between "
+        "consecutive layers (through Relu or no activation) so their weight and activation "
+        "ranges even out; the float model computes the same",
+    )
+    p.add_argument(
+        "--fragile-low-bits",
+        action="store_true",
+        help="let activations known to be fragile below 8 bits (squeeze-excitation paths, "
+        "HardSwish outputs read by depthwise convs, residual-add inputs) take the requested "
+        "low width too; by default they stay at 8 bits and quantize lists them",
+    )
+    p.add_argument(
         "--auto-bits",
         type=positive_int,
         metavar="BYTES",
@@ -145,6 +168,8 @@ def quant_options(args: argparse.Namespace) -> QuantOptions:
         observer=args.observer, percentile=args.percentile,
         lowbit_observer=args.lowbit_observer, rounding=args.rounding,
         keep_8bit_activations=args.keep_8bit_activations,
+        activation_budget=args.activation_budget, fragile_low_bits=args.fragile_low_bits,
+        equalize=args.equalize,
     )  # fmt: skip
 
 

@@ -8,14 +8,14 @@ quantizes them (scale, zero point and width), weights stay float.
 
 from __future__ import annotations
 
-import glob
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from plutflow.intmodel.model import IntModel
 from plutflow.ir.graph import Graph
-from plutflow.quant.scheme import UPOT_MAX_BITS, LayerScheme, SchemeConfig
+from plutflow.quant.fragile import read_at_8_bits
+from plutflow.quant.scheme import SchemeConfig
 from plutflow.reference.executor import run_float
 
 
@@ -60,21 +60,9 @@ def activation_sensitivity(
 def keep_at_8_bits(
     graph: Graph, schemes: SchemeConfig, sens: list[ActivationSensitivity], count: int
 ) -> tuple[SchemeConfig, list[ActivationSensitivity]]:
-    """``schemes`` with the ``count`` costliest activations of ``sens`` read at 8 bits:
-    every Conv/Gemm reading one of them gets its scheme with 8-bit activations (P-LUT,
-    whose table needs at most 4, becomes UPoT at the same weight width). Returns the new
-    schemes and the activations kept."""
-    from plutflow.quant.builder import root_tensor
-
+    """``schemes`` with the ``count`` costliest activations of ``sens`` read at 8 bits
+    (:func:`plutflow.quant.fragile.read_at_8_bits`). Returns the new schemes and the
+    activations kept."""
     kept = sens[:count]
-    names = {s.tensor for s in kept}
-    layers = [n for n in graph.nodes if n.op in ("Conv", "Gemm")]
-    rules = []
-    for i, node in enumerate(layers):
-        if root_tensor(graph, node.inputs[0]) not in names:
-            continue
-        s = schemes.for_layer(node.name, i, len(layers))
-        weights = "upot" if s.weights == "plut" else s.weights
-        wbits = min(s.wbits, UPOT_MAX_BITS) if weights == "upot" else s.wbits
-        rules.append((glob.escape(node.name), LayerScheme(weights, wbits, 8)))
-    return replace(schemes, rules=schemes.rules + tuple(rules)), kept
+    schemes, _ = read_at_8_bits(graph, schemes, {s.tensor for s in kept})
+    return schemes, kept

@@ -76,6 +76,18 @@ def other_param_bytes(model: IntModel) -> int:
     return total
 
 
+def activation_bytes(model: IntModel) -> int:
+    """Bytes of every activation tensor of one image at its bit-width, densely packed
+    (the model's input and outputs included): what an activation-width budget counts."""
+    return sum(tensor_bytes(s.shape, s.bits) for t, s in model.tensors.items()
+               if t not in model.constants)  # fmt: skip
+
+
+def tensor_bytes(shape: tuple, bits: int) -> int:
+    """One image's bytes of a tensor of ``shape`` (batch first) at ``bits``, packed."""
+    return -(-_elements(shape[1:]) * bits // 8)
+
+
 def memory_report(graph: Graph, model: IntModel) -> MemoryReport:
     """Parameter bytes and peak activation bytes (batch 1) of float32 vs integer."""
     float_params = sum(  # float32 parameters
@@ -84,7 +96,7 @@ def memory_report(graph: Graph, model: IntModel) -> MemoryReport:
     f_bytes = {t: _elements(s) * 4 for t, s in graph.shapes.items() if t not in graph.constants}
     f_order = [([i for i in n.inputs if i not in graph.constants], n.outputs) for n in graph.nodes]
     i_bytes = {  # activations at their bit-width, densely packed
-        t: -(-_elements(s.shape) * s.bits // 8)
+        t: tensor_bytes(s.shape, s.bits)
         for t, s in model.tensors.items()
         if t not in model.constants
     }

@@ -32,6 +32,9 @@ QUANT_KEYS: dict[str, type | tuple[type, ...]] = {
     "lowbit_observer": str,
     "rounding": str,
     "keep_8bit_activations": int,
+    "activation_budget": int,
+    "fragile_low_bits": bool,
+    "equalize": bool,
     "num_calib": int,
 }
 #: overlay options a point may set: the PE type, the array size P (also the memory beat
