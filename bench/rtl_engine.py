@@ -113,7 +113,9 @@ def render(result: dict) -> list[str]:
         "simulated cycles per CPU second inside the simulator's C++ run loop (the "
         "Verilated model with its memory model, no Python); through the driver: the "
         "whole `Accelerator.run` (program and input loading, register protocol, output "
-        "reading) in the same run.",
+        "reading) in the same run. The simulator library is built with profile-guided "
+        'optimisation (trained on random programs; docs/rtl.md, "Simulation"). One run '
+        "on a shared machine: repeated runs move by 10-20 %.",
         "",
     ]
     md += markdown_table(

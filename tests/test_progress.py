@@ -92,7 +92,7 @@ def test_the_simulator_build_announces_itself(monkeypatch, capsys) -> None:
     from plutflow.overlay import simbuild
     from plutflow.overlay.config import OverlayConfig
 
-    def slow_build(params):
+    def slow_build(params, train=None):
         time.sleep(1.3)
         return "lib.so"
 
@@ -104,6 +104,6 @@ def test_the_simulator_build_announces_itself(monkeypatch, capsys) -> None:
     assert err[-1] == "plutflow: note: built the simulator for int8 P=16 in 1 s"
 
     monkeypatch.setattr(simbuild, "_harness", lambda: types.SimpleNamespace(
-        build_sim_lib=lambda params: "lib.so"))  # fmt: skip
+        build_sim_lib=lambda params, train=None: "lib.so"))  # fmt: skip
     simbuild.build_library(OverlayConfig.named("board"), progress=True)
     assert capsys.readouterr().err == ""  # cached: silent

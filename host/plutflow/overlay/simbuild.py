@@ -85,7 +85,7 @@ def build_library(cfg: OverlayConfig, progress: bool = False) -> Path:
         ticking = threading.Thread(target=ticker, daemon=True)
         ticking.start()
     try:
-        lib = h.build_sim_lib(params)
+        lib = h.build_sim_lib(params, train=cfg.to_json())
         stop.set()
         if ticking is not None:
             ticking.join()
