@@ -18,6 +18,7 @@ module pf_addtree #(
     output wire                         out_valid,
     output wire [W+$clog2(N)-1:0]       sum
 );
+    /* verilator inline_module */
     localparam integer LEVELS = $clog2(N);
     localparam integer OW = W + LEVELS;
     // a node's slot in the level vectors: whole 32- or 64-bit words, so that a Verilated
