@@ -110,6 +110,8 @@ def test_activation_budget_reads_the_costliest_per_byte_at_8_bits(demo, capsys, 
         assert spent <= budget
         assert model.meta["activation_budget"] == {"budget": budget, "bytes": spent, "lowest": base}
         kept = {k["tensor"] for k in model.meta["kept_8bit_activations"]}
+        # each was measured at 4 bits and at the 8 bits it gets, and 8 bits cost less
+        assert all(0 <= k["error_8bit"] < k["error"] for k in model.meta["kept_8bit_activations"])
         assert {t for t, s in model.tensors.items() if s.bits != low.tensors[t].bits} == kept
         assert all(model.tensors[t].bits == 8 for t in kept)
         if budget == base:
@@ -198,3 +200,33 @@ def test_cross_layer_equalisation_is_exact_and_evens_ranges(mobilenet) -> None:
     changed = [n for n in consts if not np.array_equal(consts[n], eq.constants[n])]
     assert changed and all(any(n in m.inputs for m in eq.nodes if m.op in ("Conv", "Gemm"))
                            for n in changed)  # fmt: skip
+
+
+def test_depthwise_convs_take_their_own_scheme(mobilenet, tmp_path) -> None:
+    from plutflow.quant.scheme import SchemeConfig as Schemes
+
+    graph, calib = mobilenet
+    stats = collect_stats(graph, calib, progress=False)
+    dw = {n.name for n in graph.nodes if graph.is_depthwise(n)}
+    assert len(dw) == 9
+    opts = QuantOptions(scheme="upot:4:8", depthwise="int8", rules=["node_Conv_426=upot:3:8"])
+    layers = plutflow.quantize(graph, calib, opts, progress=False, stats=stats).meta[
+        "quantizer"]["layers"]  # fmt: skip
+    first, last = next(iter(layers)), list(layers)[-1]
+    for name, label in layers.items():
+        if name == "node_Conv_426":  # a rule beats the depthwise scheme
+            assert label == "W3A8 upot"
+        elif name in dw or name in (first, last):
+            assert label == "W8A8 int8"
+        else:
+            assert label == "W4A8 upot"
+    config = tmp_path / "s.yaml"
+    config.write_text("default: upot:4:8\ndepthwise: int8\n")
+    assert Schemes.from_file(config).depthwise == LayerScheme("int8", 8, 8)
+    # the weight-budget search keeps them at the depthwise scheme and counts them
+    chosen = QuantOptions(scheme="upot:4:8", depthwise="int8", auto_bits=400_000).config(
+        graph, calib, stats=stats).schemes  # fmt: skip
+    nodes = [n for n in graph.nodes if n.op in ("Conv", "Gemm")]
+    for i, n in enumerate(nodes):
+        if n.name in dw:
+            assert chosen.for_layer(n.name, i, len(nodes), True) == LayerScheme("int8", 8, 8)

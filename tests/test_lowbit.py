@@ -360,6 +360,11 @@ def test_activation_sensitivity_ranks_each_low_bit_tensor_alone(demo) -> None:
     # 8-bit activations are not low-bit: an int8 model has none to rank
     int8 = plutflow.quantize(graph, calib, QuantOptions(), progress=False)
     assert activation_sensitivity(graph, int8, calib) == []
+    # measured again at the 8 bits an int8 build gives each: the same low-bit errors,
+    # and every one smaller at 8 bits
+    both = activation_sensitivity(graph, low, calib, wide=int8.tensors)
+    assert [s.error for s in both] == [s.error for s in sens]
+    assert all(0 <= s.error_wide < s.error and s.gain == s.error - s.error_wide for s in both)
 
 
 def test_keep_8bit_activations_reads_the_costliest_at_8_bits(demo, capsys, tmp_path) -> None:

@@ -48,6 +48,8 @@ class QuantOptions:
         scheme_config: a YAML scheme config file (default scheme, rules, ends_at_8bit).
         rules: ``PATTERN=SCHEME[:W[:A]]`` per-layer overrides; the last match wins.
         all_layers: apply the scheme to the first and last Conv/Gemm too.
+        depthwise: the scheme of depthwise convs (``SCHEME[:W[:A]]``; None: the
+            default's), e.g. ``int8`` beside 4-bit weights elsewhere.
         auto_bits: packed weight budget in bytes; per-layer bits chosen by sensitivity.
         task_loss: low-bit activation ranges by cross-entropy (needs labels).
         observer, percentile, lowbit_observer: activation range observers; the low-bit
@@ -72,6 +74,7 @@ class QuantOptions:
     scheme_config: str | Path | None = None
     rules: list[str] = field(default_factory=list)
     all_layers: bool = False
+    depthwise: str | None = None
     auto_bits: int | None = None
     task_loss: bool = False
     observer: str = "minmax"
@@ -98,6 +101,8 @@ class QuantOptions:
             SchemeConfig())  # fmt: skip
         if self.scheme:
             schemes = replace(schemes, default=LayerScheme.parse(self.scheme))
+        if self.depthwise:
+            schemes = replace(schemes, depthwise=LayerScheme.parse(self.depthwise))
         if self.all_layers:
             schemes = replace(schemes, ends_at_8bit=False)
         schemes = schemes.with_rules(list(self.rules))
@@ -152,7 +157,8 @@ class QuantOptions:
         # the family of the budget search: the scheme's, or UPoT below int8
         family = schemes.default.weights if schemes.default.weights != "int8" else "upot"
         search = dict(weights=family, abits=schemes.default.abits,
-                      ends_at_8bit=schemes.ends_at_8bit, rules=schemes.rules)  # fmt: skip
+                      ends_at_8bit=schemes.ends_at_8bit, rules=schemes.rules,
+                      depthwise=schemes.depthwise)  # fmt: skip
         chosen, sens = auto_scheme_config(graph, calib, self.auto_bits, **search)
         probe = SchemeConfig(LayerScheme(), tuple(
             (name, LayerScheme("int8", 8, s.abits)) for name, s in chosen.rules
@@ -179,10 +185,10 @@ class QuantOptions:
     def _budget_activations(
         self, graph: Graph, calib: np.ndarray, stats: dict[str, TensorStats], config: QuantConfig
     ) -> QuantConfig:
-        """``config`` with the low-bit activations that cost the most per byte (each
-        rounded alone on the calibration images, ``quant.actsens``) read at 8 bits, as
-        many as fit ``activation_budget`` bytes per image; the model's metadata lists
-        them."""
+        """``config`` with the low-bit activations that cost the most per byte read at 8
+        bits, as many as fit ``activation_budget`` bytes per image; the model's metadata
+        lists them. The cost of a tensor: the output error it causes rounded alone on the
+        calibration images at its low width less the error at 8 bits (``quant.actsens``)."""
         from plutflow.quant.actsens import activation_sensitivity
         from plutflow.quant.fragile import read_at_8_bits
         from plutflow.report.memory import activation_bytes, tensor_bytes
@@ -195,15 +201,19 @@ class QuantOptions:
                 f"--activation-budget {budget:,} bytes is below the {base:,} bytes per image "
                 "the activations take at the requested widths"
             )
-        sens = activation_sensitivity(graph, low, calib[:SENSITIVITY_IMAGES])
+        # each low-bit tensor measured at its width and at the width it would get instead
+        every = {t for t, s in low.tensors.items() if s.bits < 8 and t not in low.constants}
+        wide, _ = read_at_8_bits(graph, config.schemes, every)
+        high = quantize(graph, stats, replace(config, schemes=wide))
+        sens = activation_sensitivity(graph, low, calib[:SENSITIVITY_IMAGES], wide=high.tensors)
 
         def extra(tensor: str) -> int:
             spec = low.tensors[tensor]
             return tensor_bytes(spec.shape, 8) - tensor_bytes(spec.shape, spec.bits)
 
         chosen, spent = [], base
-        for s in sorted(sens, key=lambda s: -s.error / max(extra(s.tensor), 1)):
-            if s.error > 0 and spent + extra(s.tensor) <= budget:
+        for s in sorted(sens, key=lambda s: -s.gain / max(extra(s.tensor), 1)):
+            if s.gain > 0 and spent + extra(s.tensor) <= budget:
                 chosen.append(s)
                 spent += extra(s.tensor)
         while True:  # the exact bytes of the model built (a narrowed copy may differ)
@@ -214,7 +224,8 @@ class QuantOptions:
                 break
             chosen.pop()  # the least error per byte goes first
         meta = {**config.meta, "kept_8bit_activations": [
-            {"tensor": k.tensor, "error": round(k.error, 6)} for k in chosen],
+            {"tensor": k.tensor, "error": round(k.error, 6),
+             "error_8bit": round(k.error_wide, 6)} for k in chosen],
             "activation_budget": {"budget": budget, "bytes": spent, "lowest": base}}  # fmt: skip
         return replace(trial, meta=meta)
 

@@ -98,7 +98,14 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         metavar="YAML",
-        help="scheme config: {default: upot:4:8, ends_at_8bit: true, layers: {PATTERN: SCHEME}}",
+        help="scheme config: {default: upot:4:8, depthwise: int8, ends_at_8bit: true, "
+        "layers: {PATTERN: SCHEME}}",
+    )
+    p.add_argument(
+        "--depthwise",
+        metavar="SCHEME[:WBITS[:ABITS]]",
+        help="scheme of the depthwise convs (default: --scheme's), e.g. int8 beside 4-bit "
+        "weights elsewhere: they hold few weights and lose the most at low bits",
     )
     p.add_argument(
         "--all-layers",
@@ -165,6 +172,7 @@ def quant_options(args: argparse.Namespace) -> QuantOptions:
     return QuantOptions(
         scheme=args.scheme, scheme_config=args.config, rules=list(args.rule or []),
         all_layers=args.all_layers, auto_bits=args.auto_bits, task_loss=args.task_loss,
+        depthwise=args.depthwise,
         observer=args.observer, percentile=args.percentile,
         lowbit_observer=args.lowbit_observer, rounding=args.rounding,
         keep_8bit_activations=args.keep_8bit_activations,

@@ -23,7 +23,7 @@ SWEEP_HELP = """sweep file (YAML):
     array: [8, 16]
   points:                                # extra points
     - {scheme: "uniform:3:3", pe_type: plut, observer: percentile}
-quantizer options: scheme rules all_layers auto_bits task_loss observer percentile
+quantizer options: scheme depthwise rules all_layers auto_bits task_loss observer percentile
 lowbit_observer rounding keep_8bit_activations activation_budget fragile_low_bits
 equalize num_calib; overlay options: pe_type array adepth wdepth mdepth pdepth tslots int8_path
 """

@@ -62,6 +62,13 @@ class Graph:
         """Every node that reads ``tensor``."""
         return [n for n in self.nodes if tensor in n.inputs]
 
+    def is_depthwise(self, node: Node) -> bool:
+        """A Conv with more than one group and one input channel per group."""
+        if node.op != "Conv" or int(node.attrs.get("group", 1)) <= 1:
+            return False
+        w = self.constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
+        return w is not None and w.ndim >= 2 and w.shape[1] == 1
+
     def is_constant(self, tensor: str) -> bool:
         return tensor in self.constants
 

@@ -129,24 +129,30 @@ def auto_scheme_config(
     other_bytes: int = 0,
     sens: list[Sensitivity] | None = None,
     rules: tuple[tuple[str, LayerScheme], ...] = (),
+    depthwise: LayerScheme | None = None,
 ) -> tuple[SchemeConfig, list[Sensitivity]]:
     """A :class:`SchemeConfig` with per-layer weight bits chosen so the packed parameters
     (with ``other_bytes`` of non-Conv/Gemm parameters) fit ``budget_bytes``; ``sens``
     reuses sensitivities measured before. Layers that ``rules`` (``(glob, scheme)``, the
-    last match wins) or the 8-bit ends name keep that scheme and count in the budget."""
+    last match wins), the 8-bit ends or a ``depthwise`` scheme name keep that scheme and
+    count in the budget."""
     cands = [
         LayerScheme("int8", 8, abits) if b == 8 else LayerScheme(weights, b, abits) for b in bits
     ]
     if sens is None:
         sens = measure_sensitivity(graph, calib, cands)
-    layers = [n.name for n in graph.nodes if n.op in ("Conv", "Gemm")]
-    pinned = SchemeConfig(LayerScheme(), rules, ends_at_8bit)
+    nodes = [n for n in graph.nodes if n.op in ("Conv", "Gemm")]
+    layers = [n.name for n in nodes]
+    pinned = SchemeConfig(LayerScheme(), rules, ends_at_8bit, depthwise)
     fixed = {}
-    for i, name in enumerate(layers):
-        if (ends_at_8bit and i in (0, len(layers) - 1)) or any(
-            fnmatch.fnmatchcase(name, pattern) for pattern, _ in rules
+    for i, node in enumerate(nodes):
+        dw = graph.is_depthwise(node)
+        if (
+            (ends_at_8bit and i in (0, len(layers) - 1))
+            or (dw and depthwise is not None)
+            or any(fnmatch.fnmatchcase(node.name, pattern) for pattern, _ in rules)
         ):
-            fixed[name] = pinned.for_layer(name, i, len(layers))
+            fixed[node.name] = pinned.for_layer(node.name, i, len(layers), dw)
     chosen = choose_bits(sens, budget_bytes, fixed, other_bytes)
     # one rule per layer, its name escaped so that '[', '*' or '?' in it match literally
     rules = tuple((glob.escape(name), chosen[name]) for name in layers)

@@ -94,7 +94,7 @@ class IntBuilder:
     def _assign_schemes(self) -> dict[str, LayerScheme]:
         mac_nodes = [n for n in self.g.nodes if n.op in ("Conv", "Gemm")]
         out = {
-            n.name: self.cfg.schemes.for_layer(n.name, i, len(mac_nodes))
+            n.name: self.cfg.schemes.for_layer(n.name, i, len(mac_nodes), self.g.is_depthwise(n))
             for i, n in enumerate(mac_nodes)
         }
         fixed = self.cfg.fixed

@@ -69,7 +69,7 @@ def fragile_activations(graph: Graph) -> list[FragileTensor]:
     for root, nodes in readers.items():
         prod = graph.producer(root)
         hardswish = prod is not None and _writes_hardswish(prod)
-        if hardswish and any(_depthwise(graph, n) for n in nodes):
+        if hardswish and any(graph.is_depthwise(n) for n in nodes):
             add(root, "hardswish-depthwise")
     for node in graph.nodes:
         if node.op in ("Add", "Sum") and _residual(graph, node):
@@ -98,7 +98,7 @@ def read_at_8_bits(
             continue
         if any(fnmatch.fnmatchcase(node.name, p) for p in leave):
             continue
-        s = schemes.for_layer(node.name, i, len(layers))
+        s = schemes.for_layer(node.name, i, len(layers), graph.is_depthwise(node))
         if s.abits >= 8:
             continue
         weights = "upot" if s.weights == "plut" else s.weights
@@ -118,14 +118,6 @@ def _spatial(graph: Graph, tensor: str) -> tuple | None:
 def _writes_hardswish(node: Node) -> bool:
     act = node.attrs.get("act")
     return node.op == "HardSwish" or (bool(act) and act.get("op") == "HardSwish")
-
-
-def _depthwise(graph: Graph, node: Node) -> bool:
-    """A Conv with one input channel per group and more than one group."""
-    if node.op != "Conv" or int(node.attrs.get("group", 1)) <= 1:
-        return False
-    w = graph.constants.get(node.inputs[1])
-    return w is not None and w.ndim >= 2 and w.shape[1] == 1
 
 
 def _residual(graph: Graph, node: Node) -> bool:

@@ -64,14 +64,20 @@ class LayerScheme:
 
 @dataclass
 class SchemeConfig:
-    """A default scheme, ordered pattern rules (last match wins) and the 8-bit ends rule."""
+    """A default scheme, the depthwise convs' scheme, the 8-bit ends rule and ordered
+    pattern rules (last match wins), in that order of precedence (lowest first)."""
 
     default: LayerScheme = LayerScheme()
     rules: tuple[tuple[str, LayerScheme], ...] = ()
     ends_at_8bit: bool = True
+    depthwise: LayerScheme | None = None
 
-    def for_layer(self, name: str, index: int, count: int) -> LayerScheme:
+    def for_layer(self, name: str, index: int, count: int, depthwise: bool = False) -> LayerScheme:
+        """The scheme of Conv/Gemm ``name``, the ``index``-th of ``count`` in graph order
+        (``depthwise``: a conv with one input channel per group)."""
         scheme = self.default
+        if depthwise and self.depthwise is not None:
+            scheme = self.depthwise
         if self.ends_at_8bit and index in (0, count - 1):
             scheme = LayerScheme("int8", 8, 8)
         for pattern, rule in self.rules:
@@ -91,13 +97,15 @@ class SchemeConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SchemeConfig:
-        """``{default: upot:4:8, ends_at_8bit: true, layers: {PATTERN: plut:4:4}}``."""
-        unknown = set(d) - {"default", "ends_at_8bit", "layers"}
+        """``{default: upot:4:8, depthwise: int8, ends_at_8bit: true, layers: {PATTERN:
+        plut:4:4}}``."""
+        unknown = set(d) - {"default", "depthwise", "ends_at_8bit", "layers"}
         if unknown:
             raise PlutflowError(f"unknown scheme config keys {sorted(unknown)}")
         default = _scheme(d.get("default", "int8"))
         rules = tuple((str(k), _scheme(v)) for k, v in (d.get("layers") or {}).items())
-        return cls(default, rules, bool(d.get("ends_at_8bit", True)))
+        depthwise = _scheme(d["depthwise"]) if d.get("depthwise") else None
+        return cls(default, rules, bool(d.get("ends_at_8bit", True)), depthwise)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SchemeConfig:

@@ -25,6 +25,7 @@ QUANT_KEYS: dict[str, type | tuple[type, ...]] = {
     "scheme": str,
     "rules": list,
     "all_layers": bool,
+    "depthwise": str,
     "auto_bits": int,
     "task_loss": bool,
     "observer": str,
