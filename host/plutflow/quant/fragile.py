@@ -24,6 +24,7 @@ import glob
 from dataclasses import dataclass, replace
 
 from plutflow.ir.graph import Graph, Node
+from plutflow.quant.builder import root_tensor
 from plutflow.quant.scheme import UPOT_MAX_BITS, LayerScheme, SchemeConfig
 
 #: The kinds of fragile tensor, in the order they are reported.
@@ -42,8 +43,6 @@ class FragileTensor:
 def mac_readers(graph: Graph) -> dict[str, list[Node]]:
     """The Conv/Gemm layers reading each tensor (through layout and max-pool ops, whose
     output shares their input's quantization)."""
-    from plutflow.quant.builder import root_tensor
-
     out: dict[str, list[Node]] = {}
     for node in graph.nodes:
         if node.op in ("Conv", "Gemm"):
@@ -54,8 +53,6 @@ def mac_readers(graph: Graph) -> dict[str, list[Node]]:
 def fragile_activations(graph: Graph) -> list[FragileTensor]:
     """Every tensor of ``graph`` a Conv/Gemm reads that is fragile at low bits, each once
     (the first kind that applies), in graph order within each kind."""
-    from plutflow.quant.builder import root_tensor
-
     readers = mac_readers(graph)
     found: dict[str, str] = {}
 
@@ -88,8 +85,6 @@ def read_at_8_bits(
     activations, becomes UPoT at the same weight width); layers whose names match a glob
     pattern of ``leave`` keep their scheme. Returns the schemes and the tensors that now
     read at 8 bits where they did not before."""
-    from plutflow.quant.builder import root_tensor
-
     layers = [n for n in graph.nodes if n.op in ("Conv", "Gemm")]
     rules, changed = [], []
     for i, node in enumerate(layers):
