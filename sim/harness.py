@@ -163,8 +163,10 @@ def sim_lib_key(params: Mapping[str, int], pgo: bool = False) -> str:
 
     cpp = Path(__file__).resolve().parent / "cpp" / "pf_sim.cpp"
     paths = [ROOT / s for s in rtl_sources()]
-    build = {**params, "_pgo": PGO_CASES} if pgo else dict(params)
-    return build_key([*paths, *sorted(RTL.glob("*.vh")), cpp, PGO_TRAIN], "pf_sim", build)
+    sources = [*paths, *sorted(RTL.glob("*.vh")), cpp]
+    if not pgo:
+        return build_key(sources, "pf_sim", dict(params))
+    return build_key([*sources, PGO_TRAIN], "pf_sim", {**params, "_pgo": PGO_CASES})
 
 
 #: Profile-guided optimisation: the instrumented simulator runs this script's random

@@ -230,3 +230,13 @@ def test_depthwise_convs_take_their_own_scheme(mobilenet, tmp_path) -> None:
     for i, n in enumerate(nodes):
         if n.name in dw:
             assert chosen.for_layer(n.name, i, len(nodes), True) == LayerScheme("int8", 8, 8)
+
+
+def test_cli_equalises_before_calibrating(demo, capsys, tmp_path) -> None:
+    from plutflow.cli import main
+
+    args = ["quantize", str(demo.model), "--calib", f"{demo.data}:calib_images", "--preprocess",
+            str(demo.meta), "--num-calib", "32", "--equalize", "-q",
+            "-o", str(tmp_path / "e.pfq")]  # fmt: skip
+    assert main(args) == 0
+    assert "cross-layer equalisation: 2 layer pair(s)" in capsys.readouterr().err

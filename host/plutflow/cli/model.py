@@ -35,6 +35,7 @@ from plutflow.evaluation import agreement, predict_float, timed_predict_golden, 
 from plutflow.fast.engine import resolve
 from plutflow.formats.layers import pack_model
 from plutflow.intmodel.model import IntModel
+from plutflow.ir.equalize import FUSION as EQUALISATION
 from plutflow.ir.importer import import_onnx
 from plutflow.notes import note
 from plutflow.outputs import refuse_overwrite, write_atomic
@@ -46,7 +47,7 @@ def _quantize(args: argparse.Namespace, graph, calib, labels, preprocess, source
     """Calibrate once, then quantize with the QUANT OPTIONS (through the library API)."""
     if args.equalize:
         graph = equalized(graph)
-        pairs = [f for f in graph.fusions if f.startswith("cross-layer equalisation")]
+        pairs = [f for f in graph.fusions if f.startswith(EQUALISATION)]
         note(f"cross-layer equalisation: {len(pairs)} layer pair(s)")
     stats = collect_stats(graph, calib, progress=not args.quiet)
     config = quant_options(args).config(graph, calib, labels, stats)

@@ -20,6 +20,8 @@ import numpy as np
 
 from plutflow.ir.graph import Graph, Node
 
+#: How each equalised pair is named in :attr:`Graph.fusions`.
+FUSION = "cross-layer equalisation"
 #: Activations with f(x / s) = f(x) / s for every s > 0.
 HOMOGENEOUS = (None, "Relu", "LeakyRelu", "PRelu")
 #: Sweeps over the pairs, and the scale change below which a sweep ends them.
@@ -40,7 +42,7 @@ def equalize(graph: Graph) -> int:
         if change < SETTLED:
             break
     for a, b in pairs:
-        graph.fusions.append(f"cross-layer equalisation: {a.name} -> {b.name}")
+        graph.fusions.append(f"{FUSION}: {a.name} -> {b.name}")
     return len(pairs)
 
 
@@ -60,13 +62,12 @@ def _partner(graph: Graph, a: Node) -> Node | None:
         return None
     channels = graph.const(a.inputs[1]).shape[0]
     wb = graph.const(b.inputs[1])
-    group = int(b.attrs.get("group", 1))
     if b.op == "Gemm":
         fits = len(graph.shapes.get(out) or ()) == 2 and wb.shape[1] == channels
-    elif group == 1:
-        fits = wb.shape[1] == channels
+    elif graph.is_depthwise(b):
+        fits = int(b.attrs["group"]) == channels == wb.shape[0]
     else:
-        fits = group == channels and wb.shape[0] == channels and wb.shape[1] == 1
+        fits = int(b.attrs.get("group", 1)) == 1 and wb.shape[1] == channels
     return b if fits else None
 
 
@@ -83,7 +84,7 @@ def _equalize_pair(graph: Graph, a: Node, b: Node) -> float:
     largest relative change of a scale."""
     wa = graph.const(a.inputs[1]).astype(np.float64)
     wb = graph.const(b.inputs[1]).astype(np.float64)
-    depthwise = b.op == "Conv" and int(b.attrs.get("group", 1)) > 1
+    depthwise = graph.is_depthwise(b)
     r1 = np.abs(wa.reshape(wa.shape[0], -1)).max(axis=1)
     if depthwise:
         r2 = np.abs(wb.reshape(wb.shape[0], -1)).max(axis=1)

@@ -61,10 +61,7 @@ def consumer_ranges(
         if name in wanted:
             values[name] = value
 
-    feeds = {graph.inputs[0]: images}
-    for name in wanted & set(graph.inputs):
-        values[name] = images
-    run_float(graph, feeds, observe=keep)
+    run_float(graph, {graph.inputs[0]: images}, observe=keep)  # (inputs observed too)
     out = []
     for tensor in low:
         spec = model.tensors[tensor]
