@@ -136,6 +136,40 @@ def test_random_conv_layers(chans, m, k, stride, dil, unsigned, wide, table, pat
     assert_same(model, codes_for(rng, model.tensors["x"], (2, c, size, size + 1)), path)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([2, 7, 16, 17, 40, 96]),
+    st.sampled_from([(3, 1), (3, 2), (5, 1), (5, 2), (1, 1)]),
+    st.integers(1, 13),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(LOCAL_PATHS),
+    st.integers(0, 2**31 - 1),
+)
+def test_random_depthwise_layers(c, kernel_stride, width, unsigned, table, path, seed):
+    """The depthwise row kernel: channel counts with and without a partial 16-lane block,
+    rows of every length modulo its 4-pixel groups, weights up to +-2**14 (UPoT levels)."""
+    k, stride = kernel_stride
+    rng = np.random.default_rng(seed)
+    model = conv_model(rng, c, c, k, stride, 1, c, unsigned, False, table)
+    w = model.layers[0].params["weight"]
+    if rng.random() < 0.5:  # PoT-like levels beyond int8, still inside the int32 bound
+        w[...] = np.sign(w) * (1 << rng.integers(0, 15, w.shape))
+        model.layers[0].attrs["acc_bound"] = 255 * int(np.abs(w).reshape(c, -1).sum(1).max())
+    shape = (2, c, k + int(rng.integers(0, 4)), (k - 1) + width * stride)
+    fast = assert_same(model, codes_for(rng, model.tensors["x"], shape), path)
+    assert fast.steps[0].note.startswith("depthwise row kernel"), fast.describe()
+
+
+def test_depthwise_weights_beyond_16_bits_run_on_golden() -> None:
+    rng = np.random.default_rng(5)
+    model = conv_model(rng, 8, 8, 1, 1, 1, 8, True, False, False)
+    model.layers[0].params["weight"][0, 0, 0, 0] = 2**15
+    fast = assert_same(model, codes_for(rng, model.tensors["x"], (1, 8, 3, 3)))
+    assert fast.steps[0].kind == "golden"
+    assert "16 bits" in fast.steps[0].note
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 300), st.integers(1, 80), st.integers(1, 9), st.booleans(),
        st.booleans(), st.sampled_from(LOCAL_PATHS), st.integers(0, 2**31 - 1))  # fmt: skip

@@ -12,13 +12,6 @@ import numpy as np
 from numba import njit
 
 
-@njit(inline="always", nogil=True)
-def _requant(s, c, ep, f, zp, lo, hi, off):
-    """The tile epilogue of :mod:`.tiles` for one sum ``s`` of channel ``c``."""
-    v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
-    return np.uint8(min(max(v, lo), hi) + off)
-
-
 @njit(nogil=True, cache=True)
 def lookup_channels(y, lut):
     """``y[..., c] = lut[c, y[..., c]]`` in place (``y`` flattened, channels last)."""
@@ -27,47 +20,6 @@ def lookup_channels(y, lut):
         ys = y[i : i + m]
         for c in range(m):
             ys[c] = lut[c, ys[c]]
-
-
-@njit(nogil=True, cache=True)
-def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, w, w_row, ep, sc, y):
-    """Depthwise convolution with the tile epilogue (``ep``, ``sc`` as in :mod:`.tiles`):
-    ``w`` is (taps, c) int32, ``w_row`` the same repeated ``ow`` times along the row (used
-    when ``sw == 1``), ``taps`` are element offsets; a whole output row is summed tap by
-    tap so the inner loop vectorises."""
-    f, zp, lo, hi, off = sc[0], sc[1], sc[2], sc[3], sc[4]
-    acc = np.empty(ow * c, np.int32)
-    for img in range(n_img):
-        for oy in range(oh):
-            acc[:] = 0
-            row = (img * hp + oy * sh) * wp
-            if sw == 1:  # the row's windows are contiguous: flat loops, three taps each
-                n, nt, base = ow * c, taps.shape[0], row * c
-                for t in range(0, nt - nt % 3, 3):
-                    x0 = x[base + taps[t] : base + taps[t] + n]
-                    x1 = x[base + taps[t + 1] : base + taps[t + 1] + n]
-                    x2 = x[base + taps[t + 2] : base + taps[t + 2] + n]
-                    w0, w1, w2 = w_row[t], w_row[t + 1], w_row[t + 2]
-                    for i in range(n):
-                        acc[i] += (np.int32(x0[i]) * w0[i] + np.int32(x1[i]) * w1[i]
-                                   + np.int32(x2[i]) * w2[i])  # fmt: skip
-                for t in range(nt - nt % 3, nt):
-                    xs, ws = x[base + taps[t] : base + taps[t] + n], w_row[t]
-                    for i in range(n):
-                        acc[i] += np.int32(xs[i]) * ws[i]
-            else:
-                for t in range(taps.shape[0]):
-                    wt = w[t]
-                    for ox in range(ow):
-                        b = (row + ox * sw) * c + taps[t]
-                        xs, acs = x[b : b + c], acc[ox * c : (ox + 1) * c]  # views: no checks
-                        for ch in range(c):
-                            acs[ch] += np.int32(xs[ch]) * wt[ch]
-            ybase = (img * oh + oy) * ow * c
-            for ox in range(ow):
-                ys, acs = y[ybase + ox * c : ybase + (ox + 1) * c], acc[ox * c : (ox + 1) * c]
-                for ch in range(c):
-                    ys[ch] = _requant(np.int64(acs[ch]), ch, ep, f, zp, lo, hi, off)
 
 
 @njit(nogil=True, cache=True)

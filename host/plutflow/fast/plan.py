@@ -282,11 +282,14 @@ class _Compiler:
         u_max, pad_u = self._u_max(layer, in_spec)
         if not sums_fit_int32([w], u_max):
             return "int32 sums could overflow (255 * sum|w| >= 2**31)"
+        if np.abs(w).max(initial=0) >= 2**15:
+            return "depthwise weights beyond 16 bits"
         m = w.shape[0]
-        wt = np.ascontiguousarray(w.reshape(m, -1).T.astype(np.int32))  # (taps, C)
-        vectors, sc, lut = self._epilogue(layer, w, in_spec, out, m)
+        cpad = -(-m // 16) * 16
+        wv = np.zeros((w.shape[2] * w.shape[3], cpad), np.int16)  # (taps, channels)
+        wv[:, :m] = w.reshape(m, -1).T
+        vectors, sc, lut = self._epilogue(layer, w, in_spec, out, cpad)
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer)
-        w_rows: dict[int, np.ndarray] = {}
 
         def run(env: Env) -> None:
             x = env.get_u(name)
@@ -294,17 +297,14 @@ class _Compiler:
             xp = _padded(x, geom, m, pad_u)
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             y = np.empty((x.shape[0], oh, ow, m), np.uint8)
-            if ow not in w_rows:
-                w_rows[ow] = np.ascontiguousarray(np.tile(wt, (1, ow)))
-            fk.depthwise(
-                xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow, sh, sw,
-                taps, wt, w_rows[ow], vectors, sc, y.reshape(-1),
-            )  # fmt: skip
+            tiles.depthwise(xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow,
+                            sh, sw, taps, wv, vectors, sc, y.reshape(-1))  # fmt: skip
             if lut is not None:
                 fk.lookup_channels(y.reshape(-1), lut)
             env.u[outname] = y
 
-        return Step(layer, "fast", "depthwise kernel", run)
+        form = "float64" if sc[5] else "int64"
+        return Step(layer, "fast", f"depthwise row kernel, {form} epilogue", run)
 
     def _epilogue(self, layer, w, in_spec, out, width):
         """The epilogue vectors (``width`` columns), scalars and output table of a

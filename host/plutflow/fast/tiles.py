@@ -34,6 +34,9 @@ _I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _V16 = ir.VectorType(_I32, 16)
 _V16L = ir.VectorType(_I64, 16)
 _V16D = ir.VectorType(ir.DoubleType(), 16)
+_V16B = ir.VectorType(_I8, 16)
+_I16 = ir.IntType(16)
+_V16H = ir.VectorType(_I16, 16)
 
 
 def tile_shape(m: int) -> tuple[int, int]:
@@ -112,49 +115,60 @@ class _Epilogue:
         v = _load_vec(self.b, self.epp, self.b.add(self.b.mul(self.mpad, _c64(i)), col), _V16L)
         return v if vt is _V16L else self.b.bitcast(v, vt)
 
+    def prepare(self, use_float: bool) -> None:
+        """Splat the scalars once (call before :meth:`columns` and :meth:`vector`)."""
+        b = self.b
+        self.use_float = use_float
+        self.f, self.zp, self.lo, self.hi, self.off = (
+            _splat(b, self.scalar(i), _V16L) for i in range(5)
+        )
+        self.lo_f, self.hi_f = b.sitofp(b.sub(self.lo, self.zp), _V16D), b.sitofp(
+            b.sub(self.hi, self.zp), _V16D
+        )
+        self.zp_off = b.trunc(b.add(self.zp, self.off), _V16)
+        self.fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
+        self.floor = _intrinsic(b, "llvm.floor.v16f64", [_V16D], _V16D)
+
+    def columns(self, col: ir.Value) -> tuple[ir.Value, ...]:
+        """The per-channel constants of the 16 columns from ``col``."""
+        if self.use_float:
+            return self.row(4, col, _V16D), self.row(5, col, _V16D)
+        return tuple(self.row(i, col) for i in range(4))
+
+    def vector(self, parts: list[ir.Value], consts: tuple[ir.Value, ...]) -> ir.Value:
+        """The 16 output bytes of the int32 sums ``parts`` (one per weight part)."""
+        b = self.b
+        if self.use_float:
+            a_mul, c_add = consts
+            s = b.sitofp(parts[0], _V16D)
+            if len(parts) == 2:
+                hi_s = b.sitofp(parts[1], _V16D)
+                s = b.fadd(s, b.fmul(hi_s, ir.Constant(_V16D, [128.0] * 16)))
+            v = b.call(self.fma, [s, a_mul, c_add])
+            # clamp first (floor commutes with integer bounds), so the value fits int32 and
+            # the rest runs on 16 int32 lanes
+            v = b.select(b.fcmp_ordered("<", v, self.lo_f), self.lo_f, v)
+            v = b.select(b.fcmp_ordered(">", v, self.hi_f), self.hi_f, v)
+            return b.trunc(b.add(b.fptosi(b.call(self.floor, [v]), _V16), self.zp_off), _V16B)
+        bias, mult, shift, half = consts
+        acc = b.sext(parts[0], _V16L)
+        if len(parts) == 2:
+            acc = b.add(acc, b.shl(b.sext(parts[1], _V16L), _splat(b, _c64(7), _V16L)))
+        t = b.add(b.shl(acc, self.f), bias)
+        v = b.add(b.ashr(b.add(b.mul(t, mult), half), shift), self.zp)
+        v = b.select(b.icmp_signed("<", v, self.lo), self.lo, v)
+        v = b.select(b.icmp_signed(">", v, self.hi), self.hi, v)
+        return b.trunc(b.add(v, self.off), _V16B)
+
     def emit(self, sums, mr, nv, cbase, ybase, ldy, width, use_float: bool) -> None:
         b = self.b
-        f, zp, lo, hi, off = (_splat(b, self.scalar(i), _V16L) for i in range(5))
-        v16b = ir.VectorType(_I8, 16)
-        consts = []  # per column vector j
-        for j in range(nv):
-            col = b.add(cbase, _c64(16 * j))
-            if use_float:
-                consts.append((self.row(4, col, _V16D), self.row(5, col, _V16D)))
-            else:
-                consts.append(tuple(self.row(i, col) for i in range(4)))
+        self.prepare(use_float)
+        consts = [self.columns(b.add(cbase, _c64(16 * j))) for j in range(nv)]
         live = [b.icmp_signed(">", width, _c64(16 * j)) for j in range(nv)]
-        lo_f, hi_f = b.sitofp(b.sub(lo, zp), _V16D), b.sitofp(b.sub(hi, zp), _V16D)
-        zp_off = b.trunc(b.add(zp, off), _V16)
-        fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
-        flo = _intrinsic(b, "llvm.floor.v16f64", [_V16D], _V16D)
         for r in range(mr):  # rows in order, each row whole: see store
             for j in range(nv):
-                acc = b.load(sums[0].accs[r][j])
-                if use_float:
-                    a_mul, c_add = consts[j]
-                    s = b.sitofp(acc, _V16D)
-                    if self.nparts == 2:
-                        hi_s = b.sitofp(b.load(sums[1].accs[r][j]), _V16D)
-                        s = b.fadd(s, b.fmul(hi_s, ir.Constant(_V16D, [128.0] * 16)))
-                    v = b.call(fma, [s, a_mul, c_add])
-                    # clamp first (floor commutes with integer bounds), so the value fits
-                    # int32 and the rest runs on 16 int32 lanes
-                    v = b.select(b.fcmp_ordered("<", v, lo_f), lo_f, v)
-                    v = b.select(b.fcmp_ordered(">", v, hi_f), hi_f, v)
-                    out = b.trunc(b.add(b.fptosi(b.call(flo, [v]), _V16), zp_off), v16b)
-                else:
-                    bias, mult, shift, half = consts[j]
-                    acc = b.sext(acc, _V16L)
-                    if self.nparts == 2:
-                        hi_part = b.sext(b.load(sums[1].accs[r][j]), _V16L)
-                        acc = b.add(acc, b.shl(hi_part, _splat(b, _c64(7), _V16L)))
-                    t = b.add(b.shl(acc, f), bias)
-                    v = b.ashr(b.add(b.mul(t, mult), half), shift)
-                    v = b.add(v, zp)
-                    v = b.select(b.icmp_signed("<", v, lo), lo, v)
-                    v = b.select(b.icmp_signed(">", v, hi), hi, v)
-                    out = b.trunc(b.add(v, off), v16b)
+                parts = [b.load(s.accs[r][j]) for s in sums[: self.nparts]]
+                out = self.vector(parts, consts[j])
                 dst = b.add(ybase, b.add(b.mul(ldy, _c64(r)), _c64(16 * j)))
                 self.store(out, dst, live[j])
 
@@ -166,7 +180,7 @@ class _Epilogue:
         bytes of slack."""
         b = self.b
         with b.if_then(live):
-            ptr = b.bitcast(b.gep(self.yp, [dst]), ir.VectorType(_I8, 16).as_pointer())
+            ptr = b.bitcast(b.gep(self.yp, [dst]), _V16B.as_pointer())
             b.store(out, ptr, align=1)
 
 
@@ -215,6 +229,103 @@ def _vnni_intrinsic(mr: int, nv: int, nparts: int):
         return sig, codegen
 
     return tile
+
+
+def _masked(builder, name: str, vt: ir.VectorType, args: list[ir.Value]) -> ir.Value:
+    """A call of ``llvm.masked.load``/``store`` on ``vt`` (only the masked-on lanes)."""
+    mask_t = ir.VectorType(ir.IntType(1), vt.count)
+    ptr_t = vt.as_pointer()
+    if name == "load":
+        fn = _intrinsic(builder, "llvm.masked.load.v16i8.p0v16i8", [ptr_t, _I32, mask_t, vt], vt)
+    else:
+        fn = _intrinsic(builder, "llvm.masked.store.v16i8.p0v16i8",
+                        [vt, ptr_t, _I32, mask_t], ir.VoidType())  # fmt: skip
+    return builder.call(fn, args)
+
+
+#: output pixels a depthwise block sums at once (independent accumulator chains)
+DW_PIXELS = 4
+
+
+def _dw_channels(builder, epi, xp, wvp, taps_p, nt, row, ow, step, cpad, col, ybase, c, tail):
+    """One 16-channel block of a depthwise output row: :data:`DW_PIXELS` output pixels at a
+    time (then one at a time), each summed over the taps in a 16-lane int32 register, then
+    the epilogue and a 16-byte store (masked to the channels left when ``tail``)."""
+    b = builder
+    consts = epi.columns(col)
+    mask = None
+    if tail:
+        left = _splat(b, b.trunc(b.sub(c, col), _I32), _V16)
+        mask = b.icmp_signed("<", ir.Constant(_V16, list(range(16))), left)
+    groups = b.sdiv(ow, _c64(DW_PIXELS))
+    with cgutils.for_range(b, groups) as lg:
+        _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, consts, mask,
+                   b.mul(lg.index, _c64(DW_PIXELS)), DW_PIXELS)  # fmt: skip
+    done = b.mul(groups, _c64(DW_PIXELS))
+    with cgutils.for_range(b, b.sub(ow, done)) as lx:
+        _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, consts, mask,
+                   b.add(done, lx.index), 1)  # fmt: skip
+
+
+def _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, consts, mask,
+               ox0, count):  # fmt: skip
+    """``count`` output pixels from ``ox0`` of one channel block (see :func:`_dw_channels`)."""
+    xb = [b.add(b.add(row, b.mul(b.add(ox0, _c64(i)), step)), col) for i in range(count)]
+    accs = [cgutils.alloca_once_value(b, ir.Constant(_V16, None)) for _ in range(count)]
+    with cgutils.for_range(b, nt) as lt:
+        toff = b.load(b.gep(taps_p, [lt.index]))
+        # u8 x s16 products: LLVM makes them pmaddwd/vpdpwssd (both fit its int16 pairs)
+        wv = b.sext(_load_vec(b, wvp, b.add(b.mul(lt.index, cpad), col), _V16H), _V16)
+        for i in range(count):
+            ptr = b.bitcast(b.gep(xp, [b.add(xb[i], toff)]), _V16B.as_pointer())
+            if mask is not None:
+                xv = _masked(b, "load", _V16B, [ptr, ir.Constant(_I32, 1), mask,
+                                                ir.Constant(_V16B, None)])  # fmt: skip
+            else:
+                xv = b.load(ptr, align=1)
+            b.store(b.add(b.load(accs[i]), b.mul(b.zext(xv, _V16), wv)), accs[i])
+    for i in range(count):
+        out = epi.vector([b.load(accs[i])], consts)
+        at = b.add(b.add(ybase, b.mul(b.add(ox0, _c64(i)), c)), col)
+        dst = b.bitcast(b.gep(epi.yp, [at]), _V16B.as_pointer())
+        if mask is not None:
+            _masked(b, "store", _V16B, [out, dst, ir.Constant(_I32, 1), mask])
+        else:
+            b.store(out, dst, align=1)
+
+
+@intrinsic
+def _dw_row(typingctx, x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, c):
+    """A depthwise output row (``ow`` pixels of ``c`` channels at ``y[ybase]``) whose
+    window ``ox`` tap ``t`` starts at byte ``row + ox * step + taps[t]`` of ``x``; ``wv`` is
+    the int32 weights (taps, ``cpad``), ``ep``/``sc`` the epilogue of the GEMM tiles."""
+    sig = types.void(x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, c)
+
+    def codegen(context, builder, signature, args):
+        arr = {i: context.make_array(signature.args[i])(context, builder, args[i])
+               for i in (0, 4, 5, 7, 8, 9)}  # fmt: skip
+        row_, ow_, step_, cpad_, ybase_, c_ = (args[i] for i in (1, 2, 3, 6, 10, 11))
+        b = builder
+        xp = b.bitcast(arr[0].data, _I8.as_pointer())
+        taps_p = b.bitcast(arr[4].data, _I64.as_pointer())
+        wvp = b.bitcast(arr[5].data, _I16.as_pointer())
+        nt = b.extract_value(arr[4].shape, 0)
+        epi = _Epilogue(b, arr[7], arr[8], arr[9], 1)
+        n_full = b.sdiv(c_, _c64(16))
+        has_tail = b.icmp_signed("!=", b.srem(c_, _c64(16)), _c64(0))
+        exact_float = b.icmp_signed("!=", epi.scalar(5), _c64(0))
+        with b.if_else(exact_float) as (then, otherwise):
+            for use_float, branch in ((True, then), (False, otherwise)):
+                with branch:
+                    epi.prepare(use_float)
+                    common = (b, epi, xp, wvp, taps_p, nt, row_, ow_, step_, cpad_)
+                    with cgutils.for_range(b, n_full) as lc:
+                        _dw_channels(*common, b.mul(lc.index, _c64(16)), ybase_, c_, False)
+                    with b.if_then(has_tail):
+                        _dw_channels(*common, b.mul(n_full, _c64(16)), ybase_, c_, True)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 _V81A, _V81B = _vnni_intrinsic(8, 1, 1), _vnni_intrinsic(8, 1, 2)
@@ -276,7 +387,7 @@ def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase
                 s += np.int64(acc[1, r, j]) << 7
             c = cbase + j
             v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
-            y[ybase + r * ldy + j] = np.uint8(min(max(v, lo), hi) + off)  # = kernels._requant
+            y[ybase + r * ldy + j] = np.uint8(min(max(v, lo), hi) + off)  # = _Epilogue.vector
 
 
 # The drivers live beside the tiles: numba's cache of a function is invalidated only by
@@ -324,3 +435,16 @@ def conv_gemm_generic(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4
         for mb in range(n_mb):
             generic_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep,
                                mb * nr, sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
+
+
+@njit(nogil=True, cache=True)
+def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y):
+    """Depthwise convolution of the padded input ``x`` (N, hp, wp, c) flattened into ``y``
+    (N, oh, ow, c): a row at a time, each pixel's 16-channel blocks summed in registers
+    and requantized by the tiles' epilogue (``wv`` int32 (taps, c rounded up to 16),
+    ``ep``/``sc`` as for the GEMM tiles). Generic LLVM vector code: runs on any CPU."""
+    cpad = wv.shape[1]
+    for img in range(n_img):
+        for oy in range(oh):
+            _dw_row(x, ((img * hp + oy * sh) * wp) * c, ow, sw * c, taps, wv.reshape(-1),
+                    cpad, ep, sc, y, ((img * oh + oy) * ow) * c, c)  # fmt: skip
