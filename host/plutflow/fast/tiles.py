@@ -122,8 +122,9 @@ class _Epilogue:
         self.f, self.zp, self.lo, self.hi, self.off = (
             _splat(b, self.scalar(i), _V16L) for i in range(5)
         )
-        self.lo_f, self.hi_f = b.sitofp(b.sub(self.lo, self.zp), _V16D), b.sitofp(
-            b.sub(self.hi, self.zp), _V16D
+        self.lo_f, self.hi_f = (
+            b.sitofp(b.sub(self.lo, self.zp), _V16D),
+            b.sitofp(b.sub(self.hi, self.zp), _V16D),
         )
         self.zp_off = b.trunc(b.add(self.zp, self.off), _V16)
         self.fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
