@@ -47,18 +47,28 @@ def mobile_like_model() -> tuple[IntModel, np.ndarray]:
 
 
 def assert_same(model: IntModel, codes: np.ndarray, path: str | None = None) -> FastExecutor:
-    """Every tensor of the fast run equals golden's (names the first differing position)."""
+    """Every tensor of the fast run equals golden's (names the first differing position),
+    run as one whole-network program and step by step; the outputs also without ``keep``
+    (the program then frees buffers after their last reader)."""
     fast = FastExecutor(model, path)
-    ref, got = GoldenExecutor(model).run(codes, keep=True), fast.run(codes, keep=True)
-    assert set(ref) == set(got)
-    for lay in model.layers:
-        name = lay.outputs[0]
-        assert got[name].dtype == ref[name].dtype, name
-        bad = np.argwhere(got[name] != ref[name])
-        assert bad.size == 0, (
-            f"layer {lay.name}: first difference at {tuple(bad[0])}: golden "
-            f"{ref[name][tuple(bad[0])]}, fast {got[name][tuple(bad[0])]}"
-        )
+    ref = GoldenExecutor(model).run(codes, keep=True)
+    for whole in (True, False):
+        fast.whole_program = whole
+        got = fast.run(codes, keep=True)
+        assert set(ref) == set(got)
+        for lay in model.layers:
+            name = lay.outputs[0]
+            assert got[name].dtype == ref[name].dtype, name
+            bad = np.argwhere(got[name] != ref[name])
+            assert bad.size == 0, (
+                f"layer {lay.name} ({'program' if whole else 'steps'}): first difference at "
+                f"{tuple(bad[0])}: golden {ref[name][tuple(bad[0])]}, fast "
+                f"{got[name][tuple(bad[0])]}"
+            )
+    fast.whole_program = True
+    outs = fast.run(codes)
+    for name in model.outputs:
+        assert np.array_equal(outs[name], ref[name]), name
     return fast
 
 
@@ -273,7 +283,9 @@ def test_mobile_like_every_layer(mobile_like_model) -> None:
     model, x = mobile_like_model
     fast = assert_same(model, model.tensors[model.inputs[0]].quantize(x))
     golden = [s.layer.op for s in fast.steps if s.kind == "golden"]
-    assert golden == ["softmax"], fast.describe()  # SE mul, requantizing concat: fast
+    assert golden == [], fast.describe()  # SE mul, requantizing concat, softmax: fast
+    program = fast.program({model.inputs[0]: model.tensors[model.inputs[0]].quantize(x)})
+    assert program is not None and program.n_steps == len(fast.steps)  # the whole network
 
 
 def test_plut_table_that_is_not_a_product_runs_by_lookup(demo, demo_calib) -> None:

@@ -39,20 +39,38 @@ def max_pool(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, y):
 
 
 @njit(nogil=True, cache=True)
-def sum_pool(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, centre, out):
-    """Window sums of ``u - centre`` (int64, (N, oh, ow, c) flattened); padding that holds
-    ``centre`` adds exactly zero."""
+def avg_pool(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, centre, mult, shift, zo, lo, hi,
+             off_out, y):  # fmt: skip
+    """Average pooling: per window ``clamp(rshift(sum(u - centre) * M0[pos], n) + zo, lo,
+    hi) + off_out``, ``M0[pos]`` the multiplier of the window's count (``mult`` has
+    ``oh * ow`` entries); padding that holds ``centre`` adds exactly zero."""
+    acc = np.empty(c, np.int64)
+    half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
     for img in range(n_img):
         for oy in range(oh):
             for ox in range(ow):
                 base = ((img * hp + oy * sh) * wp + ox * sw) * c
-                obase = ((img * oh + oy) * ow + ox) * c
-                os = out[obase : obase + c]
-                os[:] = -centre * taps.shape[0]
+                acc[:] = -centre * taps.shape[0]
                 for t in range(taps.shape[0]):
                     xs = x[base + taps[t] : base + taps[t] + c]
                     for ch in range(c):
-                        os[ch] += xs[ch]
+                        acc[ch] += xs[ch]
+                m0 = mult[oy * ow + ox]
+                ybase = ((img * oh + oy) * ow + ox) * c
+                ys = y[ybase : ybase + c]
+                for ch in range(c):
+                    v = ((acc[ch] * m0 + half) >> shift) + zo
+                    ys[ch] = np.uint8(min(max(v, lo), hi) + off_out)
+
+
+@njit(nogil=True, cache=True)
+def lookup_into(x, lut, y):
+    """``y[..., c] = lut[c, x[..., c]]`` (both flattened, channels last)."""
+    m = lut.shape[0]
+    for i in range(0, y.shape[0], m):
+        xs, ys = x[i : i + m], y[i : i + m]
+        for c in range(m):
+            ys[c] = lut[c, xs[c]]
 
 
 @njit(nogil=True, cache=True)
@@ -143,3 +161,32 @@ def pad_nchw(q, n_img, c, h, w, flip, pt, pl, hp, wp, cp, value, out):
                 xs = q[src : src + w]
                 for j in range(w):
                     out[dst + j * cp] = xs[j] ^ flip
+
+
+@njit(nogil=True, cache=True)
+def nhwc_to_nchw(x, n_img, hw, c, y):
+    """``y`` (N, c, hw) from ``x`` (N, hw, c), both flattened: golden's flatten order."""
+    for img in range(n_img):
+        for i in range(hw):
+            xs = x[(img * hw + i) * c : (img * hw + i + 1) * c]
+            for ch in range(c):
+                y[(img * c + ch) * hw + i] = xs[ch]
+
+
+@njit(nogil=True, cache=True)
+def softmax(x, n_pix, c, exp_table, off_out, y):
+    """Golden's integer softmax over the last axis of ``x`` (n_pix, c): ``e = table[max(u) -
+    u]``, ``round(255 * e / sum(e))`` with ties up, stored as ``(value + off_out) mod 256``
+    (the code's byte in the offset domain, as golden's cast wraps it)."""
+    e = np.empty(c, np.int64)
+    for p in range(n_pix):
+        xs, ys = x[p * c : (p + 1) * c], y[p * c : (p + 1) * c]
+        top = xs[0]
+        for ch in range(1, c):
+            top = max(top, xs[ch])
+        total = np.int64(0)
+        for ch in range(c):
+            e[ch] = exp_table[top - xs[ch]]
+            total += e[ch]
+        for ch in range(c):
+            ys[ch] = np.uint8(((2 * 255 * e[ch] + total) // (2 * total) + off_out) & 255)

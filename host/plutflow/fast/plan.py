@@ -16,6 +16,7 @@ import numpy as np
 from plutflow.arith import requantize
 from plutflow.errors import ShapeError
 from plutflow.fast import kernels as fk
+from plutflow.fast import program as prog
 from plutflow.fast import tiles
 from plutflow.fast.isa import select_path
 from plutflow.fast.pack import epilogue, pack_dense, split_weights, sums_fit_int32
@@ -78,12 +79,15 @@ class Env:
 
 @dataclass
 class Step:
-    """One layer of the plan: ``run(env)`` stores the layer's output in ``env``."""
+    """One layer of the plan: ``run(env)`` stores the layer's output in ``env``;
+    ``lower(lw)`` writes it into a whole-network program instead (:mod:`.program`) and
+    says whether it could (False when the shapes it meets have no program form)."""
 
     layer: IntLayer
     kind: str  # "fast" or "golden"
     note: str
     run: Callable[[Env], None] = field(repr=False)
+    lower: Callable[[prog.Lowering], bool] | None = field(default=None, repr=False)
 
 
 def _padded_hw(geom: win.WindowGeometry, h: int, w: int) -> tuple[int, int]:
@@ -117,6 +121,21 @@ def _padded_input(env: Env, name: str, geom: win.WindowGeometry, cp: int, value:
     fk.pad_nchw(np.ascontiguousarray(q).view(np.uint8).reshape(-1), n, c, h, w, flip,
                 *geom.pads_begin, hp, wp, cp, value, xp.reshape(-1))  # fmt: skip
     return xp
+
+
+def _lower_pad(lw: prog.Lowering, name: str, geom: win.WindowGeometry, cp: int,
+               value: int) -> tuple[int, int, int]:  # fmt: skip
+    """The slot, padded height and width of tensor ``name`` as :func:`_padded` makes it:
+    the tensor's own slot when no padding is needed, else a row filling a new one."""
+    shape = lw.nhwc(name)
+    n, h, w, c = shape if len(shape) == 4 else (shape[0], 1, 1, shape[1])
+    hp, wp = _padded_hw(geom, h, w)
+    if (hp, wp, cp) == (h, w, c):
+        return lw.src(name), hp, wp
+    slot = lw.temp()
+    lw.emit(prog.PAD_NHWC, slot, n * hp * wp * cp, (lw.src(name),),
+            (n, h, w, c, *geom.pads_begin, hp, wp, cp, value))  # fmt: skip
+    return slot, hp, wp
 
 
 def _pool(kernel, x: np.ndarray, windows: _Windows, pad: int, dtype, *extra):
@@ -274,9 +293,29 @@ class _Compiler:
                 fk.lookup_channels(y, lut)
             env.u[outname] = y.reshape((n, oh, ow, m) if conv else (n, m))
 
+        def lower(lw: prog.Lowering) -> bool:
+            shape = lw.nhwc(name)
+            n = shape[0]
+            if conv:
+                geom, taps = windows(shape)
+                (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+            else:
+                geom, taps, oh, ow, sh, sw = _NO_PAD, _TAP0, 1, 1, 1, 1
+            xs, hp, wp = _lower_pad(lw, name, geom, cp, pad_u)
+            p = n * oh * ow
+            size = -(-p // mr) * mr * m + 16
+            ys = lw.out(outname, (n, oh, ow, m) if conv else (n, m))
+            lw.emit(prog.GEMM, ys, size, (xs,), (
+                v, mr, nr, n, hp, wp, cp, oh, ow, sh, sw, lw.const("i64", taps), cp // 4,
+                lw.const("i8", packed), psize, nparts, lw.const("i64m", vectors),
+                lw.const("i64", sc), m))  # fmt: skip
+            if lut is not None:
+                lw.emit(prog.LUT, ys, 0, (), (lw.const("u8m", lut), p * m))
+            return True
+
         form = "float64" if sc[5] else "int64"
         note = f"{self.path} tile {mr}x{nr}, {nparts} weight part(s), {form} epilogue"
-        return Step(layer, "fast", note, run)
+        return Step(layer, "fast", note, run, lower)
 
     def _depthwise(self, layer, w, in_spec, out) -> Step | str:
         u_max, pad_u = self._u_max(layer, in_spec)
@@ -303,8 +342,21 @@ class _Compiler:
                 fk.lookup_channels(y.reshape(-1), lut)
             env.u[outname] = y
 
+        def lower(lw: prog.Lowering) -> bool:
+            n = lw.nhwc(name)[0]
+            geom, taps = windows(lw.nhwc(name))
+            (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+            xs, hp, wp = _lower_pad(lw, name, geom, m, pad_u)
+            ys = lw.out(outname, (n, oh, ow, m))
+            lw.emit(prog.DW, ys, n * oh * ow * m, (xs,), (
+                n, hp, wp, m, oh, ow, sh, sw, lw.const("i64", taps), lw.const("i16m", wv),
+                lw.const("i64m", vectors), lw.const("i64", sc)))  # fmt: skip
+            if lut is not None:
+                lw.emit(prog.LUT, ys, 0, (), (lw.const("u8m", lut), n * oh * ow * m))
+            return True
+
         form = "float64" if sc[5] else "int64"
-        return Step(layer, "fast", f"depthwise row kernel, {form} epilogue", run)
+        return Step(layer, "fast", f"depthwise row kernel, {form} epilogue", run, lower)
 
     def _epilogue(self, layer, w, in_spec, out, width):
         """The epilogue vectors (``width`` columns), scalars and output table of a
@@ -326,27 +378,60 @@ class _Compiler:
         def run(env: Env) -> None:
             env.u[outname] = _pool(fk.max_pool, env.get_u(name), windows, pad_u, np.uint8)[1]
 
-        return Step(layer, "fast", "max pool kernel", run)
+        def lower(lw: prog.Lowering) -> bool:
+            n, _, _, c = shape = lw.nhwc(name)
+            geom, taps = windows(shape)
+            (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+            xs, hp, wp = _lower_pad(lw, name, geom, c, pad_u)
+            ys = lw.out(outname, (n, oh, ow, c))
+            lw.emit(prog.MAXPOOL, ys, n * oh * ow * c, (xs,),
+                    (n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps)))  # fmt: skip
+            return True
+
+        return Step(layer, "fast", "max pool kernel", run, lower)
 
     def op_avgpool(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
         if len(layer.attrs["kernel"]) != 2 or len(in_spec.shape) != 4:
             return "only 2-D pooling has a fast kernel"
         a = layer.attrs
+        if np.ndim(a["shift"]):
+            return "average pool with per-channel shifts"
         centre = in_spec.zero_point + offset(in_spec)
-        name, outname, off_out = layer.inputs[0], layer.outputs[0], offset(out)
-        windows, counts = _Windows(layer), {}
+        consts = (centre, int(a["shift"]), out.zero_point, int(a["lo"]), int(a["hi"]),
+                  offset(out))  # fmt: skip
+        name, outname = layer.inputs[0], layer.outputs[0]
+        windows, mults = _Windows(layer), {}
+
+        def mult_of(geom: win.WindowGeometry) -> np.ndarray:
+            """The multiplier of each output position's window count."""
+            if geom not in mults:
+                n = win.window_counts(geom, bool(a["count_include_pad"]))
+                mults[geom] = np.ascontiguousarray(
+                    np.asarray(layer.params["mult"], np.int64)[n].reshape(-1)
+                )
+            return mults[geom]
 
         def run(env: Env) -> None:
-            geom, total = _pool(fk.sum_pool, env.get_u(name), windows, centre, np.int64, centre)
-            if geom not in counts:
-                n = win.window_counts(geom, bool(a["count_include_pad"]))
-                counts[geom] = layer.params["mult"][n][None, :, :, None]
-            mult = counts[geom]
-            q = requantize(total, mult, a["shift"], out.zero_point, a["lo"], a["hi"])
-            env.u[outname] = (q + off_out).astype(np.uint8)
+            x = env.get_u(name)
+            geom, taps = windows(x.shape)
+            mult = mult_of(geom)
+            c0, shift, zo, lo, hi, off_out = consts
+            env.u[outname] = _pool(fk.avg_pool, x, windows, centre, np.uint8, c0, mult, shift,
+                                   zo, lo, hi, off_out)[1]  # fmt: skip
 
-        return Step(layer, "fast", "sum pool kernel", run)
+        def lower(lw: prog.Lowering) -> bool:
+            n, _, _, c = shape = lw.nhwc(name)
+            geom, taps = windows(shape)
+            (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+            xs, hp, wp = _lower_pad(lw, name, geom, c, centre)
+            ys = lw.out(outname, (n, oh, ow, c))
+            lw.emit(prog.AVGPOOL, ys, n * oh * ow * c, (xs,), (
+                n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps), centre,
+                lw.const("i64", mult_of(geom)), *consts[1:]))  # fmt: skip
+            return True
+
+        return Step(layer, "fast", "average pool kernel", run, lower)
 
     def op_global_avgpool(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
@@ -366,7 +451,13 @@ class _Compiler:
             fk.global_pool(x.reshape(-1), n, h * w, c, *consts, y.reshape(-1))
             env.u[outname] = y
 
-        return Step(layer, "fast", "global average", run)
+        def lower(lw: prog.Lowering) -> bool:
+            n, h, w, c = lw.nhwc(name)
+            ys = lw.out(outname, (n, 1, 1, c))
+            lw.emit(prog.GLOBAL_POOL, ys, n * c, (lw.src(name),), (n, h * w, c, *consts))
+            return True
+
+        return Step(layer, "fast", "global average", run, lower)
 
     # ------------------------------------------------------------------ elementwise
     def op_add(self, layer: IntLayer) -> Step | str:
@@ -390,7 +481,16 @@ class _Compiler:
             fk.add(xa.reshape(-1), xb.reshape(-1), *consts, y.reshape(-1))
             env.u[outname] = y
 
-        return Step(layer, "fast", "add kernel", run)
+        def lower(lw: prog.Lowering) -> bool:
+            shape = lw.nhwc(na)
+            if lw.nhwc(nb) != shape:
+                raise ShapeError(f"layer '{layer.name}': add of shapes {shape}, {lw.nhwc(nb)}")
+            size = int(np.prod(shape))
+            ys = lw.out(outname, shape)
+            lw.emit(prog.ADD, ys, size, (lw.src(na), lw.src(nb)), (size, *consts))
+            return True
+
+        return Step(layer, "fast", "add kernel", run, lower)
 
     def op_mul(self, layer: IntLayer) -> Step | str:
         sa, sb = (self.tensors[i] for i in layer.inputs)
@@ -418,7 +518,22 @@ class _Compiler:
                    y.reshape(-1))  # fmt: skip
             env.u[outname] = y
 
-        return Step(layer, "fast", "mul kernel", run)
+        def lower(lw: prog.Lowering) -> bool:
+            sa_, sb_ = lw.nhwc(na), lw.nhwc(nb)
+            if len(sa_) != 4 or len(sb_) != 4:
+                return False
+            n, c = sa_[0], sa_[3]
+            a_hw, b_hw = sa_[1] * sa_[2], sb_[1] * sb_[2]
+            hw = max(a_hw, b_hw)
+            if sb_[0] != n or sb_[3] != c or {a_hw, b_hw} - {1, hw}:
+                raise ShapeError(f"layer '{layer.name}': mul of shapes {sa_}, {sb_}")
+            shape = sa_ if a_hw == hw else sb_
+            ys = lw.out(outname, shape)
+            lw.emit(prog.MUL, ys, n * hw * c, (lw.src(na), lw.src(nb)),
+                    (n, hw, c, a_hw, b_hw, *consts))  # fmt: skip
+            return True
+
+        return Step(layer, "fast", "mul kernel", run, lower)
 
     def op_table(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
@@ -431,6 +546,17 @@ class _Compiler:
         lut = np.zeros((rows.shape[0], 256), np.uint8)
         lut[:, ok] = (rows[:, idx[ok]] + offset(out)).astype(np.uint8)
         name, outname = layer.inputs[0], layer.outputs[0]
+
+        def lower(lw: prog.Lowering) -> bool:
+            shape = lw.nhwc(name)
+            if lut.shape[0] not in (1, shape[-1]):
+                return False
+            size = int(np.prod(shape))
+            rows = np.broadcast_to(lut, (shape[-1], 256))
+            ys = lw.out(outname, shape)
+            lw.emit(prog.TABLE, ys, size, (lw.src(name),), (size, lw.const("u8m", rows)))
+            return True
+
         if table.ndim == 1:
             flat = lut[0]
 
@@ -442,7 +568,34 @@ class _Compiler:
             def run(env: Env) -> None:
                 env.u[outname] = lut[chans, env.get_u(name)]
 
-        return Step(layer, "fast", "lookup", run)
+        return Step(layer, "fast", "lookup", run, lower)
+
+    def op_softmax(self, layer: IntLayer) -> Step | str:
+        in_spec, out = self.specs(layer)
+        axis, rank = layer.attrs["axis"], len(in_spec.shape)
+        if rank not in (2, 4) or axis not in (1, 1 - rank):
+            return "softmax over an axis other than channels"
+        table = np.ascontiguousarray(layer.params["exp_table"], np.int64)
+        if table.shape != (256,):
+            return "softmax table of another length than 256"
+        name, outname, off_out = layer.inputs[0], layer.outputs[0], offset(out)
+
+        def run(env: Env) -> None:
+            x = env.get_u(name)
+            y = np.empty_like(x)
+            fk.softmax(x.reshape(-1), x.size // x.shape[-1], x.shape[-1], table, off_out,
+                       y.reshape(-1))  # fmt: skip
+            env.u[outname] = y
+
+        def lower(lw: prog.Lowering) -> bool:
+            shape = lw.nhwc(name)
+            size = int(np.prod(shape))
+            ys = lw.out(outname, shape)
+            lw.emit(prog.SOFTMAX, ys, size, (lw.src(name),),
+                    (size // shape[-1], shape[-1], lw.const("i64", table), off_out))  # fmt: skip
+            return True
+
+        return Step(layer, "fast", "softmax kernel", run, lower)
 
     # ------------------------------------------------------------------ movement
     def op_concat(self, layer: IntLayer) -> Step | str:
@@ -473,7 +626,22 @@ class _Compiler:
                 c0 += x.shape[-1]
             env.u[outname] = y
 
-        return Step(layer, "fast", "channel concat", run)
+        def lower(lw: prog.Lowering) -> bool:
+            shapes = [lw.nhwc(i) for i in names]
+            c_out = sum(sh[-1] for sh in shapes)
+            out_shape = (*shapes[0][:-1], c_out)
+            if any(sh[:-1] != out_shape[:-1] for sh in shapes):
+                raise ShapeError(f"layer '{layer.name}': concat of {shapes}")
+            n_pix, c0 = int(np.prod(out_shape[:-1])), 0
+            ys = lw.out(outname, out_shape)
+            for i, (sh, (centre, m, n, zo)) in enumerate(zip(shapes, consts, strict=True)):
+                lw.emit(prog.REQUANT_INTO, ys, n_pix * c_out if i == 0 else 0,
+                        (lw.src(names[i]),), (n_pix, sh[-1], centre, m, n, zo, out.qmin,
+                                              out.qmax, off_out, c_out, c0))  # fmt: skip
+                c0 += sh[-1]
+            return True
+
+        return Step(layer, "fast", "channel concat", run, lower)
 
     def _to_vector(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
@@ -485,7 +653,12 @@ class _Compiler:
                 x = env.get_u(name)
                 env.u[outname] = x.reshape(x.shape[0], 1, 1, x.shape[1])
 
-            return Step(layer, "fast", "view as a 1x1 map", expand)
+            def lower_expand(lw: prog.Lowering) -> bool:
+                n, c = lw.nhwc(name)
+                lw.alias(outname, (n, 1, 1, c), name)
+                return True
+
+            return Step(layer, "fast", "view as a 1x1 map", expand, lower_expand)
         if dims != (4, 2):
             return "reshape that moves data"
         name, outname, golden = layer.inputs[0], layer.outputs[0], INT_OPS[layer.op]
@@ -498,10 +671,32 @@ class _Compiler:
             x = env.u[name]
             env.u[outname] = x.reshape(x.shape[0], x.shape[3])
 
-        return Step(layer, "fast", "view of a 1x1 map", run)
+        def lower(lw: prog.Lowering) -> bool:
+            shape = lw.nhwc(name)
+            n, h, w, c = shape
+            if (h, w) == (1, 1):
+                lw.alias(outname, (n, c), name)
+                return True
+            if not _flattens(layer, n, c * h * w):
+                return False
+            ys = lw.out(outname, (n, c * h * w))
+            lw.emit(prog.FLATTEN, ys, n * c * h * w, (lw.src(name),), (n, h * w, c))
+            return True
+
+        return Step(layer, "fast", "view of a 1x1 map", run, lower)
 
     op_flatten = _to_vector
     op_reshape = _to_vector
+
+
+def _flattens(layer: IntLayer, n: int, size: int) -> bool:
+    """Whether a flatten/reshape of an (N, C, H, W) tensor gives (N, C*H*W)."""
+    a = layer.attrs
+    if layer.op == "flatten":
+        return a.get("axis") == 1
+    shape = list(a.get("shape", ()))
+    return len(shape) == 2 and (shape in ([0, -1], [n, -1], [-1, size]) or
+                                (shape[0] in (0, n) and shape[1] == size))  # fmt: skip
 
 
 class FastExecutor:
@@ -512,6 +707,9 @@ class FastExecutor:
         self.model, self.path = model, select_path(path)
         compiler = _Compiler(model, self.path)
         self.steps = [compiler.compile(lay) for lay in model.layers]
+        #: run the lowerable prefix of the plan as one compiled program (docs/fast.md 5)
+        self.whole_program = True
+        self._programs: dict[tuple, prog.Program | None] = {}
         self._by_layer = {id(s.layer): s for s in self.steps}
         #: bytes per image of the largest activation with a static shape
         self._largest = max(
@@ -552,6 +750,45 @@ class FastExecutor:
         return {k: v if k in self.model.constants else np.concatenate([p[k] for p in parts])
                 for k, v in parts[0].items()}  # fmt: skip
 
+    def program(self, feeds: Mapping[str, np.ndarray], keep: bool = False) -> prog.Program | None:
+        """The whole-network program for inputs of these shapes (built once per shape):
+        the plan's longest prefix of steps that lower, or None when not even the first
+        does (or ``whole_program`` is off)."""
+        if not self.whole_program:
+            return None
+        key = (keep, *((k, v.shape, v.dtype.str) for k, v in sorted(feeds.items())))
+        if key not in self._programs:
+            if len(self._programs) >= 8:
+                self._programs.pop(next(iter(self._programs)))
+            self._programs[key] = self._lower(feeds, keep)
+        return self._programs[key]
+
+    def _lower(self, feeds: Mapping[str, np.ndarray], keep: bool) -> prog.Program | None:
+        lw = prog.Lowering()
+        for name in self.model.inputs:
+            q, spec = feeds[name], self.model.tensors[name]
+            if q.ndim not in (2, 4) or q.dtype not in (np.int8, np.uint8):
+                return None
+            n, c, h, w = q.shape if q.ndim == 4 else (*q.shape, 1, 1)
+            src = lw.temp()
+            lw.inputs[name] = src
+            ys = lw.out(name, (n, h, w, c) if q.ndim == 4 else (n, c))
+            lw.emit(prog.PAD_NCHW, ys, q.size, (src,),
+                    (n, c, h, w, offset(spec) and 0x80, 0, 0, h, w, c, 0))  # fmt: skip
+        done = 0
+        for step in self.steps:
+            if step.lower is None or not all(lw.has(i) for i in step.layer.inputs):
+                break
+            if not step.lower(lw):
+                break
+            done += 1
+        if done == 0:
+            return None
+        later = {i for s in self.steps[done:] for i in s.layer.inputs}
+        wanted = set(lw.slots) if keep else later | set(self.model.outputs)
+        exports = [name for name in lw.slots if name in wanted]
+        return prog.Program(lw, exports, done, self.path)
+
     @property
     def chunk(self) -> int:
         """Images per pass: the batch is split so the largest activation of a pass stays
@@ -562,7 +799,10 @@ class FastExecutor:
         env = Env(self.model.tensors)
         env.golden.update(self.model.constants)
         env.golden.update(feeds)
-        for step in self.steps:
+        program = self.program(feeds, keep)
+        if program is not None:
+            env.u.update(program.run(feeds))
+        for step in self.steps[program.n_steps if program is not None else 0 :]:
             step.run(env)
         names = list(env.golden) + list(env.u) if keep else self.model.outputs
         return {name: env.get_golden(name) for name in dict.fromkeys(names)}
