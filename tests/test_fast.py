@@ -126,7 +126,7 @@ def codes_for(rng, spec: TensorSpec, shape) -> np.ndarray:
 @settings(max_examples=60, deadline=None)
 @given(
     st.sampled_from([(1, 1), (3, 1), (4, 1), (8, 2), (16, 16), (24, 24), (5, 5)]),
-    st.sampled_from([1, 5, 16, 33, 64, 70]),
+    st.sampled_from([1, 5, 16, 33, 64, 70, 100, 144]),
     st.sampled_from([1, 2, 3]),
     st.sampled_from([1, 2]),
     st.sampled_from([1, 2]),
@@ -200,21 +200,28 @@ def test_accumulator_at_the_int32_bound_stays_fast_and_exact() -> None:
         assert fast.steps[0].kind == expect, fast.describe()
 
 
-@pytest.mark.parametrize("wild", [False, True])
-def test_both_epilogue_forms(wild: bool) -> None:
-    """Layers within the float64 bound take the float epilogue, others the int64 one."""
+@pytest.mark.parametrize("form", ["float", "wild", "wide"])
+def test_both_epilogue_forms(form: str) -> None:
+    """Layers within the float64 bound whose values before the clamp fit int32 take the
+    float epilogue; others ("wild": past 2**53; "wide": exact in float64 but past int32)
+    the int64 one."""
     rng = np.random.default_rng(5)
     model = conv_model(rng, 16, 40, 3, 1, 1, 1, False, False, False)
-    if wild:
-        model.layers[0].params["mult"][7] = 2**31 - 1
-        model.layers[0].params["shift"][7] = 0
+    params = model.layers[0].params
+    if form == "wild":
+        params["mult"][7] = 2**31 - 1
+        params["shift"][7] = 0
+    elif form == "wide":  # sums up to ~2**22, times 2**29 / 2**18: past 2**31, below 2**53
+        params["mult"][:] = 2**29
+        params["shift"][:] = 18
+        params["bias"][:] = rng.integers(-(2**20), 2**20, 40)
     else:
-        model.layers[0].params["mult"][:] = 2**20 + 12345
-        model.layers[0].params["shift"][:] = 29
-        model.layers[0].params["bias"][:] = rng.integers(-(2**20), 2**20, 40)
+        params["mult"][:] = 2**20 + 12345
+        params["shift"][:] = 29
+        params["bias"][:] = rng.integers(-(2**20), 2**20, 40)
     for path in LOCAL_PATHS:
         fast = assert_same(model, codes_for(rng, model.tensors["x"], (3, 16, 7, 7)), path)
-        assert ("int64 epilogue" if wild else "float64 epilogue") in fast.steps[0].note
+        assert ("float64 epilogue" if form == "float" else "int64 epilogue") in fast.steps[0].note
 
 
 def test_weights_beyond_int8_split_into_two_passes() -> None:
@@ -399,3 +406,33 @@ def test_large_batches_run_in_chunks(monkeypatch, demo_model, demo_calib) -> Non
     assert all(np.array_equal(ref[k], got[k]) for k in ref)
     out = demo_model.outputs[0]
     assert np.array_equal(fast.run(codes)[out], ref[out])
+
+
+def test_program_cache_stamp_covers_every_linked_kernel_file(tmp_path, monkeypatch) -> None:
+    """The runners' numba cache is keyed by every file whose code they link, so a changed
+    kernel recompiles them instead of loading stale code."""
+    from plutflow.fast import kernels, program, tiles
+
+    assert {Path(kernels.__file__), Path(tiles.__file__), Path(program.__file__)} == set(
+        program._SOURCES
+    )
+    files = [tmp_path / f"{i}.py" for i in range(3)]
+    for f in files:
+        f.write_text("a = 1\n")
+    monkeypatch.setattr(program, "_SOURCES", tuple(files))
+    stamp = program._BundleStamp().get_source_stamp()
+    files[1].write_text("a = 2\n")
+    assert program._BundleStamp().get_source_stamp() != stamp
+    assert isinstance(program.execute_vnni._cache, program._BundleCache)
+
+
+def test_program_rows_that_read_a_freed_slot_are_refused() -> None:
+    from plutflow.fast import program
+
+    lw = program.Lowering()
+    a, b = lw.temp(), lw.temp()
+    lw.emit(program.PAD_NHWC, a, 16, (), (1, 1, 1, 16, 0, 0, 1, 1, 16, 0))
+    lw.rows.append([program.FREE, a, 0, -1, -1] + [0] * (program.WIDTH - program.HEADER))
+    lw.emit(program.ADD, b, 16, (a, a), (16, 0, 0, 1, 1, 0, 0, 0, 255, 0))
+    with pytest.raises(AssertionError, match="unfilled slots"):
+        program.Program(lw, [], 1, "generic")

@@ -38,6 +38,18 @@ class Epilogue:
         total = (self.bound << self.f) + int(np.abs(self.bias).max(initial=0))
         return n_max <= 52 and total * int(self.mult.max(initial=0)) + 2**n_max < 2**53
 
+    @property
+    def float_form(self) -> bool:
+        """Whether the kernels use ``floor(fma(s, A, C))``: exact in float64
+        (:attr:`exact_in_float64`) and, for every reachable sum, an int32 before the clamp
+        (``bound * max|A| + max|C| + 1 < 2**31``), so the clamp runs on 16 int32 lanes
+        after the conversion."""
+        if not self.exact_in_float64:
+            return False
+        a, c = self.float_constants()
+        top = self.bound * float(np.abs(a).max(initial=0)) + float(np.abs(c).max(initial=0))
+        return top + 1 < 2**31
+
     def vectors(self, width: int) -> np.ndarray:
         """(6, width) int64 rows bias, mult, shift, half and the float64 bits of
         ``A = mult * 2**(f - shift)`` and ``C = (bias * mult + half) * 2**-shift``, zero
@@ -45,7 +57,7 @@ class Epilogue:
         out = np.zeros((6, width), np.int64)
         for i, v in enumerate((self.bias, self.mult, self.shift, self.half)):
             out[i, : v.shape[0]] = v
-        if self.exact_in_float64:
+        if self.float_form:
             a, c = self.float_constants()
             out[4, : a.size], out[5, : c.size] = a.view(np.int64), c.view(np.int64)
         return out
@@ -60,10 +72,10 @@ class Epilogue:
         return a, c
 
     def scalars(self) -> np.ndarray:
-        """``(f, zp, lo, hi, off, exact_float)``; with a table the kernel writes the mid code
+        """``(f, zp, lo, hi, off, float_form)``; with a table the kernel writes the mid code
         + 128, which :meth:`lut` turns into output bytes."""
         off = 128 if self.has_table else self.off_out
-        return np.array([self.f, self.zp, self.lo, self.hi, off, int(self.exact_in_float64)])
+        return np.array([self.f, self.zp, self.lo, self.hi, off, int(self.float_form)])
 
     def lut(self) -> np.ndarray:
         """(M, 256) uint8: the output byte for each mid code + 128 (with a table)."""

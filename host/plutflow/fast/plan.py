@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from plutflow.arith import requantize
 from plutflow.errors import ShapeError
 from plutflow.fast import kernels as fk
 from plutflow.fast import program as prog
@@ -182,6 +181,20 @@ def _geometry(layer: IntLayer, hw: tuple[int, int]) -> win.WindowGeometry:
     )  # fmt: skip
 
 
+class _ColumnPass:
+    """The packed weights, epilogue columns and tile of output channels ``c0 .. c0+mc``."""
+
+    def __init__(self, parts, cp: int, c0: int, mc: int, nparts: int, vectors) -> None:
+        self.c0, self.mc = c0, mc
+        self.mr, nv = tiles.tile_shape(mc)
+        self.nr = 16 * nv
+        self.v = tiles.variant(self.mr, nv, nparts)
+        blocks = -(-mc // self.nr)
+        self.packed = pack_dense([pt[c0 : c0 + mc] for pt in parts], cp, self.nr)
+        self.psize = self.packed.size // (blocks * nparts)
+        self.vectors = np.ascontiguousarray(vectors[:, c0 : c0 + blocks * self.nr])
+
+
 class _Compiler:
     def __init__(self, model: IntModel, path: str) -> None:
         self.model, self.path = model, path
@@ -260,14 +273,15 @@ class _Compiler:
         if not sums_fit_int32(parts, u_max):
             return "int32 sums could overflow (255 * sum|w| >= 2**31)"
         m, c = w.shape[0], w.shape[-1]
-        mr, nv = tiles.tile_shape(m)
-        nr, nparts = 16 * nv, len(parts)
-        cp = -(-c // 4) * 4
-        packed = pack_dense(parts, cp, nr)
-        psize = packed.size // (-(-m // nr) * nparts)
-        vectors, sc, lut = self._epilogue(layer, w, in_spec, out, -(-m // nr) * nr)
+        nparts, cp = len(parts), -(-c // 4) * 4
+        vectors, sc, lut = self._epilogue(layer, w, in_spec, out, m + 64)
+        passes = [_ColumnPass(parts, cp, c0, mc, nparts, vectors)
+                  for c0, mc in tiles.column_passes(m)]  # fmt: skip
         drive = tiles.conv_gemm_vnni if self.path == "vnni512" else tiles.conv_gemm_generic
-        v = tiles.variant(mr, nv, nparts)
+
+        def out_bytes(p: int) -> int:
+            """Bytes of the output buffer: every pass's whole tiles, and the store slack."""
+            return max(-(-p // ps.mr) * ps.mr for ps in passes) * m + 16
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer, cp)
 
         def run(env: Env) -> None:
@@ -285,9 +299,11 @@ class _Compiler:
                 oh = ow = sh = sw = hp = wp = 1
                 taps = _TAP0
             p = n * oh * ow
-            y = np.empty(-(-p // mr) * mr * m + 16, np.uint8)  # + the tile's store slack
-            drive(v, mr, nr, xp.reshape(-1), n, hp, wp, cp, oh, ow, sh, sw, taps,
-                         cp // 4, packed, psize, nparts, vectors, sc, m, y)  # fmt: skip
+            y = np.empty(out_bytes(p), np.uint8)
+            for ps in passes:  # the narrow tail pass first: see tiles.column_passes
+                drive(ps.v, ps.mr, ps.nr, xp.reshape(-1), n, hp, wp, cp, oh, ow, sh, sw, taps,
+                      cp // 4, ps.packed, ps.psize, nparts, ps.vectors, sc, m, ps.c0, ps.mc,
+                      y)  # fmt: skip
             y = y[: p * m]
             if lut is not None:
                 fk.lookup_channels(y, lut)
@@ -303,18 +319,21 @@ class _Compiler:
                 geom, taps, oh, ow, sh, sw = _NO_PAD, _TAP0, 1, 1, 1, 1
             xs, hp, wp = _lower_pad(lw, name, geom, cp, pad_u)
             p = n * oh * ow
-            size = -(-p // mr) * mr * m + 16
+            size = out_bytes(p)
             ys = lw.out(outname, (n, oh, ow, m) if conv else (n, m))
-            lw.emit(prog.GEMM, ys, size, (xs,), (
-                v, mr, nr, n, hp, wp, cp, oh, ow, sh, sw, lw.const("i64", taps), cp // 4,
-                lw.const("i8", packed), psize, nparts, lw.const("i64m", vectors),
-                lw.const("i64", sc), m))  # fmt: skip
+            taps_i, sc_i = lw.const("i64", taps), lw.const("i64", sc)
+            for i, ps in enumerate(passes):
+                lw.emit(prog.GEMM, ys, size if i == 0 else 0, (xs,), (
+                    ps.v, ps.mr, ps.nr, n, hp, wp, cp, oh, ow, sh, sw, taps_i, cp // 4,
+                    lw.const("i8", ps.packed), ps.psize, nparts, lw.const("i64m", ps.vectors),
+                    sc_i, m, ps.c0, ps.mc))  # fmt: skip
             if lut is not None:
                 lw.emit(prog.LUT, ys, 0, (), (lw.const("u8m", lut), p * m))
             return True
 
         form = "float64" if sc[5] else "int64"
-        note = f"{self.path} tile {mr}x{nr}, {nparts} weight part(s), {form} epilogue"
+        shapes = " + ".join(f"{ps.mr}x{ps.nr}" for ps in reversed(passes))
+        note = f"{self.path} tile {shapes}, {nparts} weight part(s), {form} epilogue"
         return Step(layer, "fast", note, run, lower)
 
     def _depthwise(self, layer, w, in_spec, out) -> Step | str:
@@ -414,8 +433,7 @@ class _Compiler:
 
         def run(env: Env) -> None:
             x = env.get_u(name)
-            geom, taps = windows(x.shape)
-            mult = mult_of(geom)
+            mult = mult_of(windows(x.shape)[0])
             c0, shift, zo, lo, hi, off_out = consts
             env.u[outname] = _pool(fk.avg_pool, x, windows, centre, np.uint8, c0, mult, shift,
                                    zo, lo, hi, off_out)[1]  # fmt: skip

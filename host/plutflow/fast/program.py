@@ -202,7 +202,7 @@ def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
         elif op == GEMM:
             gemm(a[0], a[1], a[2], x, a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
                  i64s[a[11]], a[12], i8s[a[13]], a[14], a[15], i64m[a[16]], i64s[a[17]], a[18],
-                 y)  # fmt: skip
+                 a[19], a[20], y)  # fmt: skip
         elif op == LUT:
             fk.lookup_channels(y[: a[1]], u8m[a[0]])
         elif op == DW:
@@ -247,7 +247,7 @@ def execute_generic(code, bufs, i8s, i64s, i64m, i16m, u8m):
 
 # ---------------------------------------------------------------------- caching
 #: the files whose compiled code the runners contain: a change to any recompiles them
-_SOURCES = tuple(Path(m.__file__) for m in (fk, tiles)) + (Path(__file__),)
+_SOURCES = (Path(fk.__file__), Path(tiles.__file__), Path(__file__))
 
 
 class _BundleStamp:

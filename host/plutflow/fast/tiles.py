@@ -39,6 +39,18 @@ _I16 = ir.IntType(16)
 _V16H = ir.VectorType(_I16, 16)
 
 
+def column_passes(m: int) -> list[tuple[int, int]]:
+    """The output channels of a layer as (first, count) passes, each run with the tile of
+    :func:`tile_shape`: the channels past the last multiple of 64 (with the narrowest tile
+    that covers them), then the multiples of 64 with the 64-wide tile, so no 64-wide tile
+    computes channels that do not exist. The tail pass runs first: its last vector may
+    spill into the next rows' first channels, which the 64-wide pass then writes."""
+    main = m // 64 * 64
+    if main in (0, m):
+        return [(0, m)]
+    return [(main, m - main), (0, main)]
+
+
 def tile_shape(m: int) -> tuple[int, int]:
     """The tile shape for ``m`` output channels: the narrowest that covers them, at most 64."""
     for mr, nv in SHAPES:
@@ -94,11 +106,13 @@ class _Epilogue:
     """The vector requantization of a tile's sums (see the module docstring).
 
     Integer form: ``clamp((((s << f) + bias) * mult + half) >> shift) + zp, lo, hi) + off``
-    in int64 lanes. Float form (``sc[5] != 0``, when the layer's bound allows it):
-    ``floor(fma(s, A, C))`` in float64 lanes, with rows 4 and 5 of ``ep`` holding the bits
-    of ``A = mult * 2**(f - shift)`` and ``C = (bias * mult + half) * 2**-shift``; every
-    value is an integer multiple of ``2**-shift`` below ``2**53`` in magnitude, so the fused
-    multiply-add is exact (:func:`plutflow.arith.requantize_accumulator`).
+    in int64 lanes. Float form (``sc[5] != 0``, when the layer's bounds allow it,
+    :attr:`plutflow.fast.pack.Epilogue.float_form`): ``floor(fma(s, A, C))`` in float64
+    lanes, with rows 4 and 5 of ``ep`` holding the bits of ``A = mult * 2**(f - shift)``
+    and ``C = (bias * mult + half) * 2**-shift``; every value is an integer multiple of
+    ``2**-shift`` below ``2**53`` in magnitude, so the fused multiply-add is exact
+    (:func:`plutflow.arith.requantize_accumulator`), and its floor fits int32, so the
+    conversion comes first and the clamp runs on 16 int32 lanes.
     """
 
     def __init__(self, builder, epa, sca, ya, nparts):
@@ -122,9 +136,9 @@ class _Epilogue:
         self.f, self.zp, self.lo, self.hi, self.off = (
             _splat(b, self.scalar(i), _V16L) for i in range(5)
         )
-        self.lo_f, self.hi_f = (
-            b.sitofp(b.sub(self.lo, self.zp), _V16D),
-            b.sitofp(b.sub(self.hi, self.zp), _V16D),
+        self.lo_i, self.hi_i = (
+            b.trunc(b.sub(self.lo, self.zp), _V16),
+            b.trunc(b.sub(self.hi, self.zp), _V16),
         )
         self.zp_off = b.trunc(b.add(self.zp, self.off), _V16)
         self.fma = _intrinsic(b, "llvm.fma.v16f64", [_V16D] * 3, _V16D)
@@ -145,12 +159,10 @@ class _Epilogue:
             if len(parts) == 2:
                 hi_s = b.sitofp(parts[1], _V16D)
                 s = b.fadd(s, b.fmul(hi_s, ir.Constant(_V16D, [128.0] * 16)))
-            v = b.call(self.fma, [s, a_mul, c_add])
-            # clamp first (floor commutes with integer bounds), so the value fits int32 and
-            # the rest runs on 16 int32 lanes
-            v = b.select(b.fcmp_ordered("<", v, self.lo_f), self.lo_f, v)
-            v = b.select(b.fcmp_ordered(">", v, self.hi_f), self.hi_f, v)
-            return b.trunc(b.add(b.fptosi(b.call(self.floor, [v]), _V16), self.zp_off), _V16B)
+            v = b.fptosi(b.call(self.floor, [b.call(self.fma, [s, a_mul, c_add])]), _V16)
+            v = b.select(b.icmp_signed("<", v, self.lo_i), self.lo_i, v)
+            v = b.select(b.icmp_signed(">", v, self.hi_i), self.hi_i, v)
+            return b.trunc(b.add(v, self.zp_off), _V16B)
         bias, mult, shift, half = consts
         acc = b.sext(parts[0], _V16L)
         if len(parts) == 2:
@@ -411,31 +423,33 @@ def _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw):
 
 @njit(nogil=True, cache=True)
 def conv_gemm_vnni(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
-                   nparts, ep, sc, m, y):  # fmt: skip
-    """Implicit-GEMM convolution (or FC with ``oh = ow = hp = wp = 1``) by ``vpdpbusd``
-    tiles of variant ``v`` with the fused requantization epilogue (module docstring). ``x`` is
-    the padded input (N, hp, wp, cp) flattened; ``y`` receives (P, m) for the P = N * oh * ow
-    output pixels, with room for whole tiles (P rounded up to a multiple of ``mr``)."""
-    p_total, n_mb = n_img * oh * ow, (m + nr - 1) // nr
+                   nparts, ep, sc, m, c0, mc, y):  # fmt: skip
+    """Implicit-GEMM convolution (or FC with ``oh = ow = hp = wp = 1``) of output channels
+    ``c0 .. c0 + mc`` (of ``m``) by ``vpdpbusd`` tiles of variant ``v`` with the fused
+    requantization epilogue (module docstring; ``w`` and ``ep`` hold those channels'
+    weights and columns). ``x`` is the padded input (N, hp, wp, cp) flattened; ``y``
+    receives (P, m) for the P = N * oh * ow output pixels, with room for whole tiles (P
+    rounded up to a multiple of ``mr``) and 16 bytes of slack."""
+    p_total, n_mb = n_img * oh * ow, (mc + nr - 1) // nr
     rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
     for p0 in range(0, p_total, mr):
         _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
         for mb in range(n_mb - 1, -1, -1):  # last block first: see _Epilogue.store
             vnni_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
-                            sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
+                      sc, y, p0 * m + c0 + mb * nr, m, mc - mb * nr)  # fmt: skip
 
 
 @njit(nogil=True, cache=True)
 def conv_gemm_generic(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
-                      nparts, ep, sc, m, y):  # fmt: skip
+                      nparts, ep, sc, m, c0, mc, y):  # fmt: skip
     """:func:`conv_gemm_vnni` with the portable tile."""
-    p_total, n_mb = n_img * oh * ow, (m + nr - 1) // nr
+    p_total, n_mb = n_img * oh * ow, (mc + nr - 1) // nr
     rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
     for p0 in range(0, p_total, mr):
         _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
         for mb in range(n_mb):
-            generic_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep,
-                               mb * nr, sc, y, p0 * m + mb * nr, m, m - mb * nr)  # fmt: skip
+            generic_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
+                         sc, y, p0 * m + c0 + mb * nr, m, mc - mb * nr)  # fmt: skip
 
 
 @njit(nogil=True, cache=True)
