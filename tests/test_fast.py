@@ -426,13 +426,20 @@ def test_program_cache_stamp_covers_every_linked_kernel_file(tmp_path, monkeypat
     assert isinstance(program.execute_vnni._cache, program._BundleCache)
 
 
-def test_program_rows_that_read_a_freed_slot_are_refused() -> None:
+def test_program_buffers_are_shared_and_a_misplaced_read_is_refused() -> None:
+    """Slots whose lives do not overlap share a buffer; a row that would read a slot whose
+    buffer another slot has taken since is refused before anything runs."""
     from plutflow.fast import program
 
     lw = program.Lowering()
-    a, b = lw.temp(), lw.temp()
-    lw.emit(program.PAD_NHWC, a, 16, (), (1, 1, 1, 16, 0, 0, 1, 1, 16, 0))
-    lw.rows.append([program.FREE, a, 0, -1, -1] + [0] * (program.WIDTH - program.HEADER))
-    lw.emit(program.ADD, b, 16, (a, a), (16, 0, 0, 1, 1, 0, 0, 0, 255, 0))
-    with pytest.raises(AssertionError, match="unfilled slots"):
-        program.Program(lw, [], 1, "generic")
+    a, b, c = lw.temp(16), lw.temp(16), lw.temp(8)
+    pad = (1, 1, 1, 16, 0, 0, 1, 1, 16, 0)
+    lw.emit(program.PAD_NHWC, a, (), pad)
+    lw.emit(program.PAD_NHWC, b, (a,), pad)  # a dies here
+    lw.emit(program.PAD_NHWC, c, (b,), pad)  # c may take a's buffer
+    _, bufs, where = program.place(lw, [])
+    assert where[c] == where[a] and where[b] != where[a] and len(bufs) == 2
+    rows = [list(r) for r in lw.rows]
+    rows.append([program.ADD, b, a, a] + [0] * (program.WIDTH - program.HEADER))
+    with pytest.raises(AssertionError, match=f"reads slot {a}, whose buffer holds {c}"):
+        program.check_placement(rows, where, {s: 16 for s in where}, [16, 16], set())

@@ -190,3 +190,18 @@ def softmax(x, n_pix, c, exp_table, off_out, y):
             total += e[ch]
         for ch in range(c):
             ys[ch] = np.uint8(((2 * 255 * e[ch] + total) // (2 * total) + off_out) & 255)
+
+
+@njit(nogil=True, cache=True)
+def fill_border(y, n_img, h, w, hp, wp, pt, pl, c, value):
+    """Write ``value`` into the border of ``y`` (N, hp, wp, c) around the (h, w) map at
+    row ``pt``, column ``pl``; the map itself is left alone."""
+    row = wp * c
+    for img in range(n_img):
+        base = img * hp * row
+        y[base : base + pt * row] = value
+        y[base + (pt + h) * row : base + hp * row] = value
+        for i in range(pt, pt + h):
+            r = base + i * row
+            y[r : r + pl * c] = value
+            y[r + (pl + w) * c : r + row] = value

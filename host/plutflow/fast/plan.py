@@ -87,6 +87,9 @@ class Step:
     note: str
     run: Callable[[Env], None] = field(repr=False)
     lower: Callable[[prog.Lowering], bool] | None = field(default=None, repr=False)
+    #: the padded layout this step reads its first input in (for a given shape), if any
+    want: Callable[[tuple[int, ...]], prog.Layout | None] | None = field(default=None,
+                                                                         repr=False)  # fmt: skip
 
 
 def _padded_hw(geom: win.WindowGeometry, h: int, w: int) -> tuple[int, int]:
@@ -131,10 +134,29 @@ def _lower_pad(lw: prog.Lowering, name: str, geom: win.WindowGeometry, cp: int,
     hp, wp = _padded_hw(geom, h, w)
     if (hp, wp, cp) == (h, w, c):
         return lw.src(name), hp, wp
-    slot = lw.temp()
-    lw.emit(prog.PAD_NHWC, slot, n * hp * wp * cp, (lw.src(name),),
+    if lw.padded.get(name) == (value, hp, wp, *geom.pads_begin, cp):  # its producer padded it
+        return lw.src(name), hp, wp
+    slot = lw.temp(n * hp * wp * cp)
+    lw.emit(prog.PAD_NHWC, slot, (lw.src(name),),
             (n, h, w, c, *geom.pads_begin, hp, wp, cp, value))  # fmt: skip
     return slot, hp, wp
+
+
+def _want(windows: _Windows, cp: int | None, value: int):
+    """A reader's ``want``: the padded layout (:data:`plutflow.fast.program.Layout`) it
+    reads an (N, H, W, C) input of a given shape in, or None when it needs no padding."""
+
+    def want(shape: tuple[int, ...]) -> prog.Layout | None:
+        if len(shape) != 4:
+            return None
+        geom, _ = windows(shape)
+        hp, wp = _padded_hw(geom, *shape[1:3])
+        stride = cp or shape[3]
+        if (hp, wp, stride) == tuple(shape[1:]):
+            return None
+        return (value, hp, wp, *geom.pads_begin, stride)
+
+    return want
 
 
 def _pool(kernel, x: np.ndarray, windows: _Windows, pad: int, dtype, *extra):
@@ -278,10 +300,6 @@ class _Compiler:
         passes = [_ColumnPass(parts, cp, c0, mc, nparts, vectors)
                   for c0, mc in tiles.column_passes(m)]  # fmt: skip
         drive = tiles.conv_gemm_vnni if self.path == "vnni512" else tiles.conv_gemm_generic
-
-        def out_bytes(p: int) -> int:
-            """Bytes of the output buffer: every pass's whole tiles, and the store slack."""
-            return max(-(-p // ps.mr) * ps.mr for ps in passes) * m + 16
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer, cp)
 
         def run(env: Env) -> None:
@@ -298,13 +316,12 @@ class _Compiler:
                 xp = x if cp == c else _padded(x[:, None, None, :], _NO_PAD, cp, pad_u)
                 oh = ow = sh = sw = hp = wp = 1
                 taps = _TAP0
-            p = n * oh * ow
-            y = np.empty(out_bytes(p), np.uint8)
-            for ps in passes:  # the narrow tail pass first: see tiles.column_passes
+            y = np.empty(n * oh * ow * m, np.uint8)
+            yg = np.array([oh, ow, 0, 0, m], np.int64)
+            for ps in passes:
                 drive(ps.v, ps.mr, ps.nr, xp.reshape(-1), n, hp, wp, cp, oh, ow, sh, sw, taps,
-                      cp // 4, ps.packed, ps.psize, nparts, ps.vectors, sc, m, ps.c0, ps.mc,
-                      y)  # fmt: skip
-            y = y[: p * m]
+                      cp // 4, ps.packed, ps.psize, nparts, ps.vectors, sc, ps.c0, ps.mc, y,
+                      yg)  # fmt: skip
             if lut is not None:
                 fk.lookup_channels(y, lut)
             env.u[outname] = y.reshape((n, oh, ow, m) if conv else (n, m))
@@ -318,23 +335,25 @@ class _Compiler:
             else:
                 geom, taps, oh, ow, sh, sw = _NO_PAD, _TAP0, 1, 1, 1, 1
             xs, hp, wp = _lower_pad(lw, name, geom, cp, pad_u)
-            p = n * oh * ow
-            size = out_bytes(p)
-            ys = lw.out(outname, (n, oh, ow, m) if conv else (n, m))
-            taps_i, sc_i = lw.const("i64", taps), lw.const("i64", sc)
-            for i, ps in enumerate(passes):
-                lw.emit(prog.GEMM, ys, size if i == 0 else 0, (xs,), (
+            if conv and lut is None:  # (a table would also map a padded buffer's border)
+                ys, yg = lw.out_layout(outname, (n, oh, ow, m))
+            else:
+                ys, yg = lw.out(outname, (n, oh, ow, m) if conv else (n, m)), (oh, ow, 0, 0, m)
+            taps_i, sc_i, yg_i = (lw.const("i64", a) for a in (taps, sc, yg))
+            for ps in passes:
+                lw.emit(prog.GEMM, ys, (xs,), (
                     ps.v, ps.mr, ps.nr, n, hp, wp, cp, oh, ow, sh, sw, taps_i, cp // 4,
                     lw.const("i8", ps.packed), ps.psize, nparts, lw.const("i64m", ps.vectors),
-                    sc_i, m, ps.c0, ps.mc))  # fmt: skip
+                    sc_i, ps.c0, ps.mc, yg_i))  # fmt: skip
             if lut is not None:
-                lw.emit(prog.LUT, ys, 0, (), (lw.const("u8m", lut), p * m))
+                lw.emit(prog.LUT, ys, (), (lw.const("u8m", lut), n * oh * ow * m))
             return True
 
         form = "float64" if sc[5] else "int64"
         shapes = " + ".join(f"{ps.mr}x{ps.nr}" for ps in reversed(passes))
         note = f"{self.path} tile {shapes}, {nparts} weight part(s), {form} epilogue"
-        return Step(layer, "fast", note, run, lower)
+        want = _want(windows, cp, pad_u) if conv else None
+        return Step(layer, "fast", note, run, lower, want)
 
     def _depthwise(self, layer, w, in_spec, out) -> Step | str:
         u_max, pad_u = self._u_max(layer, in_spec)
@@ -356,7 +375,8 @@ class _Compiler:
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             y = np.empty((x.shape[0], oh, ow, m), np.uint8)
             tiles.depthwise(xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow,
-                            sh, sw, taps, wv, vectors, sc, y.reshape(-1))  # fmt: skip
+                            sh, sw, taps, wv, vectors, sc, y.reshape(-1),
+                            np.array([oh, ow, 0, 0, m], np.int64))  # fmt: skip
             if lut is not None:
                 fk.lookup_channels(y.reshape(-1), lut)
             env.u[outname] = y
@@ -366,16 +386,20 @@ class _Compiler:
             geom, taps = windows(lw.nhwc(name))
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             xs, hp, wp = _lower_pad(lw, name, geom, m, pad_u)
-            ys = lw.out(outname, (n, oh, ow, m))
-            lw.emit(prog.DW, ys, n * oh * ow * m, (xs,), (
+            if lut is None:
+                ys, yg = lw.out_layout(outname, (n, oh, ow, m))
+            else:  # (a table would also map a padded buffer's border)
+                ys, yg = lw.out(outname, (n, oh, ow, m)), (oh, ow, 0, 0, m)
+            lw.emit(prog.DW, ys, (xs,), (
                 n, hp, wp, m, oh, ow, sh, sw, lw.const("i64", taps), lw.const("i16m", wv),
-                lw.const("i64m", vectors), lw.const("i64", sc)))  # fmt: skip
+                lw.const("i64m", vectors), lw.const("i64", sc), lw.const("i64", yg)))  # fmt: skip
             if lut is not None:
-                lw.emit(prog.LUT, ys, 0, (), (lw.const("u8m", lut), n * oh * ow * m))
+                lw.emit(prog.LUT, ys, (), (lw.const("u8m", lut), n * oh * ow * m))
             return True
 
         form = "float64" if sc[5] else "int64"
-        return Step(layer, "fast", f"depthwise row kernel, {form} epilogue", run, lower)
+        return Step(layer, "fast", f"depthwise row kernel, {form} epilogue", run, lower,
+                    _want(windows, m, pad_u))  # fmt: skip
 
     def _epilogue(self, layer, w, in_spec, out, width):
         """The epilogue vectors (``width`` columns), scalars and output table of a
@@ -403,11 +427,11 @@ class _Compiler:
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             xs, hp, wp = _lower_pad(lw, name, geom, c, pad_u)
             ys = lw.out(outname, (n, oh, ow, c))
-            lw.emit(prog.MAXPOOL, ys, n * oh * ow * c, (xs,),
+            lw.emit(prog.MAXPOOL, ys, (xs,),
                     (n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps)))  # fmt: skip
             return True
 
-        return Step(layer, "fast", "max pool kernel", run, lower)
+        return Step(layer, "fast", "max pool kernel", run, lower, _want(windows, None, pad_u))
 
     def op_avgpool(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
@@ -444,12 +468,13 @@ class _Compiler:
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             xs, hp, wp = _lower_pad(lw, name, geom, c, centre)
             ys = lw.out(outname, (n, oh, ow, c))
-            lw.emit(prog.AVGPOOL, ys, n * oh * ow * c, (xs,), (
+            lw.emit(prog.AVGPOOL, ys, (xs,), (
                 n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps), centre,
                 lw.const("i64", mult_of(geom)), *consts[1:]))  # fmt: skip
             return True
 
-        return Step(layer, "fast", "average pool kernel", run, lower)
+        return Step(layer, "fast", "average pool kernel", run, lower,
+                    _want(windows, None, centre))  # fmt: skip
 
     def op_global_avgpool(self, layer: IntLayer) -> Step | str:
         in_spec, out = self.specs(layer)
@@ -472,7 +497,7 @@ class _Compiler:
         def lower(lw: prog.Lowering) -> bool:
             n, h, w, c = lw.nhwc(name)
             ys = lw.out(outname, (n, 1, 1, c))
-            lw.emit(prog.GLOBAL_POOL, ys, n * c, (lw.src(name),), (n, h * w, c, *consts))
+            lw.emit(prog.GLOBAL_POOL, ys, (lw.src(name),), (n, h * w, c, *consts))
             return True
 
         return Step(layer, "fast", "global average", run, lower)
@@ -505,7 +530,7 @@ class _Compiler:
                 raise ShapeError(f"layer '{layer.name}': add of shapes {shape}, {lw.nhwc(nb)}")
             size = int(np.prod(shape))
             ys = lw.out(outname, shape)
-            lw.emit(prog.ADD, ys, size, (lw.src(na), lw.src(nb)), (size, *consts))
+            lw.emit(prog.ADD, ys, (lw.src(na), lw.src(nb)), (size, *consts))
             return True
 
         return Step(layer, "fast", "add kernel", run, lower)
@@ -547,7 +572,7 @@ class _Compiler:
                 raise ShapeError(f"layer '{layer.name}': mul of shapes {sa_}, {sb_}")
             shape = sa_ if a_hw == hw else sb_
             ys = lw.out(outname, shape)
-            lw.emit(prog.MUL, ys, n * hw * c, (lw.src(na), lw.src(nb)),
+            lw.emit(prog.MUL, ys, (lw.src(na), lw.src(nb)),
                     (n, hw, c, a_hw, b_hw, *consts))  # fmt: skip
             return True
 
@@ -572,7 +597,7 @@ class _Compiler:
             size = int(np.prod(shape))
             rows = np.broadcast_to(lut, (shape[-1], 256))
             ys = lw.out(outname, shape)
-            lw.emit(prog.TABLE, ys, size, (lw.src(name),), (size, lw.const("u8m", rows)))
+            lw.emit(prog.TABLE, ys, (lw.src(name),), (size, lw.const("u8m", rows)))
             return True
 
         if table.ndim == 1:
@@ -609,7 +634,7 @@ class _Compiler:
             shape = lw.nhwc(name)
             size = int(np.prod(shape))
             ys = lw.out(outname, shape)
-            lw.emit(prog.SOFTMAX, ys, size, (lw.src(name),),
+            lw.emit(prog.SOFTMAX, ys, (lw.src(name),),
                     (size // shape[-1], shape[-1], lw.const("i64", table), off_out))  # fmt: skip
             return True
 
@@ -653,7 +678,7 @@ class _Compiler:
             n_pix, c0 = int(np.prod(out_shape[:-1])), 0
             ys = lw.out(outname, out_shape)
             for i, (sh, (centre, m, n, zo)) in enumerate(zip(shapes, consts, strict=True)):
-                lw.emit(prog.REQUANT_INTO, ys, n_pix * c_out if i == 0 else 0,
+                lw.emit(prog.REQUANT_INTO, ys,
                         (lw.src(names[i]),), (n_pix, sh[-1], centre, m, n, zo, out.qmin,
                                               out.qmax, off_out, c_out, c0))  # fmt: skip
                 c0 += sh[-1]
@@ -698,7 +723,7 @@ class _Compiler:
             if not _flattens(layer, n, c * h * w):
                 return False
             ys = lw.out(outname, (n, c * h * w))
-            lw.emit(prog.FLATTEN, ys, n * c * h * w, (lw.src(name),), (n, h * w, c))
+            lw.emit(prog.FLATTEN, ys, (lw.src(name),), (n, h * w, c))
             return True
 
         return Step(layer, "fast", "view of a 1x1 map", run, lower)
@@ -782,17 +807,32 @@ class FastExecutor:
         return self._programs[key]
 
     def _lower(self, feeds: Mapping[str, np.ndarray], keep: bool) -> prog.Program | None:
-        lw = prog.Lowering()
+        readers: dict[str, list[Step]] = {}
+        for step in self.steps:
+            for i in dict.fromkeys(step.layer.inputs):
+                readers.setdefault(i, []).append(step)
+
+        def want(name: str, shape: tuple[int, ...]) -> prog.Layout | None:
+            """The layout the only reader of ``name`` reads it in (None: plain)."""
+            steps = readers.get(name, [])
+            if len(steps) != 1 or steps[0].want is None or steps[0].layer.inputs[0] != name:
+                return None
+            return steps[0].want(shape)
+
+        lw = prog.Lowering(want)
         for name in self.model.inputs:
             q, spec = feeds[name], self.model.tensors[name]
             if q.ndim not in (2, 4) or q.dtype not in (np.int8, np.uint8):
                 return None
             n, c, h, w = q.shape if q.ndim == 4 else (*q.shape, 1, 1)
-            src = lw.temp()
-            lw.inputs[name] = src
-            ys = lw.out(name, (n, h, w, c) if q.ndim == 4 else (n, c))
-            lw.emit(prog.PAD_NCHW, ys, q.size, (src,),
-                    (n, c, h, w, offset(spec) and 0x80, 0, 0, h, w, c, 0))  # fmt: skip
+            src = lw.input(name, q.size)
+            if q.ndim == 4:
+                ys, (hp, wp, pt, pl, cp) = lw.out_layout(name, (n, h, w, c), fills_all=True)
+            else:
+                ys, (hp, wp, pt, pl, cp) = lw.out(name, (n, c)), (1, 1, 0, 0, c)
+            value = lw.padded[name][0] if name in lw.padded else 0
+            lw.emit(prog.PAD_NCHW, ys, (src,),
+                    (n, c, h, w, offset(spec) and 0x80, pt, pl, hp, wp, cp, value))  # fmt: skip
         done = 0
         for step in self.steps:
             if step.lower is None or not all(lw.has(i) for i in step.layer.inputs):

@@ -2,19 +2,22 @@
 a single compiled function runs (docs/fast.md section 5).
 
 A :class:`Program` is built per input shape. Each fast step of the plan lowers itself
-(``Step.lower``) into rows ``[op, out, out_size, in_a, in_b, args...]`` of an int64 table;
-activations live in numbered slots of a typed list of uint8 buffers, and constants
-(packed weights, epilogue vectors, tap offsets, tables) in typed lists indexed from the
-rows. :func:`execute_vnni` / :func:`execute_generic` run the rows in a loop without
-returning to Python: no per-layer dispatch, allocation by the compiled code, and a slot
-freed right after its last reader. The program covers the plan's longest prefix of steps
-that can lower; the rest run step by step (:class:`~plutflow.fast.plan.Env`).
+(``Step.lower``) into rows ``[op, out, in_a, in_b, args...]`` of an int64 table over
+numbered slots (tensors and temporaries); constants (packed weights, epilogue vectors,
+tap offsets, tables) sit in typed lists indexed from the rows. When the program is built
+its slots are placed in buffers that it keeps between runs (slots whose lifetimes do not
+overlap share one). A tensor that its only reader wants padded is written by its
+producer into the interior of a padded buffer whose border a row fills first, so no
+padding copy runs. :func:`execute_vnni` / :func:`execute_generic` then run the rows in a loop
+without returning to Python. The program covers the plan's longest prefix of steps that
+can lower; the rest run step by step (:class:`~plutflow.fast.plan.Env`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,24 +30,32 @@ from plutflow.fast import tiles
 
 # opcodes (column 0 of a row)
 PAD_NCHW, PAD_NHWC, GEMM, LUT, DW, MAXPOOL, AVGPOOL = 1, 2, 3, 4, 5, 6, 7
-GLOBAL_POOL, ADD, MUL, REQUANT_INTO, TABLE, FLATTEN, SOFTMAX, FREE = 8, 9, 10, 11, 12, 13, 14, 15
-#: columns of a row: op, out slot, bytes to allocate for it (0: none), two input slots, args
-WIDTH = 26
-HEADER = 5
+GLOBAL_POOL, ADD, MUL, REQUANT_INTO, TABLE, FLATTEN, SOFTMAX, BORDER = 8, 9, 10, 11, 12, 13, 14, 15
+#: columns of a row: op, out slot, two input slots (-1: none), then the op's arguments
+WIDTH = 28
+HEADER = 4
+
+#: a padded layout: (pad code byte, padded height, padded width, top, left, channel stride)
+Layout = tuple[int, int, int, int, int, int]
 
 
 class Lowering:
-    """What a step's ``lower`` writes into: shapes, slots, constants and rows."""
+    """What a step's ``lower`` writes into: shapes, slots, layouts, constants and rows.
 
-    def __init__(self) -> None:
+    ``want(name, shape)`` (set by the executor) is the padded layout the only reader of
+    tensor ``name`` would take, or None.
+    """
+
+    def __init__(self, want: Callable[[str, tuple[int, ...]], Layout | None] | None = None):
+        self.want = want or (lambda name, shape: None)
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.slots: dict[str, int] = {}
-        self.sizes: dict[str, int] = {}
+        self.padded: dict[str, Layout] = {}
         self.rows: list[list[int]] = []
+        #: bytes per slot
+        self.size: list[int] = []
         #: model input -> the slot its golden-layout codes are placed in
         self.inputs: dict[str, int] = {}
-        self.last_use: dict[int, int] = {}
-        self.n_slots = 0
         self.consts: dict[str, list[np.ndarray]] = {k: [] for k in _CONST_TYPES}
 
     # ------------------------------------------------------------------ tensors
@@ -56,33 +67,49 @@ class Lowering:
         return name in self.slots
 
     def src(self, name: str) -> int:
-        """The slot of an input tensor (read by the row emitted next)."""
-        slot = self.slots[name]
-        self.last_use[slot] = len(self.rows)
-        return slot
+        """The slot of an input tensor."""
+        return self.slots[name]
 
-    def _new_slot(self) -> int:
-        self.n_slots += 1
-        return self.n_slots - 1
+    def _new_slot(self, size: int) -> int:
+        self.size.append(int(size))
+        return len(self.size) - 1
 
     def out(self, name: str, shape: tuple[int, ...]) -> int:
-        """A new slot for tensor ``name`` of ``shape`` (the row that fills it says how many
-        bytes to allocate: at least the tensor's)."""
-        slot = self._new_slot()
+        """A new slot holding tensor ``name`` of ``shape``, plain layout."""
+        slot = self._new_slot(int(np.prod(shape)))
         self.slots[name], self.shapes[name] = slot, tuple(shape)
-        self.sizes[name] = int(np.prod(shape))
-        self.last_use[slot] = len(self.rows)
         return slot
 
-    def alias(self, name: str, shape: tuple[int, ...], of: str) -> None:
-        """``name`` is a view of ``of`` (same bytes, another shape)."""
-        self.slots[name], self.shapes[name] = self.slots[of], tuple(shape)
-        self.sizes[name] = int(np.prod(shape))
+    def out_layout(self, name: str, shape: tuple[int, ...], fills_all: bool = False
+                   ) -> tuple[int, tuple[int, ...]]:  # fmt: skip
+        """A new slot for an (N, H, W, C) tensor its producer can write in any layout: the
+        one its reader wants (:attr:`want`; its border is filled by a row emitted here),
+        else plain. Returns the slot and the layout as the kernels take it: (height,
+        width, top, left, channel stride). A producer that ``fills_all`` writes the whole
+        buffer itself (no border row; channel padding allowed)."""
+        n, h, w, c = shape
+        lay = self.want(name, tuple(shape))
+        if lay is None or (lay[5] != c and not fills_all):  # (channel padding: unfilled)
+            return self.out(name, shape), (h, w, 0, 0, c)
+        value, hp, wp, pt, pl, cp = lay
+        slot = self._new_slot(n * hp * wp * cp)
+        self.slots[name], self.shapes[name], self.padded[name] = slot, tuple(shape), lay
+        if not fills_all:
+            self.emit(BORDER, slot, (), (n, h, w, hp, wp, pt, pl, c, value))
+        return slot, (hp, wp, pt, pl, cp)
 
-    def temp(self) -> int:
-        """A slot for a buffer only the step's own rows use (freed after them)."""
-        slot = self._new_slot()
-        self.last_use[slot] = len(self.rows)
+    def alias(self, name: str, shape: tuple[int, ...], of: str) -> None:
+        """``name`` is a view of ``of`` (same bytes, another shape; plain layout)."""
+        self.slots[name], self.shapes[name] = self.slots[of], tuple(shape)
+
+    def temp(self, size: int) -> int:
+        """A slot of ``size`` bytes for a buffer only the step's own rows use."""
+        return self._new_slot(size)
+
+    def input(self, name: str, size: int) -> int:
+        """The slot a model input's golden-layout codes are placed in at each run."""
+        slot = self._new_slot(size)
+        self.inputs[name] = slot
         return slot
 
     # ------------------------------------------------------------------ constants
@@ -98,15 +125,12 @@ class Lowering:
         return len(self.consts[kind]) - 1
 
     # ------------------------------------------------------------------ rows
-    def emit(self, op: int, out: int, out_size: int, ins: tuple[int, ...], args) -> None:
-        """Append a row; ``ins`` are slots from :meth:`src` (at most two)."""
+    def emit(self, op: int, out: int, ins: tuple[int, ...], args) -> None:
+        """Append a row writing slot ``out`` and reading ``ins`` (at most two slots)."""
         ins = (*ins, -1, -1)[:2]
-        row = [op, out, out_size, *ins, *(int(a) for a in args)]
+        row = [op, out, *ins, *(int(a) for a in args)]
         if len(row) > WIDTH:
             raise ValueError(f"row of {len(row)} columns (at most {WIDTH})")
-        for slot in (out, *ins):
-            if slot >= 0:
-                self.last_use[slot] = len(self.rows)
         self.rows.append(row + [0] * (WIDTH - len(row)))
 
 
@@ -129,72 +153,114 @@ def _typed_list(arrays: list[np.ndarray], dtype, ndim: int) -> List:
     return out
 
 
+def place(lw: Lowering, exports: list[str]) -> tuple[np.ndarray, list[np.ndarray], dict]:
+    """Slots into buffers: the rows rewritten to buffer numbers, the buffers (inputs'
+    entries empty, filled at each run) and each slot's buffer. A slot lives from its
+    first row to its last (to the end when exported); slots whose lives do not overlap
+    share a buffer, the one freed last first (likely still in cache)."""
+    n_rows = len(lw.rows)
+    first, last = {}, {}
+    for k, row in enumerate(lw.rows):
+        for slot in (row[1], row[2], row[3]):
+            if slot >= 0:
+                first.setdefault(slot, k)
+                last[slot] = k
+    for name in exports:
+        last[lw.slots[name]] = n_rows
+    inputs = set(lw.inputs.values())
+    where: dict[int, int] = {}
+    sizes: list[int] = []
+    free_at: list[int] = []  # per buffer: the row after which it is free
+    for slot in sorted(first, key=first.get):
+        if slot in inputs:  # a buffer of its own, set at each run
+            where[slot] = len(sizes)
+            sizes.append(-1)
+            free_at.append(n_rows + 1)
+            continue
+        free = [b for b in range(len(sizes)) if sizes[b] >= 0 and free_at[b] < first[slot]]
+        fits = [b for b in free if sizes[b] >= lw.size[slot]]
+        b = max(fits or free, key=lambda i: free_at[i], default=None)
+        if b is None:
+            b = len(sizes)
+            sizes.append(0)
+            free_at.append(0)
+        sizes[b] = max(sizes[b], lw.size[slot])
+        free_at[b] = last[slot]
+        where[slot] = b
+    code = np.array(lw.rows, np.int64).reshape(-1, WIDTH)
+    for col in (1, 2, 3):
+        code[:, col] = [where.get(int(s), -1) if s >= 0 else -1 for s in code[:, col]]
+    bufs = [_EMPTY if n < 0 else np.empty(n, np.uint8) for n in sizes]
+    check_placement(lw.rows, where, {s: lw.size[s] for s in where}, [b.size for b in bufs],
+                    inputs)  # fmt: skip
+    return code, bufs, where
+
+
+def check_placement(rows, where, sizes, buf_sizes, inputs) -> None:
+    """Every row reads the slot it names, not another one placed in the same buffer since
+    (the kernels do not check bounds or ownership, so a placement bug must fail here)."""
+    owner = {where[s]: s for s in inputs}
+    written = set(inputs)
+    for k, row in enumerate(rows):
+        out, *ins = (int(v) for v in row[1:HEADER])
+        for slot in (*(s for s in ins if s >= 0), *([out] if out in written else [])):
+            held = owner.get(where[slot])
+            if held != slot:
+                raise AssertionError(
+                    f"program row {k} (op {row[0]}) reads slot {slot}, whose buffer holds {held}"
+                )
+        owner[where[out]] = out
+        written.add(out)
+    for slot, b in where.items():
+        if slot not in inputs and sizes[slot] > buf_sizes[b]:
+            raise AssertionError(f"slot {slot} ({sizes[slot]} bytes) in a smaller buffer")
+
+
 class Program:
-    """The lowered prefix of a plan for one input shape, and its compiled runner."""
+    """The lowered prefix of a plan for one input shape, its buffers and its runner."""
 
     def __init__(self, lw: Lowering, exports: list[str], n_steps: int, path: str) -> None:
-        self.n_steps, self.inputs, self.exports = n_steps, dict(lw.inputs), exports
-        self.shapes, self.sizes, self.slots = lw.shapes, lw.sizes, lw.slots
-        kept = {lw.slots[name] for name in exports}
-        frees: dict[int, list[int]] = {}
-        for slot, last in lw.last_use.items():
-            if slot not in kept:
-                frees.setdefault(last, []).append(slot)
-        rows = []
-        for i, row in enumerate(lw.rows):
-            rows.append(row)
-            rows.extend([FREE, s, 0, -1, -1] + [0] * (WIDTH - HEADER) for s in frees.get(i, ()))
-        self.code = np.array(rows, np.int64).reshape(-1, WIDTH)
-        _check_liveness(self.code, set(self.inputs.values()))
+        self.n_steps, self.exports = n_steps, exports
+        self.shapes, self.padded = lw.shapes, lw.padded
+        self.code, bufs, where = place(lw, exports)
+        self.where = {name: where[lw.slots[name]] for name in exports}
+        self.inputs = {name: where[slot] for name, slot in lw.inputs.items()}
         self.consts = [
             _typed_list(lw.consts[k], _NB_TYPES[k], _CONST_TYPES[k][1]) for k in _CONST_TYPES
         ]
-        self.bufs = _typed_list([_EMPTY] * lw.n_slots, types.uint8, 1)
+        self.bufs = _typed_list(bufs, types.uint8, 1)
+        self.nbytes = sum(b.size for b in bufs)
         self.execute = execute_vnni if path == "vnni512" else execute_generic
+        self._lock = threading.Lock()
 
     def run(self, golden: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run on the inputs' golden-layout codes; the exported tensors, engine layout."""
-        for name, slot in self.inputs.items():
-            self.bufs[slot] = np.ascontiguousarray(golden[name]).view(np.uint8).reshape(-1)
-        self.execute(self.code, self.bufs, *self.consts)
-        return {
-            name: self.bufs[self.slots[name]][: self.sizes[name]].reshape(self.shapes[name])
-            for name in self.exports
-        }
+        """Run on the inputs' golden-layout codes; the exported tensors (copies), engine
+        layout. Runs of one program take turns (they share its buffers)."""
+        with self._lock:
+            for name, b in self.inputs.items():
+                self.bufs[b] = np.ascontiguousarray(golden[name]).view(np.uint8).reshape(-1)
+            self.execute(self.code, self.bufs, *self.consts)
+            return {name: self._export(name) for name in self.exports}
+
+    def _export(self, name: str) -> np.ndarray:
+        buf, shape = self.bufs[self.where[name]], self.shapes[name]
+        if name not in self.padded:
+            return buf[: int(np.prod(shape))].reshape(shape).copy()
+        n, h, w, c = shape
+        _, hp, wp, pt, pl, cp = self.padded[name]
+        full = buf[: n * hp * wp * cp].reshape(n, hp, wp, cp)
+        return np.ascontiguousarray(full[:, pt : pt + h, pl : pl + w, :c])
 
 
 _EMPTY = np.empty(0, np.uint8)
 
 
-def _check_liveness(code: np.ndarray, inputs: set[int]) -> None:
-    """Every slot a row reads or writes in place holds a buffer then (the kernels do not
-    check bounds, so a lowering bug must fail here, not read freed memory)."""
-    live = set(inputs)
-    for k, row in enumerate(code):
-        op, out, size, *ins = (int(v) for v in row[:HEADER])
-        if op == FREE:
-            live.discard(out)
-            continue
-        if size > 0:
-            live.add(out)
-        missing = [s for s in (out, *ins) if s >= 0 and s not in live]
-        if missing:
-            raise AssertionError(f"program row {k} (op {op}) uses unfilled slots {missing}")
-
-
 # ---------------------------------------------------------------------- the runner
 @njit(inline="always", nogil=True)
 def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
-    empty = np.empty(0, np.uint8)
     for k in range(code.shape[0]):
         p = code[k]
-        op, o = p[0], p[1]
-        if op == FREE:
-            bufs[o] = empty
-            continue
-        if p[2] > 0:
-            bufs[o] = np.empty(p[2], np.uint8)
-        y, x, a = bufs[o], bufs[p[3]], p[HEADER:]
+        op, y, x, a = p[0], bufs[p[1]], bufs[p[2]], p[HEADER:]
         if op == PAD_NCHW:
             fk.pad_nchw(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], y)
         elif op == PAD_NHWC:
@@ -202,12 +268,12 @@ def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
         elif op == GEMM:
             gemm(a[0], a[1], a[2], x, a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
                  i64s[a[11]], a[12], i8s[a[13]], a[14], a[15], i64m[a[16]], i64s[a[17]], a[18],
-                 a[19], a[20], y)  # fmt: skip
+                 a[19], y, i64s[a[20]])  # fmt: skip
         elif op == LUT:
             fk.lookup_channels(y[: a[1]], u8m[a[0]])
         elif op == DW:
             tiles.depthwise(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], i64s[a[8]],
-                            i16m[a[9]], i64m[a[10]], i64s[a[11]], y)  # fmt: skip
+                            i16m[a[9]], i64m[a[10]], i64s[a[11]], y, i64s[a[12]])  # fmt: skip
         elif op == MAXPOOL:
             fk.max_pool(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], i64s[a[8]], y)
         elif op == AVGPOOL:
@@ -217,10 +283,10 @@ def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
             fk.global_pool(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], y)
         elif op == ADD:
             n = a[0]
-            fk.add(x[:n], bufs[p[4]][:n], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
+            fk.add(x[:n], bufs[p[3]][:n], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
                    a[9], y[:n])  # fmt: skip
         elif op == MUL:
-            fk.mul(x, bufs[p[4]], a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+            fk.mul(x, bufs[p[3]], a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
                    a[10], a[11], a[12], y)  # fmt: skip
         elif op == REQUANT_INTO:
             fk.requant_into(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], y, a[9],
@@ -231,6 +297,8 @@ def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
             fk.nhwc_to_nchw(x, a[0], a[1], a[2], y)
         elif op == SOFTMAX:
             fk.softmax(x, a[0], a[1], i64s[a[2]], a[3], y)
+        elif op == BORDER:
+            fk.fill_border(y, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
 
 
 @njit(nogil=True)

@@ -11,9 +11,9 @@ Contract (shared by both implementations):
   columns from ``cbase``) and the scalars ``sc = (f, zp, lo, hi, off, exact_float)``:
   ``clamp((((acc << f) + bias) * mult + half) >> shift) + zp, lo, hi) + off``
   (:class:`_Epilogue`);
-* the byte for channel ``j < width`` of row ``r`` goes to ``y[ybase + r * ldy + j]``
-  (the VNNI tile also writes up to 15 bytes past a row's last channel, see
-  :meth:`_Epilogue.store`).
+* the byte for channel ``j < width`` of row ``r`` goes to ``y[yrows[r] + ycol + j]``;
+  nothing else is written (a partial last vector is a masked store), so the output may
+  be the interior of a padded buffer.
 
 :func:`vnni_tile` emits AVX-512 VNNI ``vpdpbusd`` and a vector epilogue through LLVM;
 :func:`generic_tile` is plain integer loops (exact on every CPU).
@@ -43,8 +43,7 @@ def column_passes(m: int) -> list[tuple[int, int]]:
     """The output channels of a layer as (first, count) passes, each run with the tile of
     :func:`tile_shape`: the channels past the last multiple of 64 (with the narrowest tile
     that covers them), then the multiples of 64 with the 64-wide tile, so no 64-wide tile
-    computes channels that do not exist. The tail pass runs first: its last vector may
-    spill into the next rows' first channels, which the 64-wide pass then writes."""
+    computes channels that do not exist."""
     main = m // 64 * 64
     if main in (0, m):
         return [(0, m)]
@@ -173,28 +172,30 @@ class _Epilogue:
         v = b.select(b.icmp_signed(">", v, self.hi), self.hi, v)
         return b.trunc(b.add(v, self.off), _V16B)
 
-    def emit(self, sums, mr, nv, cbase, ybase, ldy, width, use_float: bool) -> None:
+    def emit(self, sums, mr, nv, cbase, yrows, ycol, width, use_float: bool) -> None:
         b = self.b
         self.prepare(use_float)
         consts = [self.columns(b.add(cbase, _c64(16 * j))) for j in range(nv)]
-        live = [b.icmp_signed(">", width, _c64(16 * j)) for j in range(nv)]
-        for r in range(mr):  # rows in order, each row whole: see store
+        for r in range(mr):
+            at = b.add(b.load(b.gep(yrows, [_c64(r)])), ycol)
             for j in range(nv):
                 parts = [b.load(s.accs[r][j]) for s in sums[: self.nparts]]
                 out = self.vector(parts, consts[j])
-                dst = b.add(ybase, b.add(b.mul(ldy, _c64(r)), _c64(16 * j)))
-                self.store(out, dst, live[j])
+                self.store(out, b.add(at, _c64(16 * j)), b.sub(width, _c64(16 * j)))
 
-    def store(self, out, dst, live) -> None:
-        """16 bytes at ``y[dst]`` when the vector holds any of the tile's channels. Lanes
-        past the last channel spill into the next rows' first channels, which are written
-        later: a tile writes its rows in order, each whole; the drivers visit column
-        blocks from the last to the first and tiles in row order; the output has 16
-        bytes of slack."""
+    def store(self, out, dst, lanes) -> None:
+        """The first ``lanes`` bytes of ``out`` (all 16 when ``lanes >= 16``, none when
+        ``lanes <= 0``) at ``y[dst]``; a partial vector is a masked store."""
         b = self.b
-        with b.if_then(live):
-            ptr = b.bitcast(b.gep(self.yp, [dst]), _V16B.as_pointer())
-            b.store(out, ptr, align=1)
+        ptr = b.bitcast(b.gep(self.yp, [dst]), _V16B.as_pointer())
+        some = b.icmp_signed(">", lanes, _c64(0))
+        with b.if_then(some), b.if_else(b.icmp_signed(">=", lanes, _c64(16))) as (full, part):
+            with full:
+                b.store(out, ptr, align=1)
+            with part:
+                left = _splat(b, b.trunc(lanes, _I32), _V16)
+                mask = b.icmp_signed("<", ir.Constant(_V16, list(range(16))), left)
+                _masked(b, "store", _V16B, [out, ptr, ir.Constant(_I32, 1), mask])
 
 
 def _intrinsic(builder, name, args, ret):
@@ -203,9 +204,9 @@ def _intrinsic(builder, name, args, ret):
 
 def _vnni_intrinsic(mr: int, nv: int, nparts: int):
     @intrinsic
-    def tile(typingctx, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy,
+    def tile(typingctx, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
              width):  # fmt: skip
-        sig = types.void(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy,
+        sig = types.void(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
                          width)  # fmt: skip
 
         def codegen(context, builder, signature, args):
@@ -216,7 +217,11 @@ def _vnni_intrinsic(mr: int, nv: int, nparts: int):
             }
             xa, ra, ta, wa, epa, sca, ya = (arrays[i] for i in (0, 1, 2, 4, 7, 9, 10))
             kc4_, wbase_, psize_, cbase_ = args[3], args[5], args[6], args[8]
-            ybase_, ldy_, width_ = args[11], args[12], args[13]
+            ycol_, width_ = args[12], args[13]
+            yrows_ = builder.bitcast(
+                context.make_array(signature.args[11])(context, builder, args[11]).data,
+                _I64.as_pointer(),
+            )
             i8p, i64p = _I8.as_pointer(), _I64.as_pointer()
             dot = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(_V16, [_V16, _V16, _V16]),
@@ -234,9 +239,9 @@ def _vnni_intrinsic(mr: int, nv: int, nparts: int):
             exact_float = builder.icmp_signed("!=", epi.scalar(5), _c64(0))
             with builder.if_else(exact_float) as (then, otherwise):
                 with then:
-                    epi.emit(sums, mr, nv, cbase_, ybase_, ldy_, width_, use_float=True)
+                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=True)
                 with otherwise:
-                    epi.emit(sums, mr, nv, cbase_, ybase_, ldy_, width_, use_float=False)
+                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=False)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -260,7 +265,8 @@ def _masked(builder, name: str, vt: ir.VectorType, args: list[ir.Value]) -> ir.V
 DW_PIXELS = 4
 
 
-def _dw_channels(builder, epi, xp, wvp, taps_p, nt, row, ow, step, cpad, col, ybase, c, tail):
+def _dw_channels(builder, epi, xp, wvp, taps_p, nt, row, ow, step, cpad, col, ybase, ystep,
+                 c, tail):  # fmt: skip
     """One 16-channel block of a depthwise output row: :data:`DW_PIXELS` output pixels at a
     time (then one at a time), each summed over the taps in a 16-lane int32 register, then
     the epilogue and a 16-byte store (masked to the channels left when ``tail``)."""
@@ -272,15 +278,15 @@ def _dw_channels(builder, epi, xp, wvp, taps_p, nt, row, ow, step, cpad, col, yb
         mask = b.icmp_signed("<", ir.Constant(_V16, list(range(16))), left)
     groups = b.sdiv(ow, _c64(DW_PIXELS))
     with cgutils.for_range(b, groups) as lg:
-        _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, consts, mask,
+        _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, ystep, consts, mask,
                    b.mul(lg.index, _c64(DW_PIXELS)), DW_PIXELS)  # fmt: skip
     done = b.mul(groups, _c64(DW_PIXELS))
     with cgutils.for_range(b, b.sub(ow, done)) as lx:
-        _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, consts, mask,
+        _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, ystep, consts, mask,
                    b.add(done, lx.index), 1)  # fmt: skip
 
 
-def _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, consts, mask,
+def _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, ystep, consts, mask,
                ox0, count):  # fmt: skip
     """``count`` output pixels from ``ox0`` of one channel block (see :func:`_dw_channels`)."""
     xb = [b.add(b.add(row, b.mul(b.add(ox0, _c64(i)), step)), col) for i in range(count)]
@@ -299,7 +305,7 @@ def _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, cons
             b.store(b.add(b.load(accs[i]), b.mul(b.zext(xv, _V16), wv)), accs[i])
     for i in range(count):
         out = epi.vector([b.load(accs[i])], consts)
-        at = b.add(b.add(ybase, b.mul(b.add(ox0, _c64(i)), c)), col)
+        at = b.add(b.add(ybase, b.mul(b.add(ox0, _c64(i)), ystep)), col)
         dst = b.bitcast(b.gep(epi.yp, [at]), _V16B.as_pointer())
         if mask is not None:
             _masked(b, "store", _V16B, [out, dst, ir.Constant(_I32, 1), mask])
@@ -308,16 +314,17 @@ def _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, c, cons
 
 
 @intrinsic
-def _dw_row(typingctx, x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, c):
-    """A depthwise output row (``ow`` pixels of ``c`` channels at ``y[ybase]``) whose
+def _dw_row(typingctx, x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, ystep, c):
+    """A depthwise output row (``ow`` pixels of ``c`` channels at ``y[ybase]``, ``ystep``
+    bytes apart) whose
     window ``ox`` tap ``t`` starts at byte ``row + ox * step + taps[t]`` of ``x``; ``wv`` is
     the int32 weights (taps, ``cpad``), ``ep``/``sc`` the epilogue of the GEMM tiles."""
-    sig = types.void(x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, c)
+    sig = types.void(x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, ystep, c)
 
     def codegen(context, builder, signature, args):
         arr = {i: context.make_array(signature.args[i])(context, builder, args[i])
                for i in (0, 4, 5, 7, 8, 9)}  # fmt: skip
-        row_, ow_, step_, cpad_, ybase_, c_ = (args[i] for i in (1, 2, 3, 6, 10, 11))
+        row_, ow_, step_, cpad_, ybase_, ystep_, c_ = (args[i] for i in (1, 2, 3, 6, 10, 11, 12))
         b = builder
         xp = b.bitcast(arr[0].data, _I8.as_pointer())
         taps_p = b.bitcast(arr[4].data, _I64.as_pointer())
@@ -333,9 +340,11 @@ def _dw_row(typingctx, x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, c):
                     epi.prepare(use_float)
                     common = (b, epi, xp, wvp, taps_p, nt, row_, ow_, step_, cpad_)
                     with cgutils.for_range(b, n_full) as lc:
-                        _dw_channels(*common, b.mul(lc.index, _c64(16)), ybase_, c_, False)
+                        _dw_channels(*common, b.mul(lc.index, _c64(16)), ybase_, ystep_, c_,
+                                     False)  # fmt: skip
                     with b.if_then(has_tail):
-                        _dw_channels(*common, b.mul(n_full, _c64(16)), ybase_, c_, True)
+                        _dw_channels(*common, b.mul(n_full, _c64(16)), ybase_, ystep_, c_,
+                                     True)  # fmt: skip
         return context.get_dummy_value()
 
     return sig, codegen
@@ -352,24 +361,24 @@ def variant(mr: int, nv: int, nparts: int) -> int:
 
 
 @njit(inline="always", nogil=True)
-def vnni_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width):
+def vnni_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width):
     """The ``vpdpbusd`` tile of variant ``v`` (only call it on a CPU with AVX-512 VNNI)."""
     if v == 0:
-        _V81A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width)
+        _V81A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
     elif v == 1:
-        _V81B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width)
+        _V81B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
     elif v == 2:
-        _V82A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width)
+        _V82A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
     elif v == 3:
-        _V82B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width)
+        _V82B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
     elif v == 4:
-        _V64A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width)
+        _V64A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
     else:
-        _V64B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width)
+        _V64B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
 
 
 @njit(inline="always", nogil=True)
-def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase, ldy, width):
+def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width):
     """The same tile in plain integer loops (exact on every CPU)."""
     mr = 8 if v < 4 else 6
     nr = 16 if v < 2 else (32 if v < 4 else 64)
@@ -400,17 +409,20 @@ def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, ybase
                 s += np.int64(acc[1, r, j]) << 7
             c = cbase + j
             v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
-            y[ybase + r * ldy + j] = np.uint8(min(max(v, lo), hi) + off)  # = _Epilogue.vector
+            y[yrows[r] + ycol + j] = np.uint8(min(max(v, lo), hi) + off)  # = _Epilogue.vector
 
 
 # The drivers live beside the tiles: numba's cache of a function is invalidated only by
 # changes to its own file, and the tiles are inlined into these.
 @njit(inline="always", nogil=True)
-def _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw):
-    """Window start bytes of output pixels ``p0 ..`` (``pos`` holds the pixel of ``p0`` as
-    image, row, column and advances); rows past the end repeat the last pixel."""
+def _next_rows(rows, yrows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw, yg):
+    """Window start bytes (``rows``) and output pixel bytes (``yrows``) of output pixels
+    ``p0 ..``; ``pos`` holds the pixel of ``p0`` as image, row, column and advances; rows
+    past the end repeat the last pixel (its values are written twice). The output is
+    (N, yg[0], yg[1], yg[4]) with the (oh, ow) map at row yg[2], column yg[3]."""
     for r in range(rows.shape[0]):
         rows[r] = ((pos[0] * hp + pos[1] * sh) * wp + pos[2] * sw) * cp
+        yrows[r] = ((pos[0] * yg[0] + pos[1] + yg[2]) * yg[1] + pos[2] + yg[3]) * yg[4]
         if p0 + r < p_total - 1:
             pos[2] += 1
             if pos[2] == ow:
@@ -423,43 +435,47 @@ def _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw):
 
 @njit(nogil=True, cache=True)
 def conv_gemm_vnni(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
-                   nparts, ep, sc, m, c0, mc, y):  # fmt: skip
+                   nparts, ep, sc, c0, mc, y, yg):  # fmt: skip
     """Implicit-GEMM convolution (or FC with ``oh = ow = hp = wp = 1``) of output channels
-    ``c0 .. c0 + mc`` (of ``m``) by ``vpdpbusd`` tiles of variant ``v`` with the fused
-    requantization epilogue (module docstring; ``w`` and ``ep`` hold those channels'
-    weights and columns). ``x`` is the padded input (N, hp, wp, cp) flattened; ``y``
-    receives (P, m) for the P = N * oh * ow output pixels, with room for whole tiles (P
-    rounded up to a multiple of ``mr``) and 16 bytes of slack."""
+    ``c0 .. c0 + mc`` by ``vpdpbusd`` tiles of variant ``v`` with the fused requantization
+    epilogue (module docstring; ``w`` and ``ep`` hold those channels' weights and
+    columns). ``x`` is the padded input (N, hp, wp, cp) flattened; ``y`` receives the
+    output pixels in the layout ``yg`` (:func:`_next_rows`; ``(oh, ow, 0, 0, m)`` for a
+    plain (N, oh, ow, m) output), only their channels written."""
     p_total, n_mb = n_img * oh * ow, (mc + nr - 1) // nr
-    rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
+    rows, yrows = np.empty(mr, np.int64), np.empty(mr, np.int64)
+    pos = np.zeros(3, np.int64)
     for p0 in range(0, p_total, mr):
-        _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
-        for mb in range(n_mb - 1, -1, -1):  # last block first: see _Epilogue.store
+        _next_rows(rows, yrows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw, yg)
+        for mb in range(n_mb):
             vnni_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
-                      sc, y, p0 * m + c0 + mb * nr, m, mc - mb * nr)  # fmt: skip
+                      sc, y, yrows, c0 + mb * nr, mc - mb * nr)  # fmt: skip
 
 
 @njit(nogil=True, cache=True)
 def conv_gemm_generic(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4, w, psize,
-                      nparts, ep, sc, m, c0, mc, y):  # fmt: skip
+                      nparts, ep, sc, c0, mc, y, yg):  # fmt: skip
     """:func:`conv_gemm_vnni` with the portable tile."""
     p_total, n_mb = n_img * oh * ow, (mc + nr - 1) // nr
-    rows, pos = np.empty(mr, np.int64), np.zeros(3, np.int64)
+    rows, yrows = np.empty(mr, np.int64), np.empty(mr, np.int64)
+    pos = np.zeros(3, np.int64)
     for p0 in range(0, p_total, mr):
-        _next_rows(rows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw)
+        _next_rows(rows, yrows, pos, p0, p_total, hp, wp, cp, oh, ow, sh, sw, yg)
         for mb in range(n_mb):
             generic_tile(v, x, rows, taps, kc4, w, mb * nparts * psize, psize, ep, mb * nr,
-                         sc, y, p0 * m + c0 + mb * nr, m, mc - mb * nr)  # fmt: skip
+                         sc, y, yrows, c0 + mb * nr, mc - mb * nr)  # fmt: skip
 
 
 @njit(nogil=True, cache=True)
-def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y):
+def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg):
     """Depthwise convolution of the padded input ``x`` (N, hp, wp, c) flattened into ``y``
-    (N, oh, ow, c): a row at a time, each pixel's 16-channel blocks summed in registers
-    and requantized by the tiles' epilogue (``wv`` int32 (taps, c rounded up to 16),
-    ``ep``/``sc`` as for the GEMM tiles). Generic LLVM vector code: runs on any CPU."""
+    in the layout ``yg`` (as for the GEMM drivers): a row at a time, each pixel's
+    16-channel blocks summed in registers and requantized by the tiles' epilogue (``wv``
+    int16 (taps, c rounded up to 16), ``ep``/``sc`` as for the GEMM tiles). Generic LLVM
+    vector code: runs on any CPU."""
     cpad = wv.shape[1]
     for img in range(n_img):
         for oy in range(oh):
+            ybase = ((img * yg[0] + oy + yg[2]) * yg[1] + yg[3]) * yg[4]
             _dw_row(x, ((img * hp + oy * sh) * wp) * c, ow, sw * c, taps, wv.reshape(-1),
-                    cpad, ep, sc, y, ((img * oh + oy) * ow) * c, c)  # fmt: skip
+                    cpad, ep, sc, y, ybase, yg[4], c)  # fmt: skip
