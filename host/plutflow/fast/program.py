@@ -35,6 +35,8 @@ GLOBAL_POOL, ADD, MUL, REQUANT_INTO, TABLE, FLATTEN, SOFTMAX, BORDER = 8, 9, 10,
 WIDTH = 28
 HEADER = 4
 
+#: the buffer number of a program's single input (passed to the runner as an argument)
+INPUT = -2
 #: a padded layout: (pad code byte, padded height, padded width, top, left, channel stride)
 Layout = tuple[int, int, int, int, int, int]
 
@@ -223,33 +225,49 @@ class Program:
         self.n_steps, self.exports = n_steps, exports
         self.shapes, self.padded = lw.shapes, lw.padded
         self.code, bufs, where = place(lw, exports)
-        self.where = {name: where[lw.slots[name]] for name in exports}
         self.inputs = {name: where[slot] for name, slot in lw.inputs.items()}
+        #: a single input is passed to the runner as an argument (buffer number -2)
+        self._single = None
+        if len(self.inputs) == 1:
+            ((self._single, b),) = self.inputs.items()
+            self.code[:, 1:HEADER][self.code[:, 1:HEADER] == b] = INPUT
+            self.inputs = {}
         self.consts = [
             _typed_list(lw.consts[k], _NB_TYPES[k], _CONST_TYPES[k][1]) for k in _CONST_TYPES
         ]
+        self._arrays = bufs  # the same memory as the runner's list, read without numba
         self.bufs = _typed_list(bufs, types.uint8, 1)
         self.nbytes = sum(b.size for b in bufs)
+        self._exports = [(name, where[lw.slots[name]], lw.shapes[name], lw.padded.get(name))
+                         for name in exports]  # fmt: skip
         self.execute = execute_vnni if path == "vnni512" else execute_generic
         self._lock = threading.Lock()
 
     def run(self, golden: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run on the inputs' golden-layout codes; the exported tensors (copies), engine
         layout. Runs of one program take turns (they share its buffers)."""
+        inp = _EMPTY
+        if self._single is not None:
+            inp = np.ascontiguousarray(golden[self._single]).view(np.uint8).reshape(-1)
         with self._lock:
             for name, b in self.inputs.items():
                 self.bufs[b] = np.ascontiguousarray(golden[name]).view(np.uint8).reshape(-1)
-            self.execute(self.code, self.bufs, *self.consts)
-            return {name: self._export(name) for name in self.exports}
+            self.execute(self.code, self.bufs, inp, *self.consts)
+            return {name: _export(self._arrays[b], shape, lay)
+                    for name, b, shape, lay in self._exports}  # fmt: skip
 
-    def _export(self, name: str) -> np.ndarray:
-        buf, shape = self.bufs[self.where[name]], self.shapes[name]
-        if name not in self.padded:
-            return buf[: int(np.prod(shape))].reshape(shape).copy()
-        n, h, w, c = shape
-        _, hp, wp, pt, pl, cp = self.padded[name]
-        full = buf[: n * hp * wp * cp].reshape(n, hp, wp, cp)
-        return np.ascontiguousarray(full[:, pt : pt + h, pl : pl + w, :c])
+
+def _export(buf: np.ndarray, shape: tuple[int, ...], lay: Layout | None) -> np.ndarray:
+    """A copy of a tensor of ``shape`` held in ``buf`` (plain, or in padded layout)."""
+    if lay is None:
+        size = 1
+        for d in shape:
+            size *= d
+        return buf[:size].reshape(shape).copy()
+    n, h, w, c = shape
+    _, hp, wp, pt, pl, cp = lay
+    full = buf[: n * hp * wp * cp].reshape(n, hp, wp, cp)
+    return np.ascontiguousarray(full[:, pt : pt + h, pl : pl + w, :c])
 
 
 _EMPTY = np.empty(0, np.uint8)
@@ -257,10 +275,11 @@ _EMPTY = np.empty(0, np.uint8)
 
 # ---------------------------------------------------------------------- the runner
 @njit(inline="always", nogil=True)
-def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
+def _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, gemm):
     for k in range(code.shape[0]):
         p = code[k]
-        op, y, x, a = p[0], bufs[p[1]], bufs[p[2]], p[HEADER:]
+        op, y, a = p[0], bufs[p[1]], p[HEADER:]
+        x = inp if p[2] == INPUT else bufs[p[2]]
         if op == PAD_NCHW:
             fk.pad_nchw(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], y)
         elif op == PAD_NHWC:
@@ -302,15 +321,15 @@ def _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, gemm):
 
 
 @njit(nogil=True)
-def execute_vnni(code, bufs, i8s, i64s, i64m, i16m, u8m):
-    """Run a program's rows with the AVX-512 VNNI GEMM tiles."""
-    _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_vnni)
+def execute_vnni(code, bufs, inp, i8s, i64s, i64m, i16m, u8m):
+    """Run a program's rows with the AVX-512 VNNI GEMM tiles (``inp``: the single input)."""
+    _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_vnni)
 
 
 @njit(nogil=True)
-def execute_generic(code, bufs, i8s, i64s, i64m, i16m, u8m):
+def execute_generic(code, bufs, inp, i8s, i64s, i64m, i16m, u8m):
     """Run a program's rows with the portable GEMM tiles."""
-    _execute(code, bufs, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_generic)
+    _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_generic)
 
 
 # ---------------------------------------------------------------------- caching
