@@ -367,6 +367,7 @@ class _Compiler:
         wv[:, :m] = w.reshape(m, -1).T
         vectors, sc, lut = self._epilogue(layer, w, in_spec, out, cpad)
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer)
+        dw = tiles.depthwise_avx512 if self.path == "vnni512" else tiles.depthwise
 
         def run(env: Env) -> None:
             x = env.get_u(name)
@@ -374,9 +375,8 @@ class _Compiler:
             xp = _padded(x, geom, m, pad_u)
             (oh, ow), (sh, sw) = geom.out_shape, geom.strides
             y = np.empty((x.shape[0], oh, ow, m), np.uint8)
-            tiles.depthwise(xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow,
-                            sh, sw, taps, wv, vectors, sc, y.reshape(-1),
-                            np.array([oh, ow, 0, 0, m], np.int64))  # fmt: skip
+            dw(xp.reshape(-1), x.shape[0], xp.shape[1], xp.shape[2], m, oh, ow, sh, sw, taps, wv,
+               vectors, sc, y.reshape(-1), np.array([oh, ow, 0, 0, m], np.int64))  # fmt: skip
             if lut is not None:
                 fk.lookup_channels(y.reshape(-1), lut)
             env.u[outname] = y

@@ -275,7 +275,7 @@ _EMPTY = np.empty(0, np.uint8)
 
 # ---------------------------------------------------------------------- the runner
 @njit(inline="always", nogil=True)
-def _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, gemm):
+def _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, gemm, depthwise):
     for k in range(code.shape[0]):
         p = code[k]
         op, y, a = p[0], bufs[p[1]], p[HEADER:]
@@ -291,8 +291,8 @@ def _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, gemm):
         elif op == LUT:
             fk.lookup_channels(y[: a[1]], u8m[a[0]])
         elif op == DW:
-            tiles.depthwise(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], i64s[a[8]],
-                            i16m[a[9]], i64m[a[10]], i64s[a[11]], y, i64s[a[12]])  # fmt: skip
+            depthwise(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], i64s[a[8]], i16m[a[9]],
+                      i64m[a[10]], i64s[a[11]], y, i64s[a[12]])  # fmt: skip
         elif op == MAXPOOL:
             fk.max_pool(x, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], i64s[a[8]], y)
         elif op == AVGPOOL:
@@ -323,13 +323,15 @@ def _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, gemm):
 @njit(nogil=True)
 def execute_vnni(code, bufs, inp, i8s, i64s, i64m, i16m, u8m):
     """Run a program's rows with the AVX-512 VNNI GEMM tiles (``inp``: the single input)."""
-    _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_vnni)
+    _execute(
+        code, bufs, inp, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_vnni, tiles.depthwise_avx512
+    )
 
 
 @njit(nogil=True)
 def execute_generic(code, bufs, inp, i8s, i64s, i64m, i16m, u8m):
     """Run a program's rows with the portable GEMM tiles."""
-    _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_generic)
+    _execute(code, bufs, inp, i8s, i64s, i64m, i16m, u8m, tiles.conv_gemm_generic, tiles.depthwise)
 
 
 # ---------------------------------------------------------------------- caching

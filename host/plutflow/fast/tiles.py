@@ -114,8 +114,8 @@ class _Epilogue:
     conversion comes first and the clamp runs on 16 int32 lanes.
     """
 
-    def __init__(self, builder, epa, sca, ya, nparts):
-        self.b, self.nparts = builder, nparts
+    def __init__(self, builder, epa, sca, ya, nparts, avx512: bool = False):
+        self.b, self.nparts, self.avx512 = builder, nparts, avx512
         self.epp = builder.bitcast(epa.data, _I64.as_pointer())
         self.mpad = builder.extract_value(epa.shape, 1)
         self.scp = builder.bitcast(sca.data, _I64.as_pointer())
@@ -158,7 +158,7 @@ class _Epilogue:
             if len(parts) == 2:
                 hi_s = b.sitofp(parts[1], _V16D)
                 s = b.fadd(s, b.fmul(hi_s, ir.Constant(_V16D, [128.0] * 16)))
-            v = b.fptosi(b.call(self.floor, [b.call(self.fma, [s, a_mul, c_add])]), _V16)
+            v = self.floor_int(b.call(self.fma, [s, a_mul, c_add]))
             v = b.select(b.icmp_signed("<", v, self.lo_i), self.lo_i, v)
             v = b.select(b.icmp_signed(">", v, self.hi_i), self.hi_i, v)
             return b.trunc(b.add(v, self.zp_off), _V16B)
@@ -171,6 +171,25 @@ class _Epilogue:
         v = b.select(b.icmp_signed("<", v, self.lo), self.lo, v)
         v = b.select(b.icmp_signed(">", v, self.hi), self.hi, v)
         return b.trunc(b.add(v, self.off), _V16B)
+
+    def floor_int(self, v: ir.Value) -> ir.Value:
+        """``floor`` of 16 float64 lanes as int32 (values known to fit): AVX-512's
+        round-down conversion on the VNNI path, else a floor and a truncation."""
+        b = self.b
+        if not self.avx512:
+            return b.fptosi(b.call(self.floor, [v]), _V16)
+        v8d, v8i = ir.VectorType(ir.DoubleType(), 8), ir.VectorType(_I32, 8)
+        cvt = _intrinsic(b, "llvm.x86.avx512.mask.cvtpd2dq.512",
+                         [v8d, v8i, _I8, _I32], v8i)  # fmt: skip
+        halves = []
+        for h in range(2):
+            half = b.shuffle_vector(v, v, ir.Constant(v8i, list(range(8 * h, 8 * h + 8))))
+            halves.append(
+                b.call(
+                    cvt, [half, ir.Constant(v8i, None), ir.Constant(_I8, -1), ir.Constant(_I32, 9)]
+                )
+            )  # (round down, no exceptions)
+        return b.shuffle_vector(halves[0], halves[1], ir.Constant(_V16, list(range(16))))
 
     def emit(self, sums, mr, nv, cbase, yrows, ycol, width, use_float: bool) -> None:
         b = self.b
@@ -235,7 +254,7 @@ def _vnni_intrinsic(mr: int, nv: int, nparts: int):
                       builder.add(wbase_, builder.mul(psize_, _c64(part))))
                 for part in range(nparts)
             ]  # fmt: skip
-            epi = _Epilogue(builder, epa, sca, ya, nparts)
+            epi = _Epilogue(builder, epa, sca, ya, nparts, avx512=True)
             exact_float = builder.icmp_signed("!=", epi.scalar(5), _c64(0))
             with builder.if_else(exact_float) as (then, otherwise):
                 with then:
@@ -313,41 +332,51 @@ def _dw_pixels(b, epi, xp, wvp, taps_p, nt, row, step, cpad, col, ybase, ystep, 
             b.store(out, dst, align=1)
 
 
-@intrinsic
-def _dw_row(typingctx, x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, ystep, c):
-    """A depthwise output row (``ow`` pixels of ``c`` channels at ``y[ybase]``, ``ystep``
-    bytes apart) whose
-    window ``ox`` tap ``t`` starts at byte ``row + ox * step + taps[t]`` of ``x``; ``wv`` is
-    the int32 weights (taps, ``cpad``), ``ep``/``sc`` the epilogue of the GEMM tiles."""
-    sig = types.void(x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, ystep, c)
+def _dw_intrinsic(avx512: bool):
+    """The depthwise row kernel (with AVX-512's round-down conversion when ``avx512``)."""
 
-    def codegen(context, builder, signature, args):
-        arr = {i: context.make_array(signature.args[i])(context, builder, args[i])
-               for i in (0, 4, 5, 7, 8, 9)}  # fmt: skip
-        row_, ow_, step_, cpad_, ybase_, ystep_, c_ = (args[i] for i in (1, 2, 3, 6, 10, 11, 12))
-        b = builder
-        xp = b.bitcast(arr[0].data, _I8.as_pointer())
-        taps_p = b.bitcast(arr[4].data, _I64.as_pointer())
-        wvp = b.bitcast(arr[5].data, _I16.as_pointer())
-        nt = b.extract_value(arr[4].shape, 0)
-        epi = _Epilogue(b, arr[7], arr[8], arr[9], 1)
-        n_full = b.sdiv(c_, _c64(16))
-        has_tail = b.icmp_signed("!=", b.srem(c_, _c64(16)), _c64(0))
-        exact_float = b.icmp_signed("!=", epi.scalar(5), _c64(0))
-        with b.if_else(exact_float) as (then, otherwise):
-            for use_float, branch in ((True, then), (False, otherwise)):
-                with branch:
-                    epi.prepare(use_float)
-                    common = (b, epi, xp, wvp, taps_p, nt, row_, ow_, step_, cpad_)
-                    with cgutils.for_range(b, n_full) as lc:
-                        _dw_channels(*common, b.mul(lc.index, _c64(16)), ybase_, ystep_, c_,
-                                     False)  # fmt: skip
-                    with b.if_then(has_tail):
-                        _dw_channels(*common, b.mul(n_full, _c64(16)), ybase_, ystep_, c_,
-                                     True)  # fmt: skip
-        return context.get_dummy_value()
+    @intrinsic
+    def dw_row(typingctx, x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, ystep, c):
+        """A depthwise output row (``ow`` pixels of ``c`` channels at ``y[ybase]``,
+        ``ystep`` bytes apart) whose window ``ox`` tap ``t`` starts at byte ``row + ox *
+        step + taps[t]`` of ``x``; ``wv`` is the int16 weights (taps, ``cpad``), ``ep``/``sc``
+        the epilogue of the GEMM tiles."""
+        sig = types.void(x, row, ow, step, taps, wv, cpad, ep, sc, y, ybase, ystep, c)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            arr = {i: context.make_array(signature.args[i])(context, builder, args[i])
+                   for i in (0, 4, 5, 7, 8, 9)}  # fmt: skip
+            row_, ow_, step_, cpad_, ybase_, ystep_, c_ = (
+                args[i] for i in (1, 2, 3, 6, 10, 11, 12)
+            )
+            b = builder
+            xp = b.bitcast(arr[0].data, _I8.as_pointer())
+            taps_p = b.bitcast(arr[4].data, _I64.as_pointer())
+            wvp = b.bitcast(arr[5].data, _I16.as_pointer())
+            nt = b.extract_value(arr[4].shape, 0)
+            epi = _Epilogue(b, arr[7], arr[8], arr[9], 1, avx512)
+            n_full = b.sdiv(c_, _c64(16))
+            has_tail = b.icmp_signed("!=", b.srem(c_, _c64(16)), _c64(0))
+            exact_float = b.icmp_signed("!=", epi.scalar(5), _c64(0))
+            with b.if_else(exact_float) as (then, otherwise):
+                for use_float, branch in ((True, then), (False, otherwise)):
+                    with branch:
+                        epi.prepare(use_float)
+                        common = (b, epi, xp, wvp, taps_p, nt, row_, ow_, step_, cpad_)
+                        with cgutils.for_range(b, n_full) as lc:
+                            _dw_channels(*common, b.mul(lc.index, _c64(16)), ybase_, ystep_, c_,
+                                         False)  # fmt: skip
+                        with b.if_then(has_tail):
+                            _dw_channels(*common, b.mul(n_full, _c64(16)), ybase_, ystep_, c_,
+                                         True)  # fmt: skip
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return dw_row
+
+
+_DW_GENERIC, _DW_AVX512 = _dw_intrinsic(False), _dw_intrinsic(True)
 
 
 _V81A, _V81B = _vnni_intrinsic(8, 1, 1), _vnni_intrinsic(8, 1, 2)
@@ -466,6 +495,16 @@ def conv_gemm_generic(v, mr, nr, x, n_img, hp, wp, cp, oh, ow, sh, sw, taps, kc4
                          sc, y, yrows, c0 + mb * nr, mc - mb * nr)  # fmt: skip
 
 
+@njit(inline="always", nogil=True)
+def _depthwise_rows(row_fn, x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg):
+    cpad = wv.shape[1]
+    for img in range(n_img):
+        for oy in range(oh):
+            ybase = ((img * yg[0] + oy + yg[2]) * yg[1] + yg[3]) * yg[4]
+            row_fn(x, ((img * hp + oy * sh) * wp) * c, ow, sw * c, taps, wv.reshape(-1), cpad,
+                   ep, sc, y, ybase, yg[4], c)  # fmt: skip
+
+
 @njit(nogil=True, cache=True)
 def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg):
     """Depthwise convolution of the padded input ``x`` (N, hp, wp, c) flattened into ``y``
@@ -473,9 +512,11 @@ def depthwise(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg):
     16-channel blocks summed in registers and requantized by the tiles' epilogue (``wv``
     int16 (taps, c rounded up to 16), ``ep``/``sc`` as for the GEMM tiles). Generic LLVM
     vector code: runs on any CPU."""
-    cpad = wv.shape[1]
-    for img in range(n_img):
-        for oy in range(oh):
-            ybase = ((img * yg[0] + oy + yg[2]) * yg[1] + yg[3]) * yg[4]
-            _dw_row(x, ((img * hp + oy * sh) * wp) * c, ow, sw * c, taps, wv.reshape(-1),
-                    cpad, ep, sc, y, ybase, yg[4], c)  # fmt: skip
+    _depthwise_rows(_DW_GENERIC, x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg)
+
+
+@njit(nogil=True, cache=True)
+def depthwise_avx512(x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg):
+    """:func:`depthwise` with AVX-512's round-down conversion in the epilogue (only call it
+    on a CPU with AVX-512)."""
+    _depthwise_rows(_DW_AVX512, x, n_img, hp, wp, c, oh, ow, sh, sw, taps, wv, ep, sc, y, yg)
