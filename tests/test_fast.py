@@ -443,3 +443,41 @@ def test_program_buffers_are_shared_and_a_misplaced_read_is_refused() -> None:
     rows.append([program.ADD, b, a, a] + [0] * (program.WIDTH - program.HEADER))
     with pytest.raises(AssertionError, match=f"reads slot {a}, whose buffer holds {c}"):
         program.check_placement(rows, where, {s: 16 for s in where}, [16, 16], set())
+
+
+def test_threads_split_the_batch_and_agree(monkeypatch, mobile_like_model) -> None:
+    """A batch split over worker threads (each in chunks, an uneven split) gives golden's
+    every tensor; the thread count comes from the argument, $PLUTFLOW_THREADS or 1."""
+    from plutflow.fast import plan
+
+    model, x = mobile_like_model
+    codes = model.tensors[model.inputs[0]].quantize(x[:7])
+    monkeypatch.setattr(plan, "CHUNK_BYTES", 2 * 16 * 16 * 16)  # two images per chunk
+    ref = GoldenExecutor(model).run(codes, keep=True)
+    fast = FastExecutor(model, threads=3)
+    got = fast.run(codes, keep=True)
+    for name, value in ref.items():
+        assert np.array_equal(got[name], value), name
+    assert {k[1] for k in fast._programs} == {0, 1, 2}  # a program (buffers) per worker
+    monkeypatch.setenv("PLUTFLOW_THREADS", "2")
+    assert FastExecutor(model).threads == 2
+    monkeypatch.setenv("PLUTFLOW_THREADS", "0")
+    assert FastExecutor(model).threads == (os.cpu_count() or 1)
+    for bad in ("two", "-1"):
+        monkeypatch.setenv("PLUTFLOW_THREADS", bad)
+        with pytest.raises(PlutflowError, match="PLUTFLOW_THREADS|thread count"):
+            FastExecutor(model)
+    monkeypatch.delenv("PLUTFLOW_THREADS")
+    assert FastExecutor(model).threads == 1
+
+
+def test_cli_threads_option(tmp_path: Path, monkeypatch, demo, demo_model, capsys) -> None:
+    from plutflow.cli import main
+
+    monkeypatch.delenv("PLUTFLOW_THREADS", raising=False)
+    path = demo_model.save(tmp_path / "m.pfq")
+    argv = ["eval", str(path), "--data", str(demo.data), "--limit", "64", "--preprocess",
+            str(demo.meta), "--threads", "2"]  # fmt: skip
+    assert main(argv) == 0
+    assert os.environ["PLUTFLOW_THREADS"] == "2"
+    monkeypatch.delenv("PLUTFLOW_THREADS")

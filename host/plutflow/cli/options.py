@@ -202,6 +202,9 @@ ENGINE_HELP = (
 def add_engine_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="auto", choices=["auto", "fast", "golden"],
                    help=ENGINE_HELP)  # fmt: skip
+    p.add_argument("--threads", type=count_int, default=None,
+                   help="threads the fast engine splits a batch over (0: one per CPU; "
+                   "default $PLUTFLOW_THREADS, else 1)")  # fmt: skip
 
 
 def data_for_model(

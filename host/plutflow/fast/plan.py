@@ -8,12 +8,14 @@ op on golden-layout codes, converted on demand. Each step states why it is fast 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from plutflow.errors import ShapeError
+from plutflow.errors import PlutflowError, ShapeError
 from plutflow.fast import kernels as fk
 from plutflow.fast import program as prog
 from plutflow.fast import tiles
@@ -732,6 +734,20 @@ class _Compiler:
     op_reshape = _to_vector
 
 
+def thread_count(threads: int | None = None) -> int:
+    """Worker threads: ``threads``, else ``$PLUTFLOW_THREADS``, else 1; 0 means one per
+    CPU."""
+    if threads is None:
+        raw = os.environ.get("PLUTFLOW_THREADS", "1")
+        try:
+            threads = int(raw)
+        except ValueError:
+            raise PlutflowError(f"PLUTFLOW_THREADS must be a count, not '{raw}'") from None
+    if threads < 0:
+        raise PlutflowError(f"thread count must be 0 (all CPUs) or more, not {threads}")
+    return threads or os.cpu_count() or 1
+
+
 def _flattens(layer: IntLayer, n: int, size: int) -> bool:
     """Whether a flatten/reshape of an (N, C, H, W) tensor gives (N, C*H*W)."""
     a = layer.attrs
@@ -745,9 +761,12 @@ def _flattens(layer: IntLayer, n: int, size: int) -> bool:
 class FastExecutor:
     """The fast exact engine: the same contract as :class:`GoldenExecutor`, same results."""
 
-    def __init__(self, model: IntModel, path: str | None = None) -> None:
+    def __init__(self, model: IntModel, path: str | None = None, threads: int | None = None
+                 ) -> None:  # fmt: skip
         GoldenExecutor(model)  # the same check of unknown ops
         self.model, self.path = model, select_path(path)
+        #: threads a batch is split over (default: $PLUTFLOW_THREADS, else 1; 0: all CPUs)
+        self.threads = thread_count(threads)
         compiler = _Compiler(model, self.path)
         self.steps = [compiler.compile(lay) for lay in model.layers]
         #: run the lowerable prefix of the plan as one compiled program (docs/fast.md 5)
@@ -786,22 +805,36 @@ class FastExecutor:
         self._check(feeds)
         feeds = {k: np.asarray(v) for k, v in feeds.items()}
         n = len(next(iter(feeds.values())))
-        if n <= self.chunk:
+        workers = min(self.threads, n)
+        if n <= self.chunk and workers <= 1:
             return self._run(feeds, keep)
-        parts = [self._run({k: v[i : i + self.chunk] for k, v in feeds.items()}, keep)
-                 for i in range(0, n, self.chunk)]  # fmt: skip
+        # contiguous slices per worker thread (the kernels release the GIL), each in chunks
+        cuts = [n * i // max(workers, 1) for i in range(max(workers, 1) + 1)]
+        jobs = [(w, i, min(i + self.chunk, cuts[w + 1])) for w in range(len(cuts) - 1)
+                for i in range(cuts[w], cuts[w + 1], self.chunk)]  # fmt: skip
+
+        def job(spec: tuple[int, int, int]) -> dict[str, np.ndarray]:
+            w, a, b = spec
+            return self._run({k: v[a:b] for k, v in feeds.items()}, keep, w)
+
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(job, jobs))
+        else:
+            parts = [job(j) for j in jobs]
         return {k: v if k in self.model.constants else np.concatenate([p[k] for p in parts])
                 for k, v in parts[0].items()}  # fmt: skip
 
-    def program(self, feeds: Mapping[str, np.ndarray], keep: bool = False) -> prog.Program | None:
-        """The whole-network program for inputs of these shapes (built once per shape):
-        the plan's longest prefix of steps that lower, or None when not even the first
-        does (or ``whole_program`` is off)."""
+    def program(self, feeds: Mapping[str, np.ndarray], keep: bool = False, worker: int = 0
+                ) -> prog.Program | None:  # fmt: skip
+        """The whole-network program for inputs of these shapes (built once per shape and
+        worker thread): the plan's longest prefix of steps that lower, or None when not
+        even the first does (or ``whole_program`` is off)."""
         if not self.whole_program:
             return None
-        key = (keep, *((k, v.shape, v.dtype.str) for k, v in sorted(feeds.items())))
+        key = (keep, worker, *((k, v.shape, v.dtype.str) for k, v in sorted(feeds.items())))
         if key not in self._programs:
-            if len(self._programs) >= 8:
+            if len(self._programs) >= 4 + 4 * self.threads:
                 self._programs.pop(next(iter(self._programs)))
             self._programs[key] = self._lower(feeds, keep)
         return self._programs[key]
@@ -853,11 +886,12 @@ class FastExecutor:
         within about :data:`CHUNK_BYTES` (6 for MobileNetV2 at 224 x 224)."""
         return max(1, CHUNK_BYTES // max(self._largest, 1))
 
-    def _run(self, feeds: Mapping[str, np.ndarray], keep: bool) -> dict[str, np.ndarray]:
+    def _run(self, feeds: Mapping[str, np.ndarray], keep: bool, worker: int = 0
+             ) -> dict[str, np.ndarray]:  # fmt: skip
         env = Env(self.model.tensors)
         env.golden.update(self.model.constants)
         env.golden.update(feeds)
-        program = self.program(feeds, keep)
+        program = self.program(feeds, keep, worker)
         if program is not None:
             env.u.update(program.run(feeds))
         for step in self.steps[program.n_steps if program is not None else 0 :]:
