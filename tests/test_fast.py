@@ -465,7 +465,7 @@ def test_threads_split_the_batch_and_agree(monkeypatch, mobile_like_model) -> No
     assert FastExecutor(model).threads == (os.cpu_count() or 1)
     for bad in ("two", "-1"):
         monkeypatch.setenv("PLUTFLOW_THREADS", bad)
-        with pytest.raises(PlutflowError, match="PLUTFLOW_THREADS|thread count"):
+        with pytest.raises(PlutflowError, match=r"PLUTFLOW_THREADS|thread count"):
             FastExecutor(model)
     monkeypatch.delenv("PLUTFLOW_THREADS")
     assert FastExecutor(model).threads == 1
