@@ -19,6 +19,7 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[var] = "1"
 
+import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -139,6 +140,67 @@ def export_check(label: str, path: Path, calib: np.ndarray, tmp: Path) -> dict:
         "export": timed(lambda c: sess.run(None, {model.inputs[0]: c}), codes),
         "onnxruntime int8 QDQ": timed(lambda v: ort_int8.run(None, {in_name: v}), x),
     }  # fmt: skip
+
+
+HASWELL_SCRIPT = """
+import json, sys, time
+import numpy as np
+import onnxruntime as ort
+from plutflow.fast.isa import select_path, cpu_summary
+from plutflow.fast.plan import FastExecutor
+from plutflow.intmodel.model import IntModel
+
+model = IntModel.load(sys.argv[1])
+data = np.load(sys.argv[2])
+opts = ort.SessionOptions()
+opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+sess = ort.InferenceSession(sys.argv[3], opts, providers=["CPUExecutionProvider"])
+fast = FastExecutor(model)
+got = fast.run(data["codes"])
+diff = sum(int(np.count_nonzero(got[k] != data[k])) for k in model.outputs)
+def cpu(fn, reps):
+    fn()
+    t = time.process_time()
+    for _ in range(reps):
+        fn()
+    return (time.process_time() - t) / reps
+fast_s = cpu(lambda: fast.run(data["codes"]), 3)
+ort_s = cpu(lambda: sess.run(None, {sys.argv[4]: data["images"]}), 3)
+print(json.dumps({"path": select_path(), "cpu": cpu_summary(), "differing_codes": diff,
+                  "fast_cpu_s": fast_s, "ort_int8_cpu_s": ort_s,
+                  "images": int(len(data["codes"]))}))
+"""
+
+
+def haswell(tmp: Path) -> dict:
+    """The portable path on an emulated AVX2-only CPU (``qemu-x86_64 -cpu Haswell``):
+    the engine's choice, codes differing from golden, and the fast engine against
+    onnxruntime int8 QDQ on the demo at batch 64, both emulated (for correctness: an
+    emulator's speed ratio says little about a real Haswell)."""
+    import shutil
+    import subprocess
+
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        return {"error": "qemu-x86_64 is missing (Debian qemu-user)"}
+    assets = DemoAssets()
+    calib = assets.calib_set()[:256]
+    model = quantize_model(assets.model, calib, progress=False)
+    in_name = onnx.load(str(assets.model)).graph.input[0].name
+    qdq = ort_quantize(assets.model, calib, tmp / "demo.hsw.onnx", False, in_name)
+    x = calib[:64]
+    codes = model.tensors[model.inputs[0]].quantize(x)
+    ref = GoldenExecutor(model).run(codes)
+    np.savez(tmp / "hsw.npz", codes=codes, images=x, **ref)
+    model.save(tmp / "hsw.pfq")
+    cache = Path(__file__).parent.parent / "build" / "numba-haswell"  # compiled once
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PLUTFLOW_THREADS="1")
+    out = subprocess.run([qemu, "-cpu", "Haswell", sys.executable, "-c", HASWELL_SCRIPT,
+                          str(tmp / "hsw.pfq"), str(tmp / "hsw.npz"), str(qdq), in_name],
+                         env=env, capture_output=True, text=True, timeout=3600)  # fmt: skip
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def ort_session_bytes(data: bytes) -> ort.InferenceSession:
@@ -300,6 +362,16 @@ def render(result: dict) -> list[str]:
           f"{r['export']['images_per_cpu_s'] / r['onnxruntime int8 QDQ']['images_per_cpu_s']:.2f}x"]
          for r in result["export"]],
     )  # fmt: skip
+    hw = result["haswell"]
+    md += ["", "## Portable path on an AVX2-only CPU (emulated)", ""]
+    if "error" in hw:
+        md += [f"Not measured: {hw['error']}."]
+    else:
+        md += [f"`qemu-x86_64 -cpu Haswell` (AVX2, no AVX-512): the engine chose the "
+               f"`{hw['path']}` path; demo, batch {hw['images']}: **{hw['differing_codes']} "
+               f"codes differ from golden**; fast / onnxruntime int8 QDQ, both emulated: "
+               f"{hw['ort_int8_cpu_s'] / hw['fast_cpu_s']:.2f}x (CPU time; an emulator's "
+               f"ratio is for the record, not a Haswell measurement)."]  # fmt: skip
     pk = result["packing"]
     md += ["", f"3-bit packing: {pk['fields_per_cpu_s'] / 1e6:,.0f} M fields per CPU-second "
            f"({pk['input_mb_per_cpu_s']:,.0f} MB/s of int8 weights in, "
@@ -316,10 +388,12 @@ def main() -> int:
               "models": [bench_model(*m, tmp) for m in nets],
               "calibration": [calibration(*m, tmp) for m in nets],
               "export": [export_check(*m, tmp) for m in nets],
-              "upot_search": upot_search(), "packing": packing()}  # fmt: skip
+              "upot_search": upot_search(), "packing": packing(),
+              "haswell": haswell(tmp)}  # fmt: skip
     write_results(RESULTS, "fast_host", result, render(result))
     exact = all(r["differing_codes_vs_golden"] == 0 for r in result["models"])
     exact = exact and all(r["differing_codes"] == 0 for r in result["export"])
+    exact = exact and result["haswell"].get("differing_codes") == 0
     return 0 if exact and all(r["same_pick"] for r in result["upot_search"]) else 1
 
 
