@@ -208,13 +208,15 @@ def _geometry(layer: IntLayer, hw: tuple[int, int]) -> win.WindowGeometry:
 class _ColumnPass:
     """The packed weights, epilogue columns and tile of output channels ``c0 .. c0+mc``."""
 
-    def __init__(self, parts, cp: int, c0: int, mc: int, nparts: int, vectors) -> None:
+    def __init__(self, parts, cp: int, c0: int, mc: int, nparts: int, vectors, path: str):
         self.c0, self.mc = c0, mc
-        self.mr, nv = tiles.tile_shape(mc)
+        self.mr, nv = tiles.tile_shape(mc, path)
         self.nr = 16 * nv
-        self.v = tiles.variant(self.mr, nv, nparts)
+        self.v = tiles.variant(self.mr, nv, nparts, path)
         blocks = -(-mc // self.nr)
         self.packed = pack_dense([pt[c0 : c0 + mc] for pt in parts], cp, self.nr)
+        if path != "vnni512":
+            self.packed = tiles.k_major(self.packed, self.nr)
         self.psize = self.packed.size // (blocks * nparts)
         self.vectors = np.ascontiguousarray(vectors[:, c0 : c0 + blocks * self.nr])
 
@@ -299,8 +301,8 @@ class _Compiler:
         m, c = w.shape[0], w.shape[-1]
         nparts, cp = len(parts), -(-c // 4) * 4
         vectors, sc, lut = self._epilogue(layer, w, in_spec, out, m + 64)
-        passes = [_ColumnPass(parts, cp, c0, mc, nparts, vectors)
-                  for c0, mc in tiles.column_passes(m)]  # fmt: skip
+        passes = [_ColumnPass(parts, cp, c0, mc, nparts, vectors, self.path)
+                  for c0, mc in tiles.column_passes(m, self.path)]  # fmt: skip
         drive = tiles.conv_gemm_vnni if self.path == "vnni512" else tiles.conv_gemm_generic
         name, outname, windows = layer.inputs[0], layer.outputs[0], _Windows(layer, cp)
 

@@ -39,19 +39,26 @@ _I16 = ir.IntType(16)
 _V16H = ir.VectorType(_I16, 16)
 
 
-def column_passes(m: int) -> list[tuple[int, int]]:
+#: the portable tile: 4 rows x 16 channels (8 ymm of accumulators on AVX2, no spills)
+GENERIC_SHAPE = (4, 1)
+
+
+def column_passes(m: int, path: str = "vnni512") -> list[tuple[int, int]]:
     """The output channels of a layer as (first, count) passes, each run with the tile of
     :func:`tile_shape`: the channels past the last multiple of 64 (with the narrowest tile
     that covers them), then the multiples of 64 with the 64-wide tile, so no 64-wide tile
     computes channels that do not exist."""
     main = m // 64 * 64
-    if main in (0, m):
+    if path != "vnni512" or main in (0, m):
         return [(0, m)]
     return [(main, m - main), (0, main)]
 
 
-def tile_shape(m: int) -> tuple[int, int]:
-    """The tile shape for ``m`` output channels: the narrowest that covers them, at most 64."""
+def tile_shape(m: int, path: str = "vnni512") -> tuple[int, int]:
+    """The tile shape for ``m`` output channels: the narrowest that covers them, at most 64
+    (the portable path has one shape)."""
+    if path != "vnni512":
+        return GENERIC_SHAPE
     for mr, nv in SHAPES:
         if 16 * nv >= m:
             return mr, nv
@@ -268,6 +275,75 @@ def _vnni_intrinsic(mr: int, nv: int, nparts: int):
     return tile
 
 
+class _PortableSums:
+    """The portable tile's K loop (weights in :func:`k_major` order): per channel group,
+    16-lane int32 sums of ``zext(u8) * sext(s8)`` products, one per byte of the group;
+    generic vector IR (both factors fit 16 bits, so LLVM can use ``pmaddwd``)."""
+
+    def __init__(self, builder, mr, nv, xp, wp, row, ta, kc4, wbase):
+        b, zero = builder, ir.Constant(_V16, None)
+        self.accs = [[cgutils.alloca_once_value(b, zero) for _ in range(nv)] for _ in range(mr)]
+        tp = b.bitcast(ta.data, _I64.as_pointer())
+        stride = _c64(nv * 64)
+        with cgutils.for_range(b, b.extract_value(ta.shape, 0)) as lt:
+            toff = b.load(b.gep(tp, [lt.index]))
+            tbase = b.add(wbase, b.mul(b.mul(lt.index, kc4), stride))
+            with cgutils.for_range(b, kc4) as lc:
+                wo = b.add(tbase, b.mul(lc.index, stride))
+                ws = [[b.sext(b.load(b.bitcast(b.gep(wp, [b.add(wo, _c64(16 * (nv * k + j)))]),
+                                               _V16B.as_pointer()), align=1), _V16)
+                       for k in range(4)] for j in range(nv)]  # fmt: skip
+                aoff = b.add(toff, b.mul(lc.index, _c64(4)))
+                for r in range(mr):
+                    base = b.add(row[r], aoff)
+                    a = [_splat(b, b.zext(b.load(b.gep(xp, [b.add(base, _c64(k))])), _I32), _V16)
+                         for k in range(4)]  # fmt: skip
+                    for j in range(nv):
+                        prods = [b.mul(a[k], ws[j][k]) for k in range(4)]
+                        total = b.add(b.add(prods[0], prods[1]), b.add(prods[2], prods[3]))
+                        b.store(b.add(b.load(self.accs[r][j]), total), self.accs[r][j])
+
+
+def _portable_intrinsic(nparts: int):
+    mr, nv = GENERIC_SHAPE
+
+    @intrinsic
+    def tile(typingctx, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
+             width):  # fmt: skip
+        sig = types.void(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
+                         width)  # fmt: skip
+
+        def codegen(context, builder, signature, args):
+            b = builder
+            arr = {i: context.make_array(signature.args[i])(context, b, args[i])
+                   for i in (0, 1, 2, 4, 7, 9, 10, 11)}  # fmt: skip
+            kc4_, wbase_, psize_, cbase_ = args[3], args[5], args[6], args[8]
+            ycol_, width_ = args[12], args[13]
+            xp = b.bitcast(arr[0].data, _I8.as_pointer())
+            wp = b.bitcast(arr[4].data, _I8.as_pointer())
+            rp = b.bitcast(arr[1].data, _I64.as_pointer())
+            yrows_ = b.bitcast(arr[11].data, _I64.as_pointer())
+            row = [b.load(b.gep(rp, [_c64(r)])) for r in range(mr)]
+            sums = [_PortableSums(b, mr, nv, xp, wp, row, arr[2], kc4_,
+                                  b.add(wbase_, b.mul(psize_, _c64(part))))
+                    for part in range(nparts)]  # fmt: skip
+            epi = _Epilogue(b, arr[7], arr[9], arr[10], nparts)
+            exact_float = b.icmp_signed("!=", epi.scalar(5), _c64(0))
+            with b.if_else(exact_float) as (then, otherwise):
+                with then:
+                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=True)
+                with otherwise:
+                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=False)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_P1A, _P1B = _portable_intrinsic(1), _portable_intrinsic(2)
+
+
 def _masked(builder, name: str, vt: ir.VectorType, args: list[ir.Value]) -> ir.Value:
     """A call of ``llvm.masked.load``/``store`` on ``vt`` (only the masked-on lanes)."""
     mask_t = ir.VectorType(ir.IntType(1), vt.count)
@@ -384,9 +460,17 @@ _V82A, _V82B = _vnni_intrinsic(8, 2, 1), _vnni_intrinsic(8, 2, 2)
 _V64A, _V64B = _vnni_intrinsic(6, 4, 1), _vnni_intrinsic(6, 4, 2)
 
 
-def variant(mr: int, nv: int, nparts: int) -> int:
+def variant(mr: int, nv: int, nparts: int, path: str = "vnni512") -> int:
     """The index of a tile variant: shape (as in :data:`SHAPES`) and weight parts."""
+    if path != "vnni512":
+        return nparts - 1
     return 2 * SHAPES.index((mr, nv)) + nparts - 1
+
+
+def k_major(packed: np.ndarray, nr: int) -> np.ndarray:
+    """The portable tile's weight order: :func:`plutflow.fast.pack.pack_dense`'s
+    ``[...][NR][4]`` groups as ``[...][4][NR]`` (byte ``k`` of every lane together)."""
+    return np.ascontiguousarray(packed.reshape(-1, nr, 4).transpose(0, 2, 1)).reshape(-1)
 
 
 @njit(inline="always", nogil=True)
@@ -408,37 +492,12 @@ def vnni_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, y
 
 @njit(inline="always", nogil=True)
 def generic_tile(v, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width):
-    """The same tile in plain integer loops (exact on every CPU)."""
-    mr = 8 if v < 4 else 6
-    nr = 16 if v < 2 else (32 if v < 4 else 64)
-    nparts = v % 2 + 1
-    acc = np.zeros((nparts, mr, nr), np.int32)
-    for part in range(nparts):
-        for t in range(taps.shape[0]):
-            toff = taps[t]
-            for cb in range(kc4):
-                wo = wbase + part * psize + (t * kc4 + cb) * nr * 4
-                for r in range(mr):
-                    a = rows[r] + toff + cb * 4
-                    a0, a1 = np.int32(x[a]), np.int32(x[a + 1])
-                    a2, a3 = np.int32(x[a + 2]), np.int32(x[a + 3])
-                    for j in range(nr):
-                        k = wo + 4 * j
-                        acc[part, r, j] += (
-                            a0 * np.int32(w[k])
-                            + a1 * np.int32(w[k + 1])
-                            + a2 * np.int32(w[k + 2])
-                            + a3 * np.int32(w[k + 3])
-                        )
-    f, zp, lo, hi, off = sc[0], sc[1], sc[2], sc[3], sc[4]
-    for r in range(mr):
-        for j in range(min(width, nr)):
-            s = np.int64(acc[0, r, j])
-            if nparts == 2:
-                s += np.int64(acc[1, r, j]) << 7
-            c = cbase + j
-            v = ((((s << f) + ep[0, c]) * ep[1, c] + ep[3, c]) >> ep[2, c]) + zp
-            y[yrows[r] + ycol + j] = np.uint8(min(max(v, lo), hi) + off)  # = _Epilogue.vector
+    """The portable tile (:data:`GENERIC_SHAPE`, :func:`k_major` weights) of variant ``v``
+    (its weight parts less one): generic vector code, exact on every CPU."""
+    if v == 0:
+        _P1A(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
+    else:
+        _P1B(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol, width)
 
 
 # The drivers live beside the tiles: numba's cache of a function is invalidated only by
