@@ -92,6 +92,19 @@ def _want(windows: _Windows, cp: int | None, value: int):
     return want
 
 
+def _lower_pool(lw: prog.Lowering, op: int, name: str, outname: str, windows: _Windows,
+                pad: int, extra) -> None:  # fmt: skip
+    """The rows of a window kernel (max or average pool) over ``name`` padded with
+    ``pad``: the kernel's window arguments, then ``extra(geom)``."""
+    n, _, _, c = shape = lw.nhwc(name)
+    geom, taps = windows(shape)
+    (oh, ow), (sh, sw) = geom.out_shape, geom.strides
+    xs, hp, wp = _lower_pad(lw, name, geom, c, pad)
+    ys = lw.out(outname, (n, oh, ow, c))
+    lw.emit(op, ys, (xs,), (n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps),
+                            *extra(geom)))  # fmt: skip
+
+
 def _pool(kernel, x: np.ndarray, windows: _Windows, pad: int, dtype, *extra):
     """Run a window ``kernel`` (max or sum) over ``x`` padded with ``pad``: its geometry
     and its (N, OH, OW, C) output of ``dtype``."""
@@ -359,13 +372,7 @@ class Compiler:
             env.u[outname] = _pool(fk.max_pool, env.get_u(name), windows, pad_u, np.uint8)[1]
 
         def lower(lw: prog.Lowering) -> bool:
-            n, _, _, c = shape = lw.nhwc(name)
-            geom, taps = windows(shape)
-            (oh, ow), (sh, sw) = geom.out_shape, geom.strides
-            xs, hp, wp = _lower_pad(lw, name, geom, c, pad_u)
-            ys = lw.out(outname, (n, oh, ow, c))
-            lw.emit(prog.MAXPOOL, ys, (xs,),
-                    (n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps)))  # fmt: skip
+            _lower_pool(lw, prog.MAXPOOL, name, outname, windows, pad_u, lambda geom: ())
             return True
 
         return Step(layer, "fast", "max pool kernel", run, lower, _want(windows, None, pad_u))
@@ -378,8 +385,8 @@ class Compiler:
         if np.ndim(a["shift"]):
             return "average pool with per-channel shifts"
         centre = in_spec.zero_point + offset(in_spec)
-        consts = (centre, int(a["shift"]), out.zero_point, int(a["lo"]), int(a["hi"]),
-                  offset(out))  # fmt: skip
+        # after the centre and the multipliers: shift, zero point, clamp, output offset
+        consts = (int(a["shift"]), out.zero_point, int(a["lo"]), int(a["hi"]), offset(out))
         name, outname = layer.inputs[0], layer.outputs[0]
         windows, mults = _Windows(layer), {}
 
@@ -395,19 +402,19 @@ class Compiler:
         def run(env: Env) -> None:
             x = env.get_u(name)
             mult = mult_of(windows(x.shape)[0])
-            c0, shift, zo, lo, hi, off_out = consts
-            env.u[outname] = _pool(fk.avg_pool, x, windows, centre, np.uint8, c0, mult, shift,
-                                   zo, lo, hi, off_out)[1]  # fmt: skip
+            env.u[outname] = _pool(fk.avg_pool, x, windows, centre, np.uint8, centre, mult,
+                                   *consts)[1]  # fmt: skip
 
         def lower(lw: prog.Lowering) -> bool:
-            n, _, _, c = shape = lw.nhwc(name)
-            geom, taps = windows(shape)
-            (oh, ow), (sh, sw) = geom.out_shape, geom.strides
-            xs, hp, wp = _lower_pad(lw, name, geom, c, centre)
-            ys = lw.out(outname, (n, oh, ow, c))
-            lw.emit(prog.AVGPOOL, ys, (xs,), (
-                n, hp, wp, c, oh, ow, sh, sw, lw.const("i64", taps), centre,
-                lw.const("i64", mult_of(geom)), *consts[1:]))  # fmt: skip
+            _lower_pool(
+                lw,
+                prog.AVGPOOL,
+                name,
+                outname,
+                windows,
+                centre,
+                lambda geom: (centre, lw.const("i64", mult_of(geom)), *consts),
+            )
             return True
 
         return Step(layer, "fast", "average pool kernel", run, lower,

@@ -16,6 +16,7 @@ can lower; the rest run step by step (:class:`~plutflow.fast.plan.Env`).
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -237,7 +238,6 @@ class Program:
         ]
         self._arrays = bufs  # the same memory as the runner's list, read without numba
         self.bufs = _typed_list(bufs, types.uint8, 1)
-        self.nbytes = sum(b.size for b in bufs)
         self._exports = [(name, where[lw.slots[name]], lw.shapes[name], lw.padded.get(name))
                          for name in exports]  # fmt: skip
         self.execute = execute_vnni if path == "vnni512" else execute_generic
@@ -260,10 +260,7 @@ class Program:
 def _export(buf: np.ndarray, shape: tuple[int, ...], lay: Layout | None) -> np.ndarray:
     """A copy of a tensor of ``shape`` held in ``buf`` (plain, or in padded layout)."""
     if lay is None:
-        size = 1
-        for d in shape:
-            size *= d
-        return buf[:size].reshape(shape).copy()
+        return buf[: math.prod(shape)].reshape(shape).copy()
     n, h, w, c = shape
     _, hp, wp, pt, pl, cp = lay
     full = buf[: n * hp * wp * cp].reshape(n, hp, wp, cp)

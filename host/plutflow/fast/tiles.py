@@ -81,31 +81,52 @@ def _load_vec(builder, base, index, vt, align=1):
 
 
 class _Sums:
-    """The K loop: MR x NV accumulators of one weight part."""
+    """The K loop: MR x NV 16-lane int32 accumulators of one weight part, over the taps and
+    the input channels' groups of 4. Per group, ``vnni`` (AVX-512 VNNI, pack_dense's
+    ``[NR][4]`` weights) broadcasts each row's 4 activation bytes into ``vpdpbusd``; the
+    portable form (:func:`k_major` weights, generic vector IR) adds four 16-lane
+    ``zext(u8) * sext(s8)`` products (both factors fit 16 bits, so LLVM can use
+    ``pmaddwd``)."""
 
-    def __init__(self, builder, mr, nv, dot, xp, wp, row, ta, kc4, wbase):
-        zero = ir.Constant(_V16, None)
-        self.accs = [
-            [cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)
-        ]
-        tp = builder.bitcast(ta.data, _I64.as_pointer())
+    def __init__(self, builder, mr, nv, xp, wp, row, ta, kc4, wbase, vnni: bool):
+        b, zero = builder, ir.Constant(_V16, None)
+        self.b, self.xp, self.wp, self.row, self.nv = b, xp, wp, row, nv
+        self.accs = [[cgutils.alloca_once_value(b, zero) for _ in range(nv)] for _ in range(mr)]
+        self.dot = _intrinsic(b, "llvm.x86.avx512.vpdpbusd.512", [_V16] * 3, _V16) if vnni else None
+        tp = b.bitcast(ta.data, _I64.as_pointer())
         stride = _c64(nv * 64)
-        with cgutils.for_range(builder, builder.extract_value(ta.shape, 0)) as lt:
-            toff = builder.load(builder.gep(tp, [lt.index]))
-            tbase = builder.add(wbase, builder.mul(builder.mul(lt.index, kc4), stride))
-            with cgutils.for_range(builder, kc4) as lc:
-                wo = builder.add(tbase, builder.mul(lc.index, stride))
-                bs = [
-                    _load_vec(builder, wp, builder.add(wo, _c64(64 * j)), _V16) for j in range(nv)
-                ]
-                aoff = builder.add(toff, builder.mul(lc.index, _c64(4)))
-                for r in range(mr):
-                    ptr = builder.gep(xp, [builder.add(row[r], aoff)])
-                    a = builder.load(builder.bitcast(ptr, _I32.as_pointer()), align=1)
-                    sp = _splat(builder, a, _V16)
-                    for j in range(nv):
-                        acc = builder.load(self.accs[r][j])
-                        builder.store(builder.call(dot, [acc, sp, bs[j]]), self.accs[r][j])
+        with cgutils.for_range(b, b.extract_value(ta.shape, 0)) as lt:
+            toff = b.load(b.gep(tp, [lt.index]))
+            tbase = b.add(wbase, b.mul(b.mul(lt.index, kc4), stride))
+            with cgutils.for_range(b, kc4) as lc:
+                wo = b.add(tbase, b.mul(lc.index, stride))
+                aoff = b.add(toff, b.mul(lc.index, _c64(4)))
+                (self._vnni_group if vnni else self._portable_group)(wo, aoff)
+
+    def _add(self, r: int, j: int, value: ir.Value) -> None:
+        self.b.store(self.b.add(self.b.load(self.accs[r][j]), value), self.accs[r][j])
+
+    def _vnni_group(self, wo, aoff) -> None:
+        b = self.b
+        ws = [_load_vec(b, self.wp, b.add(wo, _c64(64 * j)), _V16) for j in range(self.nv)]
+        for r, row in enumerate(self.row):
+            ptr = b.bitcast(b.gep(self.xp, [b.add(row, aoff)]), _I32.as_pointer())
+            sp = _splat(b, b.load(ptr, align=1), _V16)
+            for j in range(self.nv):
+                acc = self.accs[r][j]
+                b.store(b.call(self.dot, [b.load(acc), sp, ws[j]]), acc)
+
+    def _portable_group(self, wo, aoff) -> None:
+        b, nv = self.b, self.nv
+        ws = [[b.sext(_load_vec(b, self.wp, b.add(wo, _c64(16 * (nv * k + j))), _V16B), _V16)
+               for k in range(4)] for j in range(nv)]  # fmt: skip
+        for r, row in enumerate(self.row):
+            base = b.add(row, aoff)
+            a = [_splat(b, b.zext(b.load(b.gep(self.xp, [b.add(base, _c64(k))])), _I32), _V16)
+                 for k in range(4)]  # fmt: skip
+            for j in range(nv):
+                prods = [b.mul(a[k], ws[j][k]) for k in range(4)]
+                self._add(r, j, b.add(b.add(prods[0], prods[1]), b.add(prods[2], prods[3])))
 
 
 class _Epilogue:
@@ -228,84 +249,9 @@ def _intrinsic(builder, name, args, ret):
     return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, args), name)
 
 
-def _vnni_intrinsic(mr: int, nv: int, nparts: int):
-    @intrinsic
-    def tile(typingctx, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
-             width):  # fmt: skip
-        sig = types.void(x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
-                         width)  # fmt: skip
-
-        def codegen(context, builder, signature, args):
-            arrays = {
-                i: context.make_array(t)(context, builder, args[i])
-                for i, t in enumerate(signature.args)
-                if isinstance(t, types.Array)
-            }
-            xa, ra, ta, wa, epa, sca, ya = (arrays[i] for i in (0, 1, 2, 4, 7, 9, 10))
-            kc4_, wbase_, psize_, cbase_ = args[3], args[5], args[6], args[8]
-            ycol_, width_ = args[12], args[13]
-            yrows_ = builder.bitcast(
-                context.make_array(signature.args[11])(context, builder, args[11]).data,
-                _I64.as_pointer(),
-            )
-            i8p, i64p = _I8.as_pointer(), _I64.as_pointer()
-            dot = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(_V16, [_V16, _V16, _V16]),
-                "llvm.x86.avx512.vpdpbusd.512",
-            )  # fmt: skip
-            xp, wp = builder.bitcast(xa.data, i8p), builder.bitcast(wa.data, i8p)
-            rp = builder.bitcast(ra.data, i64p)
-            row = [builder.load(builder.gep(rp, [_c64(r)])) for r in range(mr)]
-            sums = [
-                _Sums(builder, mr, nv, dot, xp, wp, row, ta, kc4_,
-                      builder.add(wbase_, builder.mul(psize_, _c64(part))))
-                for part in range(nparts)
-            ]  # fmt: skip
-            epi = _Epilogue(builder, epa, sca, ya, nparts, avx512=True)
-            exact_float = builder.icmp_signed("!=", epi.scalar(5), _c64(0))
-            with builder.if_else(exact_float) as (then, otherwise):
-                with then:
-                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=True)
-                with otherwise:
-                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=False)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return tile
-
-
-class _PortableSums:
-    """The portable tile's K loop (weights in :func:`k_major` order): per channel group,
-    16-lane int32 sums of ``zext(u8) * sext(s8)`` products, one per byte of the group;
-    generic vector IR (both factors fit 16 bits, so LLVM can use ``pmaddwd``)."""
-
-    def __init__(self, builder, mr, nv, xp, wp, row, ta, kc4, wbase):
-        b, zero = builder, ir.Constant(_V16, None)
-        self.accs = [[cgutils.alloca_once_value(b, zero) for _ in range(nv)] for _ in range(mr)]
-        tp = b.bitcast(ta.data, _I64.as_pointer())
-        stride = _c64(nv * 64)
-        with cgutils.for_range(b, b.extract_value(ta.shape, 0)) as lt:
-            toff = b.load(b.gep(tp, [lt.index]))
-            tbase = b.add(wbase, b.mul(b.mul(lt.index, kc4), stride))
-            with cgutils.for_range(b, kc4) as lc:
-                wo = b.add(tbase, b.mul(lc.index, stride))
-                ws = [[b.sext(b.load(b.bitcast(b.gep(wp, [b.add(wo, _c64(16 * (nv * k + j)))]),
-                                               _V16B.as_pointer()), align=1), _V16)
-                       for k in range(4)] for j in range(nv)]  # fmt: skip
-                aoff = b.add(toff, b.mul(lc.index, _c64(4)))
-                for r in range(mr):
-                    base = b.add(row[r], aoff)
-                    a = [_splat(b, b.zext(b.load(b.gep(xp, [b.add(base, _c64(k))])), _I32), _V16)
-                         for k in range(4)]  # fmt: skip
-                    for j in range(nv):
-                        prods = [b.mul(a[k], ws[j][k]) for k in range(4)]
-                        total = b.add(b.add(prods[0], prods[1]), b.add(prods[2], prods[3]))
-                        b.store(b.add(b.load(self.accs[r][j]), total), self.accs[r][j])
-
-
-def _portable_intrinsic(nparts: int):
-    mr, nv = GENERIC_SHAPE
+def _tile_intrinsic(mr: int, nv: int, nparts: int, vnni: bool):
+    """A tile (module docstring) of ``mr`` rows, ``16 * nv`` channels and ``nparts`` weight
+    parts: the VNNI form (AVX-512 only) or the portable one (:class:`_Sums`)."""
 
     @intrinsic
     def tile(typingctx, x, rows, taps, kc4, w, wbase, psize, ep, cbase, sc, y, yrows, ycol,
@@ -324,16 +270,15 @@ def _portable_intrinsic(nparts: int):
             rp = b.bitcast(arr[1].data, _I64.as_pointer())
             yrows_ = b.bitcast(arr[11].data, _I64.as_pointer())
             row = [b.load(b.gep(rp, [_c64(r)])) for r in range(mr)]
-            sums = [_PortableSums(b, mr, nv, xp, wp, row, arr[2], kc4_,
-                                  b.add(wbase_, b.mul(psize_, _c64(part))))
+            sums = [_Sums(b, mr, nv, xp, wp, row, arr[2], kc4_,
+                          b.add(wbase_, b.mul(psize_, _c64(part))), vnni)
                     for part in range(nparts)]  # fmt: skip
-            epi = _Epilogue(b, arr[7], arr[9], arr[10], nparts)
+            epi = _Epilogue(b, arr[7], arr[9], arr[10], nparts, avx512=vnni)
             exact_float = b.icmp_signed("!=", epi.scalar(5), _c64(0))
             with b.if_else(exact_float) as (then, otherwise):
-                with then:
-                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=True)
-                with otherwise:
-                    epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float=False)
+                for use_float, branch in ((True, then), (False, otherwise)):
+                    with branch:
+                        epi.emit(sums, mr, nv, cbase_, yrows_, ycol_, width_, use_float)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -341,7 +286,7 @@ def _portable_intrinsic(nparts: int):
     return tile
 
 
-_P1A, _P1B = _portable_intrinsic(1), _portable_intrinsic(2)
+_P1A, _P1B = (_tile_intrinsic(*GENERIC_SHAPE, parts, vnni=False) for parts in (1, 2))
 
 
 def _masked(builder, name: str, vt: ir.VectorType, args: list[ir.Value]) -> ir.Value:
@@ -455,9 +400,9 @@ def _dw_intrinsic(avx512: bool):
 _DW_GENERIC, _DW_AVX512 = _dw_intrinsic(False), _dw_intrinsic(True)
 
 
-_V81A, _V81B = _vnni_intrinsic(8, 1, 1), _vnni_intrinsic(8, 1, 2)
-_V82A, _V82B = _vnni_intrinsic(8, 2, 1), _vnni_intrinsic(8, 2, 2)
-_V64A, _V64B = _vnni_intrinsic(6, 4, 1), _vnni_intrinsic(6, 4, 2)
+_V81A, _V81B, _V82A, _V82B, _V64A, _V64B = (
+    _tile_intrinsic(mr, nv, parts, vnni=True) for mr, nv in SHAPES for parts in (1, 2)
+)
 
 
 def variant(mr: int, nv: int, nparts: int, path: str = "vnni512") -> int:
